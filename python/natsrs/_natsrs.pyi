@@ -1,0 +1,304 @@
+"""Typed surface of the natsrs native extension (``natsrs._natsrs``).
+
+Every awaitable returned here is either already complete (the engine finished the
+operation during the call; awaiting it costs no event-loop round trip) or an
+``asyncio.Future`` resolved from the tokio runtime. Both are plain awaitables: use
+``await`` or ``asyncio.ensure_future``; ``asyncio.create_task`` needs a coroutine, so
+wrap the call in ``async def`` when you need a task.
+"""
+
+import datetime
+import enum
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from typing import Final, final
+
+from typing_extensions import Self, TypeAlias
+
+Payload: TypeAlias = bytes | bytearray | memoryview
+Duration: TypeAlias = float | datetime.timedelta
+HeadersLike: TypeAlias = "HeaderMap | Mapping[str, str | Sequence[str]]"
+
+__version__: Final[str]
+BUILD_GIL: Final[bool]
+"""True when the extension was built for an interpreter with the GIL."""
+
+DEFAULT_URL: Final[str]
+"""``nats://127.0.0.1:4222``, used when no address is given."""
+
+def set_worker_threads(count: int) -> None:
+    """Set how many tokio worker threads natsrs's runtime starts.
+
+    Must be called before the first connection (the runtime starts lazily, once per
+    process). The environment variable ``NATSRS_WORKER_THREADS`` sets the same value;
+    the default is tokio's (one per core).
+
+    Raises:
+        ValueError: ``count`` is 0.
+        RuntimeError: the runtime has already started.
+    """
+
+def runtime_started() -> bool:
+    """Whether natsrs's tokio runtime has started."""
+
+@final
+class ConnectionState(enum.Enum):
+    """State of a client's connection."""
+
+    PENDING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    CLOSED = 3
+
+@final
+class ConnectOptions:
+    """Builder for a connection, mirroring ``async_nats::ConnectOptions``.
+
+    Every setter validates its argument at once (``ValueError``/``TypeError``) and
+    returns the same options object, so calls chain::
+
+        client = await natsrs.ConnectOptions().name("svc").no_echo().connect(url)
+    """
+
+    def __init__(self) -> None: ...
+    def name(self, name: str) -> Self:
+        """Client name, shown by the server (``/connz``)."""
+    def ping_interval(self, interval: Duration) -> Self:
+        """Interval between PINGs (default 60 s; must be > 0)."""
+    def connection_timeout(self, timeout: Duration) -> Self:
+        """Timeout of one connection attempt (default 5 s; must be > 0)."""
+    def request_timeout(self, timeout: Duration | None) -> Self:
+        """Default request timeout (default 10 s); ``None`` waits forever."""
+    def retry_on_initial_connect(self, enabled: bool = True) -> Self:
+        """Return from ``connect`` at once and keep connecting in the background."""
+    def max_reconnects(self, count: int | None) -> Self:
+        """Maximum reconnect attempts; ``None`` (default) retries forever."""
+    def ignore_discovered_servers(self, enabled: bool = True) -> Self:
+        """Do not add servers announced by the cluster to the pool."""
+    def retain_servers_order(self, enabled: bool = True) -> Self:
+        """Try servers in the given order instead of shuffling."""
+    def skip_subject_validation(self, enabled: bool = True) -> Self:
+        """Do not validate publish subjects beyond protocol framing."""
+    def subscription_capacity(self, capacity: int) -> Self:
+        """Messages buffered per subscription before the slow-consumer drop (65536)."""
+    def client_capacity(self, capacity: int) -> Self:
+        """Commands buffered toward the connection before ``publish`` waits (2048)."""
+    def custom_inbox_prefix(self, prefix: str) -> Self:
+        """Prefix of reply subjects created by ``new_inbox`` and ``request`` (``_INBOX``)."""
+    def read_buffer_capacity(self, capacity: int) -> Self:
+        """Size of the socket read buffer, 1..65535 (65535)."""
+    def local_address(self, address: str | tuple[str, int]) -> Self:
+        """Local ``ip:port`` to bind the client socket to (port 0: any)."""
+    def no_echo(self, enabled: bool = True) -> Self:
+        """Do not receive messages this connection published."""
+    def require_tls(self, enabled: bool = True) -> Self:
+        """Refuse to connect without TLS."""
+    def connect(self, servers: str | Sequence[str] | None = None) -> Awaitable[Client]:
+        """Connect to ``servers`` (default ``nats://127.0.0.1:4222``).
+
+        Raises:
+            natsrs.errors.NoServersError: no server could be reached.
+            natsrs.errors.AuthorizationError: the server refused the credentials.
+            natsrs.errors.InvalidServerAddressError: a URL could not be parsed.
+        """
+
+@final
+class ServerInfo:
+    """The INFO the server sent on the current connection."""
+
+    server_id: Final[str]
+    server_name: Final[str]
+    host: Final[str]
+    port: Final[int]
+    version: Final[str]
+    auth_required: Final[bool]
+    tls_required: Final[bool]
+    max_payload: Final[int]
+    proto: Final[int]
+    client_id: Final[int]
+    go: Final[str]
+    nonce: Final[str]
+    connect_urls: Final[list[str]]
+    client_ip: Final[str]
+    headers: Final[bool]
+    lame_duck_mode: Final[bool]
+    cluster: Final[str | None]
+    domain: Final[str | None]
+    jetstream: Final[bool]
+
+@final
+class Statistics:
+    """A snapshot of a client's counters."""
+
+    in_bytes: Final[int]
+    out_bytes: Final[int]
+    in_messages: Final[int]
+    out_messages: Final[int]
+    connects: Final[int]
+
+@final
+class HeaderMap:
+    """Multi-valued, order- and case-preserving NATS headers.
+
+    Names and values are validated when set: a name must be printable ASCII without
+    ``:`` or whitespace, a value must not contain CR or LF; otherwise
+    ``natsrs.errors.BadHeaderError``. Lookups are case-sensitive.
+    """
+
+    def __init__(self, headers: Mapping[str, str | Sequence[str]] | None = None) -> None: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """First value of ``name``."""
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name`` in order (empty list when absent)."""
+    def insert(self, name: str, value: str) -> None:
+        """Replace every value of ``name`` with ``value``."""
+    def append(self, name: str, value: str) -> None:
+        """Add ``value`` after the existing values of ``name``."""
+    def keys(self) -> list[str]: ...
+    def values(self) -> list[str]:
+        """The first value of each name."""
+    def items(self) -> list[tuple[str, str]]:
+        """``(name, value)`` for every value, in order."""
+    def to_dict(self) -> dict[str, list[str]]: ...
+    def __getitem__(self, name: str) -> str: ...
+    def __setitem__(self, name: str, value: str) -> None: ...
+    def __delitem__(self, name: str) -> None: ...
+    def __contains__(self, name: object) -> bool: ...
+    def __len__(self) -> int:
+        """Number of distinct names."""
+    def __iter__(self) -> Iterator[str]: ...
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class Message:
+    """A message received from the server."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def reply(self) -> str | None: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def headers(self) -> HeaderMap | None: ...
+    @property
+    def status(self) -> int | None:
+        """Status code of a status message (e.g. 503 for no responders)."""
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def length(self) -> int:
+        """Size of payload plus headers as received."""
+    def respond(
+        self, payload: Payload = b"", *, headers: HeadersLike | None = None
+    ) -> Awaitable[None]:
+        """Publish ``payload`` to this message's reply subject.
+
+        Raises:
+            natsrs.errors.NoReplySubjectError: the message has no reply subject.
+        """
+
+@final
+class Subscriber:
+    """A subscription; iterate it with ``async for``.
+
+    Iteration ends after ``unsubscribe()``, after the n-th message of
+    ``unsubscribe_after(n)``, when a drain completes, or when the client closes.
+    """
+
+    @property
+    def sid(self) -> int: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def queue(self) -> str | None: ...
+    def __aiter__(self) -> AsyncIterator[Message]: ...
+    def __anext__(self) -> Awaitable[Message]: ...
+    def next(self, timeout: Duration | None = None) -> Awaitable[Message | None]:
+        """The next message, or ``None`` when the subscription has ended.
+
+        Raises:
+            natsrs.errors.TimeoutError: nothing arrived within ``timeout``.
+        """
+    def unsubscribe(self) -> Awaitable[None]: ...
+    def unsubscribe_after(self, count: int) -> Awaitable[None]:
+        """End the subscription after ``count`` more messages."""
+    def drain(self) -> Awaitable[None]:
+        """Unsubscribe, deliver what is already in flight, then end iteration."""
+
+@final
+class Client:
+    """A connection to a NATS server, kept alive by the engine's connection handler."""
+
+    def publish(
+        self,
+        subject: str,
+        payload: Payload = b"",
+        *,
+        reply: str | None = None,
+        headers: HeadersLike | None = None,
+    ) -> Awaitable[None]:
+        """Publish a message.
+
+        Completes as soon as the message is queued for the connection; ``flush()``
+        waits until the server has it.
+
+        Raises:
+            natsrs.errors.BadSubjectError: invalid subject or reply subject.
+            natsrs.errors.MaxPayloadError: payload larger than the server's limit.
+            natsrs.errors.BadHeaderError: invalid header name or value.
+            natsrs.errors.ConnectionClosedError: the client is closed.
+        """
+    def publish_with_reply(self, subject: str, reply: str, payload: Payload = b"") -> Awaitable[None]: ...
+    def publish_with_headers(
+        self, subject: str, headers: HeadersLike, payload: Payload = b""
+    ) -> Awaitable[None]: ...
+    def publish_with_reply_and_headers(
+        self, subject: str, reply: str, headers: HeadersLike, payload: Payload = b""
+    ) -> Awaitable[None]: ...
+    def request(
+        self,
+        subject: str,
+        payload: Payload = b"",
+        *,
+        headers: HeadersLike | None = None,
+        timeout: Duration | None = None,
+        inbox: str | None = None,
+    ) -> Awaitable[Message]:
+        """Send a request and wait for the first reply.
+
+        ``timeout`` defaults to the client's ``request_timeout``. Without ``inbox`` the
+        request shares the client's single multiplexed inbox subscription.
+
+        Raises:
+            natsrs.errors.NoRespondersError: nobody is subscribed to ``subject``.
+            natsrs.errors.TimeoutError: no reply in time.
+        """
+    def subscribe(self, subject: str, *, queue: str | None = None) -> Awaitable[Subscriber]:
+        """Subscribe to ``subject`` (wildcards allowed), optionally in a queue group."""
+    def queue_subscribe(self, subject: str, queue: str) -> Awaitable[Subscriber]: ...
+    def flush(self) -> Awaitable[None]:
+        """Wait until everything published so far has been written to the server."""
+    def drain(self) -> Awaitable[None]:
+        """Unsubscribe everything, deliver in-flight messages, flush, then close."""
+    def close(self) -> Awaitable[None]:
+        """Close the connection for good: reconnecting stops, subscriptions end.
+
+        Later calls raise ``natsrs.errors.ConnectionClosedError``. Idempotent.
+        """
+    def new_inbox(self) -> str: ...
+    def statistics(self) -> Statistics: ...
+    def is_server_compatible(self, major: int, minor: int, patch: int) -> bool: ...
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """INFO of the current server; ``None`` before the first connection."""
+    @property
+    def connection_state(self) -> ConnectionState: ...
+    @property
+    def is_closed(self) -> bool: ...
+    @property
+    def max_payload(self) -> int: ...
+    @property
+    def timeout(self) -> float | None:
+        """Default request timeout in seconds."""
+    def __aenter__(self) -> Awaitable[Self]: ...
+    def __aexit__(self, *exc_info: object) -> Awaitable[None]: ...

@@ -1,0 +1,607 @@
+//! `natsrs.Client`: publish, request, subscribe, flush, drain and a real close.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::{Event, Subject};
+use bytes::Bytes;
+use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Error;
+use crate::header::PyHeaderMap;
+use crate::message::PyMessage;
+use crate::options::{extract_duration, Settings};
+use crate::runtime::{self, ToPy};
+use crate::subject;
+use crate::subscriber::PySubscriber;
+
+/// How long `close()`/`drain()` wait for the engine's handler to flush and exit.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Payloads up to this size are copied into Rust; larger `bytes` are shared with
+/// Python instead (one reference held until the message is written).
+const COPY_THRESHOLD: usize = 16 * 1024;
+
+/// `bytes`, `bytearray` or `memoryview`; anything else is a `TypeError`.
+pub(crate) struct Payload(pub(crate) Bytes);
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload(Bytes::new())
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Payload {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(bytes) = obj.cast::<PyBytes>() {
+            let data = bytes.as_bytes();
+            if data.len() <= COPY_THRESHOLD {
+                return Ok(Payload(Bytes::copy_from_slice(data)));
+            }
+            return Ok(Payload(Bytes::from_owner(PyBackedBytes::from(
+                bytes.to_owned(),
+            ))));
+        }
+        if let Ok(array) = obj.cast::<PyByteArray>() {
+            return Ok(Payload(Bytes::from(array.to_vec())));
+        }
+        if obj.cast::<PyMemoryView>().is_ok() {
+            let copy = obj.call_method0("tobytes")?;
+            let copy = copy.cast::<PyBytes>()?;
+            return Ok(Payload(Bytes::copy_from_slice(copy.as_bytes())));
+        }
+        Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "payload must be bytes, bytearray or memoryview, not {}",
+            obj.get_type().name()?
+        )))
+    }
+}
+
+/// What the client's owner and the engine's callbacks share about its life.
+pub(crate) struct Lifecycle {
+    closed: AtomicBool,
+    /// Cancelled by `close()`: every operation still waiting fails or ends.
+    pub(crate) lifeline: CancellationToken,
+    /// Set once the engine's connection handler has exited.
+    terminated: tokio::sync::watch::Sender<bool>,
+}
+
+/// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
+struct HandlerStopped;
+
+impl Lifecycle {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Lifecycle {
+            closed: AtomicBool::new(false),
+            lifeline: CancellationToken::new(),
+            terminated: tokio::sync::watch::channel(false).0,
+        })
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        if self.is_closed() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn on_event(&self, event: Event) {
+        if let Event::Closed = event {
+            self.terminated.send_replace(true);
+        }
+    }
+
+    /// The engine has no way to stop a handler that is reconnecting: it only exits when
+    /// connected and every client handle is gone, or after `max_reconnects`. So the
+    /// reconnect-delay callback, which the engine calls before every attempt, ends the
+    /// handler task once the client is closed by unwinding it. `resume_unwind` skips the
+    /// panic hook (nothing is printed) and tokio catches the unwind at the task
+    /// boundary, dropping the handler and everything it owns.
+    pub(crate) fn stop_handler_if_closed(&self) {
+        if self.is_closed() {
+            self.terminated.send_replace(true);
+            std::panic::resume_unwind(Box::new(HandlerStopped));
+        }
+    }
+
+    async fn wait_terminated(&self, limit: Duration) {
+        let mut rx = self.terminated.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|done| *done)).await;
+    }
+}
+
+/// State shared by a client, its subscribers, messages and in-flight operations.
+pub(crate) struct ClientInner {
+    pub(crate) client: async_nats::Client,
+    pub(crate) life: Arc<Lifecycle>,
+    pub(crate) skip_subject_validation: bool,
+}
+
+impl ClientInner {
+    /// Publish with every check natsrs adds to the engine's, through the fast path.
+    pub(crate) fn publish(
+        self: &Arc<Self>,
+        py: Python<'_>,
+        subject: &str,
+        payload: Bytes,
+        reply: Option<&str>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let checked = (|| {
+            self.life.check_open()?;
+            subject::check_publish(subject, self.skip_subject_validation)?;
+            if let Some(reply) = reply {
+                subject::check_publish(reply, self.skip_subject_validation)?;
+            }
+            Ok::<_, Error>(())
+        })();
+        if let Err(err) = checked {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let headers = match headers.filter(|h| !h.is_none()) {
+            Some(h) => Some(PyHeaderMap::from_py(h)?.to_engine()),
+            None => None,
+        };
+        let inner = self.clone();
+        let subject = Subject::from(subject);
+        let reply = reply.map(Subject::from);
+        let publish = async move {
+            let client = &inner.client;
+            let result = match (reply, headers) {
+                (None, None) => client.publish(subject, payload).await,
+                (Some(r), None) => client.publish_with_reply(subject, r, payload).await,
+                (None, Some(h)) => client.publish_with_headers(subject, h, payload).await,
+                (Some(r), Some(h)) => {
+                    client
+                        .publish_with_reply_and_headers(subject, r, h, payload)
+                        .await
+                }
+            };
+            result.map_err(Error::from)
+        };
+        runtime::resolve_guarded(py, publish, &self.life.lifeline)
+    }
+}
+
+#[pyclass(
+    name = "ConnectionState",
+    module = "natsrs",
+    eq,
+    eq_int,
+    frozen,
+    skip_from_py_object
+)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::upper_case_acronyms)]
+pub(crate) enum PyConnectionState {
+    PENDING = 0,
+    CONNECTED = 1,
+    DISCONNECTED = 2,
+    CLOSED = 3,
+}
+
+#[pyclass(name = "ServerInfo", module = "natsrs", frozen, get_all)]
+pub(crate) struct PyServerInfo {
+    server_id: String,
+    server_name: String,
+    host: String,
+    port: u16,
+    version: String,
+    auth_required: bool,
+    tls_required: bool,
+    max_payload: usize,
+    proto: i8,
+    client_id: u64,
+    go: String,
+    nonce: String,
+    connect_urls: Vec<String>,
+    client_ip: String,
+    headers: bool,
+    lame_duck_mode: bool,
+    cluster: Option<String>,
+    domain: Option<String>,
+    jetstream: bool,
+}
+
+#[pymethods]
+impl PyServerInfo {
+    fn __repr__(&self) -> String {
+        format!(
+            "ServerInfo(server_id={:?}, server_name={:?}, host={:?}, port={}, version={:?}, \
+             max_payload={}, client_id={})",
+            self.server_id,
+            self.server_name,
+            self.host,
+            self.port,
+            self.version,
+            self.max_payload,
+            self.client_id
+        )
+    }
+}
+
+impl From<async_nats::ServerInfo> for PyServerInfo {
+    fn from(i: async_nats::ServerInfo) -> Self {
+        PyServerInfo {
+            server_id: i.server_id,
+            server_name: i.server_name,
+            host: i.host,
+            port: i.port,
+            version: i.version,
+            auth_required: i.auth_required,
+            tls_required: i.tls_required,
+            max_payload: i.max_payload,
+            proto: i.proto,
+            client_id: i.client_id,
+            go: i.go,
+            nonce: i.nonce,
+            connect_urls: i.connect_urls,
+            client_ip: i.client_ip,
+            headers: i.headers,
+            lame_duck_mode: i.lame_duck_mode,
+            cluster: i.cluster,
+            domain: i.domain,
+            jetstream: i.jetstream,
+        }
+    }
+}
+
+#[pyclass(name = "Statistics", module = "natsrs", frozen, get_all)]
+pub(crate) struct PyStatistics {
+    in_bytes: u64,
+    out_bytes: u64,
+    in_messages: u64,
+    out_messages: u64,
+    connects: u64,
+}
+
+#[pymethods]
+impl PyStatistics {
+    fn __repr__(&self) -> String {
+        format!(
+            "Statistics(in_bytes={}, out_bytes={}, in_messages={}, out_messages={}, connects={})",
+            self.in_bytes, self.out_bytes, self.in_messages, self.out_messages, self.connects
+        )
+    }
+}
+
+#[pyclass(name = "Client", module = "natsrs", frozen)]
+pub(crate) struct PyClient {
+    inner: Arc<ClientInner>,
+}
+
+impl PyClient {
+    pub(crate) fn new(
+        client: async_nats::Client,
+        life: Arc<Lifecycle>,
+        settings: &Settings,
+    ) -> Self {
+        PyClient {
+            inner: Arc::new(ClientInner {
+                client,
+                life,
+                skip_subject_validation: settings.skip_subject_validation,
+            }),
+        }
+    }
+
+    fn subscribe_impl(
+        &self,
+        py: Python<'_>,
+        subject: String,
+        queue: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let checked = (|| {
+            self.inner.life.check_open()?;
+            subject::check(&subject)?;
+            if let Some(q) = &queue {
+                subject::check_queue(q)?;
+            }
+            Ok::<_, Error>(())
+        })();
+        if let Err(err) = checked {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let inner = self.inner.clone();
+        let fut = async move {
+            let sub = match &queue {
+                None => inner.client.subscribe(subject.clone()).await?,
+                Some(q) => {
+                    inner
+                        .client
+                        .queue_subscribe(subject.clone(), q.clone())
+                        .await?
+                }
+            };
+            Ok(NewSubscriber {
+                sub,
+                subject,
+                queue,
+                client: inner,
+            })
+        };
+        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+    }
+
+    /// Shared by `close()` and `drain()`: the engine's drain is its only way to end a
+    /// connected handler (flush, unsubscribe all, close the socket).
+    fn shutdown(&self, py: Python<'_>, graceful: bool) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        let was_closed = inner.life.closed.swap(true, Ordering::AcqRel);
+        if !graceful {
+            // Pending operations and `async for` loops end now.
+            inner.life.lifeline.cancel();
+        }
+        if was_closed && *inner.life.terminated.borrow() {
+            return runtime::ready_none(py);
+        }
+        let fut = async move {
+            let connected = inner.client.connection_state() == State::Connected;
+            // Fails only if the handler is already gone, which is what we want.
+            let _ = inner.client.drain().await;
+            if connected {
+                inner.life.wait_terminated(CLOSE_WAIT).await;
+            }
+            // A disconnected handler never reads the drain command; the reconnect-delay
+            // callback stops it before its next attempt (Lifecycle::stop_handler_if_closed).
+            inner.life.lifeline.cancel();
+            Ok(())
+        };
+        runtime::spawn(py, fut)
+    }
+}
+
+struct NewSubscriber {
+    sub: async_nats::Subscriber,
+    subject: String,
+    queue: Option<String>,
+    client: Arc<ClientInner>,
+}
+
+impl ToPy for NewSubscriber {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let sub = PySubscriber::new(self.sub, self.subject, self.queue, self.client);
+        Ok(Py::new(py, sub)?.into_any())
+    }
+}
+
+/// A reply on its way to becoming a `Message`.
+pub(crate) struct Reply {
+    pub(crate) msg: async_nats::Message,
+    pub(crate) client: Arc<ClientInner>,
+}
+
+impl ToPy for Reply {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(py, PyMessage::new(self.msg, Some(self.client)))?.into_any())
+    }
+}
+
+#[pymethods]
+impl PyClient {
+    #[pyo3(signature = (subject, payload = Payload::default(), *, reply = None, headers = None))]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        subject: PyBackedStr,
+        payload: Payload,
+        reply: Option<PyBackedStr>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.inner
+            .publish(py, &subject, payload.0, reply.as_deref(), headers)
+    }
+
+    #[pyo3(signature = (subject, reply, payload = Payload::default()))]
+    fn publish_with_reply(
+        &self,
+        py: Python<'_>,
+        subject: PyBackedStr,
+        reply: PyBackedStr,
+        payload: Payload,
+    ) -> PyResult<Py<PyAny>> {
+        self.inner
+            .publish(py, &subject, payload.0, Some(&reply), None)
+    }
+
+    #[pyo3(signature = (subject, headers, payload = Payload::default()))]
+    fn publish_with_headers(
+        &self,
+        py: Python<'_>,
+        subject: PyBackedStr,
+        headers: &Bound<'_, PyAny>,
+        payload: Payload,
+    ) -> PyResult<Py<PyAny>> {
+        self.inner
+            .publish(py, &subject, payload.0, None, Some(headers))
+    }
+
+    #[pyo3(signature = (subject, reply, headers, payload = Payload::default()))]
+    fn publish_with_reply_and_headers(
+        &self,
+        py: Python<'_>,
+        subject: PyBackedStr,
+        reply: PyBackedStr,
+        headers: &Bound<'_, PyAny>,
+        payload: Payload,
+    ) -> PyResult<Py<PyAny>> {
+        self.inner
+            .publish(py, &subject, payload.0, Some(&reply), Some(headers))
+    }
+
+    #[pyo3(signature = (subject, payload = Payload::default(), *, headers = None, timeout = None, inbox = None))]
+    fn request(
+        &self,
+        py: Python<'_>,
+        subject: String,
+        payload: Payload,
+        headers: Option<&Bound<'_, PyAny>>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        inbox: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let checked = (|| {
+            self.inner.life.check_open()?;
+            subject::check(&subject)?;
+            if let Some(inbox) = &inbox {
+                subject::check(inbox)?;
+            }
+            Ok::<_, Error>(())
+        })();
+        if let Err(err) = checked {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let mut request = async_nats::Request::new().payload(payload.0);
+        if let Some(h) = headers.filter(|h| !h.is_none()) {
+            request = request.headers(PyHeaderMap::from_py(h)?.to_engine());
+        }
+        if let Some(t) = timeout.filter(|t| !t.is_none()) {
+            request = request.timeout(Some(extract_duration(t, "timeout", false)?));
+        }
+        if let Some(inbox) = inbox {
+            request = request.inbox(inbox);
+        }
+        let inner = self.inner.clone();
+        let fut = async move {
+            match inner.client.send_request(subject, request).await {
+                Ok(msg) => Ok(Reply {
+                    msg,
+                    client: inner.clone(),
+                }),
+                Err(_) if inner.life.is_closed() => Err(Error::closed()),
+                Err(err) => Err(Error::from(err)),
+            }
+        };
+        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+    }
+
+    #[pyo3(signature = (subject, *, queue = None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        subject: String,
+        queue: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        self.subscribe_impl(py, subject, queue)
+    }
+
+    fn queue_subscribe(
+        &self,
+        py: Python<'_>,
+        subject: String,
+        queue: String,
+    ) -> PyResult<Py<PyAny>> {
+        self.subscribe_impl(py, subject, Some(queue))
+    }
+
+    fn flush(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Err(err) = self.inner.life.check_open() {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let inner = self.inner.clone();
+        let fut = async move { inner.client.flush().await.map_err(Error::from) };
+        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+    }
+
+    fn drain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Err(err) = self.inner.life.check_open() {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        self.shutdown(py, true)
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.shutdown(py, false)
+    }
+
+    fn new_inbox(&self) -> String {
+        self.inner.client.new_inbox()
+    }
+
+    fn statistics(&self) -> PyStatistics {
+        let s = self.inner.client.statistics();
+        PyStatistics {
+            in_bytes: s.in_bytes.load(Ordering::Relaxed),
+            out_bytes: s.out_bytes.load(Ordering::Relaxed),
+            in_messages: s.in_messages.load(Ordering::Relaxed),
+            out_messages: s.out_messages.load(Ordering::Relaxed),
+            connects: s.connects.load(Ordering::Relaxed),
+        }
+    }
+
+    fn is_server_compatible(&self, major: i64, minor: i64, patch: i64) -> bool {
+        self.inner.client.is_server_compatible(major, minor, patch)
+    }
+
+    #[getter]
+    fn server_info(&self) -> Option<PyServerInfo> {
+        self.inner.client.try_server_info().map(PyServerInfo::from)
+    }
+
+    #[getter]
+    fn connection_state(&self) -> PyConnectionState {
+        if self.inner.life.is_closed() {
+            return PyConnectionState::CLOSED;
+        }
+        match self.inner.client.connection_state() {
+            State::Pending => PyConnectionState::PENDING,
+            State::Connected => PyConnectionState::CONNECTED,
+            State::Disconnected => PyConnectionState::DISCONNECTED,
+        }
+    }
+
+    #[getter]
+    fn is_closed(&self) -> bool {
+        self.inner.life.is_closed()
+    }
+
+    #[getter]
+    fn max_payload(&self) -> usize {
+        self.inner.client.max_payload()
+    }
+
+    #[getter]
+    fn timeout(&self) -> Option<f64> {
+        self.inner.client.timeout().map(|d| d.as_secs_f64())
+    }
+
+    fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        runtime::ready(py, slf.into_any())
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __aexit__(
+        &self,
+        py: Python<'_>,
+        _exc_info: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
+        self.close(py)
+    }
+
+    fn __repr__(&self) -> String {
+        let state = match self.connection_state() {
+            PyConnectionState::PENDING => "pending",
+            PyConnectionState::CONNECTED => "connected",
+            PyConnectionState::DISCONNECTED => "disconnected",
+            PyConnectionState::CLOSED => "closed",
+        };
+        match self.inner.client.try_server_info() {
+            Some(info) => format!(
+                "<natsrs.Client {state} to {}:{} (server {})>",
+                info.host, info.port, info.server_name
+            ),
+            None => format!("<natsrs.Client {state}>"),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `natsrs.Message`: an engine message, converted to Python attribute by attribute on
+//! access, so a message whose payload is never read costs no Python object for it.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::client::{ClientInner, Payload};
+use crate::error::{Error, Kind};
+use crate::header::PyHeaderMap;
+use crate::runtime;
+
+#[pyclass(name = "Message", module = "natsrs", frozen)]
+pub(crate) struct PyMessage {
+    msg: async_nats::Message,
+    /// The client it arrived on, for `respond`.
+    client: Option<Arc<ClientInner>>,
+}
+
+impl PyMessage {
+    pub(crate) fn new(msg: async_nats::Message, client: Option<Arc<ClientInner>>) -> Self {
+        PyMessage { msg, client }
+    }
+}
+
+#[pymethods]
+impl PyMessage {
+    #[getter]
+    fn subject(&self) -> &str {
+        self.msg.subject.as_str()
+    }
+
+    #[getter]
+    fn reply(&self) -> Option<&str> {
+        self.msg.reply.as_ref().map(|r| r.as_str())
+    }
+
+    #[getter]
+    fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.msg.payload)
+    }
+
+    #[getter]
+    fn headers(&self) -> Option<PyHeaderMap> {
+        self.msg.headers.as_ref().map(PyHeaderMap::from_engine)
+    }
+
+    #[getter]
+    fn status(&self) -> Option<u16> {
+        self.msg.status.map(|s| s.as_u16())
+    }
+
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.msg.description.as_deref()
+    }
+
+    #[getter]
+    fn length(&self) -> usize {
+        self.msg.length
+    }
+
+    /// Publish to this message's reply subject.
+    #[pyo3(signature = (payload = Payload::default(), *, headers = None))]
+    fn respond(
+        &self,
+        py: Python<'_>,
+        payload: Payload,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let (Some(reply), Some(client)) = (&self.msg.reply, &self.client) else {
+            let err = Error::new(Kind::NoReplySubject, "the message has no reply subject");
+            return runtime::failed(py, err.into_pyerr(py));
+        };
+        client.publish(py, reply.as_str(), payload.0, None, headers)
+    }
+
+    fn __repr__(&self) -> String {
+        const SHOWN: usize = 64;
+        let payload = &self.msg.payload;
+        let shown = String::from_utf8_lossy(&payload[..payload.len().min(SHOWN)]);
+        let more = if payload.len() > SHOWN { "..." } else { "" };
+        format!(
+            "<natsrs.Message subject={:?} reply={:?} payload={:?}{} ({} bytes){}>",
+            self.msg.subject.as_str(),
+            self.msg.reply.as_ref().map(|r| r.as_str()),
+            shown,
+            more,
+            payload.len(),
+            self.msg
+                .status
+                .map_or(String::new(), |s| format!(" status={}", s.as_u16())),
+        )
+    }
+}

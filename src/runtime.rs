@@ -1,0 +1,548 @@
+//! The seam between asyncio and tokio. Every awaitable natsrs returns is made here.
+//!
+//! Two paths, chosen per call:
+//!
+//! * **Ready** — the engine future is polled once on the calling (Python) thread with a
+//!   no-op waker. Most operations finish there (a publish is an enqueue into the
+//!   engine's command channel; a subscriber usually has a message queued), and the call
+//!   returns an already-finished awaitable ([`Ready`]): no asyncio Future, no other
+//!   thread woken, no event-loop iteration.
+//! * **Pending** — the same boxed future is spawned on the runtime and the caller gets an
+//!   `asyncio.Future` from the running loop. The tokio task never touches Python: it
+//!   pushes `(id, result)` into the loop's [`Hub`] and, only if the hub was idle, writes
+//!   one byte to a socket the loop watches (`add_reader`). The loop thread then drains
+//!   the whole batch, converts results to Python objects and resolves the futures — one
+//!   wake-up per batch, however many operations completed.
+//!
+//! This avoids what makes a naive bridge slow (an asyncio Future, a done callback, two
+//! spawns and a `call_soon_threadsafe` with the GIL taken on a tokio thread per call;
+//! see `shared/design-notes.md`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+
+use futures::FutureExt;
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyCFunction, PyTuple};
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Kind};
+
+// ---------------------------------------------------------------------------------------
+// The process-wide runtime
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+/// 0: not configured (environment variable, else tokio's default of one per core).
+static WORKER_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+pub(crate) fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.enable_all().thread_name("natsrs-tokio");
+        let configured = WORKER_THREADS.load(Ordering::Acquire);
+        let from_env = std::env::var("NATSRS_WORKER_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| *n > 0);
+        if let Some(n) = Some(configured).filter(|n| *n > 0).or(from_env) {
+            builder.worker_threads(n);
+        }
+        builder
+            .build()
+            .expect("natsrs: cannot start the tokio runtime")
+    })
+}
+
+/// Share the runtime with pyo3-async-runtimes, so its helpers and ours run on one pool.
+fn register_with_pyo3_async_runtimes() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only when someone registered a runtime first; then both still work.
+        let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
+    });
+}
+
+/// Set how many tokio worker threads natsrs's runtime starts (before the first use).
+#[pyfunction]
+pub(crate) fn set_worker_threads(count: usize) -> PyResult<()> {
+    if count == 0 {
+        return Err(PyValueError::new_err(
+            "worker thread count must be at least 1",
+        ));
+    }
+    if RUNTIME.get().is_some() {
+        return Err(PyRuntimeError::new_err(
+            "the natsrs runtime has already started; set worker threads before connecting",
+        ));
+    }
+    WORKER_THREADS.store(count, Ordering::Release);
+    Ok(())
+}
+
+/// Whether natsrs's tokio runtime has started.
+#[pyfunction]
+pub(crate) fn runtime_started() -> bool {
+    RUNTIME.get().is_some()
+}
+
+// ---------------------------------------------------------------------------------------
+// Values that become Python objects on the Python thread
+
+/// A Rust value that a tokio task may produce and the loop thread turns into Python.
+pub(crate) trait ToPy: Send + 'static {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>>;
+}
+
+impl ToPy for () {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(py.None())
+    }
+}
+
+/// A finished operation, converted to Python only once it reaches the loop thread.
+type Done = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+fn done_from<T: ToPy>(result: Result<T, Error>) -> Done {
+    Box::new(move |py| match result {
+        Ok(value) => value.to_py(py),
+        Err(err) => Err(err.into_pyerr(py)),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Already-finished awaitables
+
+/// An awaitable that is already finished: awaiting it returns `value` without yielding
+/// to the event loop. It is its own iterator; the first `__next__` raises
+/// `StopIteration(value)`. A `None` result is a shared, stateless singleton.
+#[pyclass(frozen, module = "natsrs._natsrs")]
+pub(crate) struct Ready {
+    value: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match &self.value {
+            None => Ok(None),
+            Some(value) => Err(PyStopIteration::new_err((value.clone_ref(py),))),
+        }
+    }
+
+    fn send(&self, py: Python<'_>, _value: Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        self.__next__(py)
+    }
+
+    #[pyo3(signature = (typ, val = None, tb = None))]
+    fn throw(
+        &self,
+        py: Python<'_>,
+        typ: Py<PyAny>,
+        val: Option<Py<PyAny>>,
+        tb: Option<Py<PyAny>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let _ = tb;
+        let err = match val {
+            Some(val) if !val.is_none(py) => PyErr::from_value(val.into_bound(py)),
+            _ => PyErr::from_value(typ.into_bound(py)),
+        };
+        Err(err)
+    }
+
+    fn close(&self) {}
+}
+
+/// An awaitable that raises `error` when awaited: errors found during the call surface
+/// at the `await`, as they would in an `async def`.
+#[pyclass(frozen, module = "natsrs._natsrs")]
+pub(crate) struct Failed {
+    error: Py<pyo3::exceptions::PyBaseException>,
+}
+
+#[pymethods]
+impl Failed {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Err(PyErr::from_value(self.error.bind(py).clone().into_any()))
+    }
+
+    fn send(&self, py: Python<'_>, _value: Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        self.__next__(py)
+    }
+
+    fn close(&self) {}
+}
+
+pub(crate) fn ready_none(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    static NONE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
+    let ready = NONE.get_or_try_init(py, || Py::new(py, Ready { value: None }))?;
+    Ok(ready.clone_ref(py).into_any())
+}
+
+pub(crate) fn ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
+}
+
+pub(crate) fn failed(py: Python<'_>, err: PyErr) -> PyResult<Py<PyAny>> {
+    let error = err.into_value(py);
+    Ok(Py::new(py, Failed { error })?.into_any())
+}
+
+fn finished<T: ToPy>(py: Python<'_>, result: Result<T, Error>) -> PyResult<Py<PyAny>> {
+    match result {
+        Ok(value) => {
+            let value = value.to_py(py)?;
+            if value.is_none(py) {
+                ready_none(py)
+            } else {
+                ready(py, value)
+            }
+        }
+        Err(err) => failed(py, err.into_pyerr(py)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry points used by the rest of the extension
+
+/// Poll `fut` once here; finished → an already-finished awaitable, else an asyncio
+/// Future resolved from tokio.
+pub(crate) fn resolve<F, T>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: ToPy,
+{
+    let mut fut = Box::pin(fut);
+    match poll_here(fut.as_mut()) {
+        Poll::Ready(result) => finished(py, result),
+        Poll::Pending => spawn(py, fut),
+    }
+}
+
+/// [`resolve`], and if the operation has to wait, it ends with `ConnectionClosedError`
+/// as soon as `lifeline` is cancelled (the client was closed).
+pub(crate) fn resolve_guarded<F, T>(
+    py: Python<'_>,
+    fut: F,
+    lifeline: &CancellationToken,
+) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: ToPy,
+{
+    let mut fut = Box::pin(fut);
+    match poll_here(fut.as_mut()) {
+        Poll::Ready(result) => finished(py, result),
+        Poll::Pending => {
+            let lifeline = lifeline.clone();
+            spawn(py, async move {
+                tokio::select! {
+                    biased;
+                    result = fut => result,
+                    () = lifeline.cancelled() => Err(Error::closed()),
+                }
+            })
+        }
+    }
+}
+
+/// Poll once on this thread with a no-op waker, inside the runtime's context (tokio
+/// timers and spawns need it).
+pub(crate) fn poll_here<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    let _guard = runtime().enter();
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Run `fut` on the runtime and return an asyncio Future for its result.
+pub(crate) fn spawn<F, T>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: ToPy,
+{
+    register_with_pyo3_async_runtimes();
+    let hub = LoopHub::current(py)?;
+    let hub_ref = hub.get();
+    let future = hub_ref.create_future.bind(py).call0()?;
+    let id = hub_ref.next_id.fetch_add(1, Ordering::Relaxed);
+    hub_ref
+        .futures
+        .lock()
+        .expect("hub lock")
+        .insert(id, future.clone().unbind());
+    let queue = hub_ref.queue.clone();
+    let task = runtime().spawn(async move {
+        let result = match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => Err(Error::new(Kind::Other, panic_message(&panic))),
+        };
+        queue.complete(id, done_from(result));
+    });
+    let abort = task.abort_handle();
+    let hub_for_cancel = hub.clone_ref(py);
+    // Cancelling the asyncio future aborts the tokio task, which drops the engine
+    // future: a cancelled request leaves no inbox entry or subscription behind.
+    let on_done = PyCFunction::new_closure(
+        py,
+        None,
+        None,
+        move |args: &Bound<'_, PyTuple>, _kwargs| -> PyResult<()> {
+            let fut = args.get_item(0)?;
+            if fut
+                .call_method0(pyo3::intern!(args.py(), "cancelled"))?
+                .is_truthy()?
+            {
+                abort.abort();
+                hub_for_cancel
+                    .get()
+                    .futures
+                    .lock()
+                    .expect("hub lock")
+                    .remove(&id);
+            }
+            Ok(())
+        },
+    )?;
+    future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
+    Ok(future.unbind())
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    format!("internal error in natsrs (please report): {detail}")
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-event-loop completion hub
+
+/// The tokio side of a loop's hub: completed operations and the wake-up channel.
+struct Completions {
+    state: Mutex<Batch>,
+    wake: WakeSignal,
+}
+
+#[derive(Default)]
+struct Batch {
+    items: Vec<(u64, Done)>,
+    /// A wake-up is on its way; later completions ride along with it.
+    scheduled: bool,
+}
+
+impl Completions {
+    fn complete(&self, id: u64, done: Done) {
+        let must_wake = {
+            let mut batch = self.state.lock().expect("hub lock");
+            batch.items.push((id, done));
+            !std::mem::replace(&mut batch.scheduled, true)
+        };
+        if must_wake {
+            self.wake.wake();
+        }
+    }
+
+    fn take(&self) -> Vec<(u64, Done)> {
+        let mut batch = self.state.lock().expect("hub lock");
+        batch.scheduled = false;
+        std::mem::take(&mut batch.items)
+    }
+}
+
+#[cfg(unix)]
+struct WakeSignal {
+    writer: std::os::unix::net::UnixStream,
+}
+
+#[cfg(unix)]
+impl WakeSignal {
+    fn wake(&self) {
+        use std::io::Write;
+        // WouldBlock means bytes are already waiting to be read: the loop will wake.
+        let _ = (&self.writer).write(&[1]);
+    }
+}
+
+/// Without `add_reader` (Windows' proactor loop) the wake is a `call_soon_threadsafe`,
+/// still once per batch.
+#[cfg(not(unix))]
+struct WakeSignal {
+    call_soon_threadsafe: Py<PyAny>,
+    drain: OnceLock<Py<PyAny>>,
+}
+
+#[cfg(not(unix))]
+impl WakeSignal {
+    fn wake(&self) {
+        Python::attach(|py| {
+            if let Some(drain) = self.drain.get() {
+                if let Err(err) = self.call_soon_threadsafe.call1(py, (drain.clone_ref(py),)) {
+                    // The loop is closed; nobody is left to resolve.
+                    drop(err);
+                }
+            }
+        });
+    }
+}
+
+/// The Python side of a loop's hub; one per event loop that awaited a pending result.
+#[pyclass(frozen, module = "natsrs._natsrs")]
+pub(crate) struct LoopHub {
+    event_loop: Py<PyAny>,
+    create_future: Py<PyAny>,
+    futures: Mutex<HashMap<u64, Py<PyAny>>>,
+    next_id: AtomicU64,
+    queue: Arc<Completions>,
+    #[cfg(unix)]
+    reader: std::os::unix::net::UnixStream,
+}
+
+static HUBS: Mutex<Vec<Py<LoopHub>>> = Mutex::new(Vec::new());
+
+fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+        .map_err(|_| {
+            PyRuntimeError::new_err(
+                "natsrs operations that wait must be awaited inside a running asyncio event loop",
+            )
+        })
+}
+
+#[pymethods]
+impl LoopHub {
+    /// Called by the event loop when the wake-up socket is readable.
+    fn _drain(&self, py: Python<'_>) -> PyResult<()> {
+        #[cfg(unix)]
+        {
+            use std::io::Read;
+            // Read before taking the batch: a byte written after the take must stay
+            // for the next round, or its wake-up would be lost.
+            let mut sink = [0u8; 256];
+            while let Ok(n) = (&self.reader).read(&mut sink) {
+                if n < sink.len() {
+                    break;
+                }
+            }
+        }
+        for (id, done) in self.queue.take() {
+            let future = self.futures.lock().expect("hub lock").remove(&id);
+            let Some(future) = future else { continue };
+            let future = future.into_bound(py);
+            if future
+                .call_method0(pyo3::intern!(py, "done"))?
+                .is_truthy()?
+            {
+                continue;
+            }
+            match done(py) {
+                Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
+                Err(err) => future
+                    .call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?,
+            };
+        }
+        Ok(())
+    }
+}
+
+impl LoopHub {
+    /// The hub of the running loop, made and registered with the loop on first use.
+    fn current(py: Python<'_>) -> PyResult<Py<LoopHub>> {
+        let event_loop = get_running_loop(py)?;
+        let mut hubs = HUBS.lock().expect("hub registry lock");
+        if let Some(hub) = hubs
+            .iter()
+            .find(|hub| hub.get().event_loop.as_ptr() == event_loop.as_ptr())
+        {
+            return Ok(hub.clone_ref(py));
+        }
+        // A miss is rare (a new loop): forget hubs of loops that were closed since.
+        hubs.retain(|hub| {
+            !hub.get()
+                .event_loop
+                .bind(py)
+                .call_method0("is_closed")
+                .and_then(|closed| closed.is_truthy())
+                .unwrap_or(true)
+        });
+        let hub = Self::register(py, &event_loop)?;
+        hubs.push(hub.clone_ref(py));
+        Ok(hub)
+    }
+
+    #[cfg(unix)]
+    fn register(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Py<LoopHub>> {
+        use std::os::fd::AsRawFd;
+        let (reader, writer) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot create wake-up socket: {e}")))?;
+        reader.set_nonblocking(true).ok();
+        writer.set_nonblocking(true).ok();
+        let fd = reader.as_raw_fd();
+        let hub = Py::new(
+            py,
+            LoopHub {
+                event_loop: event_loop.clone().unbind(),
+                create_future: event_loop.getattr("create_future")?.unbind(),
+                futures: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+                queue: Arc::new(Completions {
+                    state: Mutex::new(Batch::default()),
+                    wake: WakeSignal { writer },
+                }),
+                reader,
+            },
+        )?;
+        let drain = hub.bind(py).getattr("_drain")?;
+        event_loop.call_method1("add_reader", (fd, drain))?;
+        Ok(hub)
+    }
+
+    #[cfg(not(unix))]
+    fn register(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Py<LoopHub>> {
+        let hub = Py::new(
+            py,
+            LoopHub {
+                event_loop: event_loop.clone().unbind(),
+                create_future: event_loop.getattr("create_future")?.unbind(),
+                futures: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(0),
+                queue: Arc::new(Completions {
+                    state: Mutex::new(Batch::default()),
+                    wake: WakeSignal {
+                        call_soon_threadsafe: event_loop.getattr("call_soon_threadsafe")?.unbind(),
+                        drain: OnceLock::new(),
+                    },
+                }),
+            },
+        )?;
+        let drain = hub.bind(py).getattr("_drain")?.unbind();
+        let _ = hub.get().queue.wake.drain.set(drain);
+        Ok(hub)
+    }
+}

@@ -1,0 +1,281 @@
+//! `natsrs.Subscriber`: `async for` over an engine subscription.
+//!
+//! `__anext__` polls the engine's channel on the calling thread first; a queued message
+//! comes back as an already-finished awaitable. Only an empty queue costs a tokio task,
+//! which waits for the next message and hands it to the loop's hub.
+//!
+//! The engine subscriber sits behind an async mutex that nobody holds while waiting for
+//! a message: a waiter locks it only for the instant of one poll (its waker stays
+//! registered with the channel), so `unsubscribe`/`drain` can always get in. Waiters are
+//! serialized by `waiter`, because the channel keeps a single waker; for the same reason
+//! the fast path steps aside while a waiter exists.
+
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
+use futures::StreamExt;
+use pyo3::exceptions::PyStopAsyncIteration;
+use pyo3::prelude::*;
+
+use crate::client::{ClientInner, Reply};
+use crate::error::{Error, Kind};
+use crate::options::extract_duration;
+use crate::runtime::{self, ToPy};
+
+struct Shared {
+    sub: tokio::sync::Mutex<Option<async_nats::Subscriber>>,
+    waiter: tokio::sync::Mutex<()>,
+    /// Wakes a waiter when `unsubscribe` ends the subscription from outside.
+    kick: AtomicWaker,
+    ended: AtomicBool,
+    client: Arc<ClientInner>,
+}
+
+impl Shared {
+    fn is_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire) || self.client.life.is_closed()
+    }
+
+    fn poll_message(&self, cx: &mut Context<'_>) -> Poll<Option<async_nats::Message>> {
+        self.kick.register(cx.waker());
+        if self.is_ended() {
+            return Poll::Ready(None);
+        }
+        let Ok(mut guard) = self.sub.try_lock() else {
+            // unsubscribe/drain holds it for a moment and kicks us when done.
+            return Poll::Pending;
+        };
+        match guard.as_mut() {
+            None => Poll::Ready(None),
+            Some(sub) => match sub.poll_next_unpin(cx) {
+                Poll::Ready(None) => {
+                    self.ended.store(true, Ordering::Release);
+                    Poll::Ready(None)
+                }
+                other => other,
+            },
+        }
+    }
+
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.kick.wake();
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The engine's Subscriber::drop sends UNSUB and may spawn; Python can drop us on
+        // any thread, so give it the runtime's context.
+        let _guard = runtime::runtime().enter();
+        drop(self.sub.get_mut().take());
+    }
+}
+
+/// A delivery on its way to Python: a message, or the end of the subscription, which
+/// `__anext__` reports as `StopAsyncIteration` and `next()` as `None`.
+struct Delivery {
+    msg: Option<async_nats::Message>,
+    client: Arc<ClientInner>,
+    end_as_none: bool,
+}
+
+impl ToPy for Delivery {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.msg {
+            Some(msg) => Reply {
+                msg,
+                client: self.client,
+            }
+            .to_py(py),
+            None if self.end_as_none => Ok(py.None()),
+            None => Err(PyStopAsyncIteration::new_err(())),
+        }
+    }
+}
+
+#[pyclass(name = "Subscriber", module = "natsrs", frozen)]
+pub(crate) struct PySubscriber {
+    shared: Arc<Shared>,
+    sid: u64,
+    subject: String,
+    queue: Option<String>,
+}
+
+/// The engine keeps the subscription id private; its `Debug` output is the only place
+/// that shows it.
+fn sid_of(sub: &async_nats::Subscriber) -> u64 {
+    let text = format!("{sub:?}");
+    text.split_once("sid: ")
+        .and_then(|(_, rest)| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|digits| digits.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+impl PySubscriber {
+    pub(crate) fn new(
+        sub: async_nats::Subscriber,
+        subject: String,
+        queue: Option<String>,
+        client: Arc<ClientInner>,
+    ) -> Self {
+        PySubscriber {
+            sid: sid_of(&sub),
+            shared: Arc::new(Shared {
+                sub: tokio::sync::Mutex::new(Some(sub)),
+                waiter: tokio::sync::Mutex::new(()),
+                kick: AtomicWaker::new(),
+                ended: AtomicBool::new(false),
+                client,
+            }),
+            subject,
+            queue,
+        }
+    }
+
+    /// The next message: at once if one is queued, else through a tokio waiter.
+    fn next_message(
+        &self,
+        py: Python<'_>,
+        end_as_none: bool,
+        timeout: Option<std::time::Duration>,
+    ) -> PyResult<Py<PyAny>> {
+        let shared = &self.shared;
+        let client = shared.client.clone();
+        if timeout.is_none() || timeout == Some(std::time::Duration::ZERO) {
+            if let Ok(_slot) = shared.waiter.try_lock() {
+                let polled =
+                    runtime::poll_here(std::pin::pin!(poll_fn(|cx| { shared.poll_message(cx) })));
+                if let Poll::Ready(msg) = polled {
+                    let delivery = Delivery {
+                        msg,
+                        client,
+                        end_as_none,
+                    };
+                    return match delivery.to_py(py) {
+                        Ok(value) if value.is_none(py) => runtime::ready_none(py),
+                        Ok(value) => runtime::ready(py, value),
+                        Err(err) if end_as_none => runtime::failed(py, err),
+                        Err(err) => Err(err),
+                    };
+                }
+            }
+        }
+        let shared = shared.clone();
+        let lifeline = client.life.lifeline.clone();
+        runtime::spawn(py, async move {
+            let _slot = shared.waiter.lock().await;
+            let wait = poll_fn(|cx| shared.poll_message(cx));
+            let msg = tokio::select! {
+                biased;
+                msg = async {
+                    match timeout {
+                        None => Ok(wait.await),
+                        Some(limit) => tokio::time::timeout(limit, wait).await.map_err(|_| {
+                            Error::new(Kind::Timeout, "no message arrived within the timeout")
+                        }),
+                    }
+                } => msg?,
+                () = lifeline.cancelled() => None,
+            };
+            Ok(Delivery {
+                msg,
+                client: shared.client.clone(),
+                end_as_none,
+            })
+        })
+    }
+
+    /// Run an engine operation that needs the subscriber itself.
+    fn with_subscriber<F, Fut>(&self, py: Python<'_>, op: F) -> PyResult<Py<PyAny>>
+    where
+        F: FnOnce(async_nats::Subscriber) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = (Option<async_nats::Subscriber>, Result<(), Error>)>
+            + Send
+            + 'static,
+    {
+        let shared = self.shared.clone();
+        runtime::resolve(py, async move {
+            let mut guard = shared.sub.lock().await;
+            let Some(sub) = guard.take() else {
+                return Ok(());
+            };
+            let (back, result) = op(sub).await;
+            *guard = back;
+            drop(guard);
+            shared.kick.wake();
+            result
+        })
+    }
+}
+
+#[pymethods]
+impl PySubscriber {
+    #[getter]
+    fn sid(&self) -> u64 {
+        self.sid
+    }
+
+    #[getter]
+    fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    #[getter]
+    fn queue(&self) -> Option<&str> {
+        self.queue.as_deref()
+    }
+
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.next_message(py, false, None)
+    }
+
+    /// The next message, or `None` once the subscription has ended.
+    #[pyo3(signature = (timeout = None))]
+    fn next(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let timeout = match timeout.filter(|t| !t.is_none()) {
+            Some(t) => Some(extract_duration(t, "timeout", true)?),
+            None => None,
+        };
+        self.next_message(py, true, timeout)
+    }
+
+    fn unsubscribe(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.shared.end();
+        self.with_subscriber(py, |mut sub| async move {
+            let result = sub.unsubscribe().await.map_err(Error::from);
+            (None, result)
+        })
+    }
+
+    fn unsubscribe_after(&self, py: Python<'_>, count: u64) -> PyResult<Py<PyAny>> {
+        self.with_subscriber(py, move |mut sub| async move {
+            let result = sub.unsubscribe_after(count).await.map_err(Error::from);
+            (Some(sub), result)
+        })
+    }
+
+    fn drain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.with_subscriber(py, |mut sub| async move {
+            let result = sub.drain().await.map_err(Error::from);
+            (Some(sub), result)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<natsrs.Subscriber sid={} subject={:?} queue={:?}>",
+            self.sid, self.subject, self.queue
+        )
+    }
+}
