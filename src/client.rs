@@ -356,7 +356,8 @@ impl PyClient {
             }
             // A disconnected handler never reads the drain command; the reconnect-delay
             // callback stops it before its next attempt (Lifecycle::stop_handler_if_closed).
-            inner.life.lifeline.cancel();
+            // After a drain the lifeline stays: subscribers still yield what was
+            // delivered to them before the connection closed, then end.
             Ok(())
         };
         runtime::spawn(py, fut)
@@ -391,7 +392,10 @@ impl ToPy for Reply {
 
 #[pymethods]
 impl PyClient {
-    #[pyo3(signature = (subject, payload = Payload::default(), *, reply = None, headers = None))]
+    #[pyo3(
+        signature = (subject, payload = Payload::default(), *, reply = None, headers = None),
+        text_signature = "($self, subject, payload=b'', *, reply=None, headers=None)"
+    )]
     fn publish(
         &self,
         py: Python<'_>,
@@ -404,7 +408,10 @@ impl PyClient {
             .publish(py, &subject, payload.0, reply.as_deref(), headers)
     }
 
-    #[pyo3(signature = (subject, reply, payload = Payload::default()))]
+    #[pyo3(
+        signature = (subject, reply, payload = Payload::default()),
+        text_signature = "($self, subject, reply, payload=b'')"
+    )]
     fn publish_with_reply(
         &self,
         py: Python<'_>,
@@ -416,7 +423,10 @@ impl PyClient {
             .publish(py, &subject, payload.0, Some(&reply), None)
     }
 
-    #[pyo3(signature = (subject, headers, payload = Payload::default()))]
+    #[pyo3(
+        signature = (subject, headers, payload = Payload::default()),
+        text_signature = "($self, subject, headers, payload=b'')"
+    )]
     fn publish_with_headers(
         &self,
         py: Python<'_>,
@@ -428,7 +438,10 @@ impl PyClient {
             .publish(py, &subject, payload.0, None, Some(headers))
     }
 
-    #[pyo3(signature = (subject, reply, headers, payload = Payload::default()))]
+    #[pyo3(
+        signature = (subject, reply, headers, payload = Payload::default()),
+        text_signature = "($self, subject, reply, headers, payload=b'')"
+    )]
     fn publish_with_reply_and_headers(
         &self,
         py: Python<'_>,
@@ -441,7 +454,10 @@ impl PyClient {
             .publish(py, &subject, payload.0, Some(&reply), Some(headers))
     }
 
-    #[pyo3(signature = (subject, payload = Payload::default(), *, headers = None, timeout = None, inbox = None))]
+    #[pyo3(
+        signature = (subject, payload = Payload::default(), *, headers = None, timeout = None, inbox = None),
+        text_signature = "($self, subject, payload=b'', *, headers=None, timeout=None, inbox=None)"
+    )]
     fn request(
         &self,
         py: Python<'_>,

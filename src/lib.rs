@@ -29,7 +29,5 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<subscriber::PySubscriber>()?;
     m.add_class::<message::PyMessage>()?;
     m.add_class::<header::PyHeaderMap>()?;
-    m.add_class::<runtime::Ready>()?;
-    m.add_class::<runtime::Failed>()?;
     Ok(())
 }

@@ -62,7 +62,10 @@ impl PyMessage {
     }
 
     /// Publish to this message's reply subject.
-    #[pyo3(signature = (payload = Payload::default(), *, headers = None))]
+    #[pyo3(
+        signature = (payload = Payload::default(), *, headers = None),
+        text_signature = "($self, payload=b'', *, headers=None)"
+    )]
     fn respond(
         &self,
         py: Python<'_>,

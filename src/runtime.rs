@@ -99,6 +99,15 @@ pub(crate) fn runtime_started() -> bool {
 /// A Rust value that a tokio task may produce and the loop thread turns into Python.
 pub(crate) trait ToPy: Send + 'static {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>>;
+
+    /// Called instead of `to_py` when nobody is waiting any more (the future was
+    /// cancelled while the result was on its way). A value that must not be lost, such
+    /// as a message taken from a subscription, goes back where it came from.
+    fn abandon(self)
+    where
+        Self: Sized,
+    {
+    }
 }
 
 impl ToPy for () {
@@ -108,14 +117,27 @@ impl ToPy for () {
 }
 
 /// A finished operation, converted to Python only once it reaches the loop thread.
-type Done = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
-
-fn done_from<T: ToPy>(result: Result<T, Error>) -> Done {
-    Box::new(move |py| match result {
-        Ok(value) => value.to_py(py),
-        Err(err) => Err(err.into_pyerr(py)),
-    })
+trait Completion: Send {
+    fn resolve(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>>;
+    fn abandon(self: Box<Self>);
 }
+
+impl<T: ToPy> Completion for Result<T, Error> {
+    fn resolve(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match *self {
+            Ok(value) => value.to_py(py),
+            Err(err) => Err(err.into_pyerr(py)),
+        }
+    }
+
+    fn abandon(self: Box<Self>) {
+        if let Ok(value) = *self {
+            value.abandon();
+        }
+    }
+}
+
+type Done = Box<dyn Completion>;
 
 // ---------------------------------------------------------------------------------------
 // Already-finished awaitables
@@ -123,7 +145,7 @@ fn done_from<T: ToPy>(result: Result<T, Error>) -> Done {
 /// An awaitable that is already finished: awaiting it returns `value` without yielding
 /// to the event loop. It is its own iterator; the first `__next__` raises
 /// `StopIteration(value)`. A `None` result is a shared, stateless singleton.
-#[pyclass(frozen, module = "natsrs._natsrs")]
+#[pyclass(name = "_Ready", frozen, module = "natsrs._natsrs")]
 pub(crate) struct Ready {
     value: Option<Py<PyAny>>,
 }
@@ -170,7 +192,7 @@ impl Ready {
 
 /// An awaitable that raises `error` when awaited: errors found during the call surface
 /// at the `await`, as they would in an `async def`.
-#[pyclass(frozen, module = "natsrs._natsrs")]
+#[pyclass(name = "_Failed", frozen, module = "natsrs._natsrs")]
 pub(crate) struct Failed {
     error: Py<pyo3::exceptions::PyBaseException>,
 }
@@ -298,7 +320,7 @@ where
             Ok(result) => result,
             Err(panic) => Err(Error::new(Kind::Other, panic_message(&panic))),
         };
-        queue.complete(id, done_from(result));
+        queue.complete(id, Box::new(result));
     });
     let abort = task.abort_handle();
     let hub_for_cancel = hub.clone_ref(py);
@@ -410,7 +432,7 @@ impl WakeSignal {
 }
 
 /// The Python side of a loop's hub; one per event loop that awaited a pending result.
-#[pyclass(frozen, module = "natsrs._natsrs")]
+#[pyclass(name = "_LoopHub", frozen, module = "natsrs._natsrs")]
 pub(crate) struct LoopHub {
     event_loop: Py<PyAny>,
     create_future: Py<PyAny>,
@@ -453,15 +475,19 @@ impl LoopHub {
         }
         for (id, done) in self.queue.take() {
             let future = self.futures.lock().expect("hub lock").remove(&id);
-            let Some(future) = future else { continue };
+            let Some(future) = future else {
+                done.abandon();
+                continue;
+            };
             let future = future.into_bound(py);
             if future
                 .call_method0(pyo3::intern!(py, "done"))?
                 .is_truthy()?
             {
+                done.abandon();
                 continue;
             }
-            match done(py) {
+            match done.resolve(py) {
                 Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
                 Err(err) => future
                     .call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?,

@@ -27,6 +27,10 @@ use crate::runtime::{self, ToPy};
 
 struct Shared {
     sub: tokio::sync::Mutex<Option<async_nats::Subscriber>>,
+    /// Messages a waiter took from the channel after its caller had given up (a
+    /// cancelled `next()`, a `wait_for` timeout): delivered first, never lost.
+    returned: std::sync::Mutex<std::collections::VecDeque<async_nats::Message>>,
+    has_returned: AtomicBool,
     waiter: tokio::sync::Mutex<()>,
     /// Wakes a waiter when `unsubscribe` ends the subscription from outside.
     kick: AtomicWaker,
@@ -35,14 +39,24 @@ struct Shared {
 }
 
 impl Shared {
+    /// `close()` cancels the lifeline at once; `drain()` only once the engine has
+    /// delivered what was in flight, so a draining subscriber still yields it.
     fn is_ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire) || self.client.life.is_closed()
+        self.ended.load(Ordering::Acquire) || self.client.life.lifeline.is_cancelled()
     }
 
     fn poll_message(&self, cx: &mut Context<'_>) -> Poll<Option<async_nats::Message>> {
         self.kick.register(cx.waker());
         if self.is_ended() {
             return Poll::Ready(None);
+        }
+        if self.has_returned.load(Ordering::Acquire) {
+            let mut returned = self.returned.lock().expect("subscriber lock");
+            if let Some(msg) = returned.pop_front() {
+                self.has_returned
+                    .store(!returned.is_empty(), Ordering::Release);
+                return Poll::Ready(Some(msg));
+            }
         }
         let Ok(mut guard) = self.sub.try_lock() else {
             // unsubscribe/drain holds it for a moment and kicks us when done.
@@ -58,6 +72,15 @@ impl Shared {
                 other => other,
             },
         }
+    }
+
+    fn give_back(&self, msg: async_nats::Message) {
+        let mut returned = self.returned.lock().expect("subscriber lock");
+        returned.push_front(msg);
+        self.has_returned.store(true, Ordering::Release);
+        drop(returned);
+        // A waiter that started meanwhile is parked on the channel; let it look again.
+        self.kick.wake();
     }
 
     fn end(&self) {
@@ -79,7 +102,7 @@ impl Drop for Shared {
 /// `__anext__` reports as `StopAsyncIteration` and `next()` as `None`.
 struct Delivery {
     msg: Option<async_nats::Message>,
-    client: Arc<ClientInner>,
+    shared: Arc<Shared>,
     end_as_none: bool,
 }
 
@@ -88,11 +111,17 @@ impl ToPy for Delivery {
         match self.msg {
             Some(msg) => Reply {
                 msg,
-                client: self.client,
+                client: self.shared.client.clone(),
             }
             .to_py(py),
             None if self.end_as_none => Ok(py.None()),
             None => Err(PyStopAsyncIteration::new_err(())),
+        }
+    }
+
+    fn abandon(self) {
+        if let Some(msg) = self.msg {
+            self.shared.give_back(msg);
         }
     }
 }
@@ -129,6 +158,8 @@ impl PySubscriber {
             sid: sid_of(&sub),
             shared: Arc::new(Shared {
                 sub: tokio::sync::Mutex::new(Some(sub)),
+                returned: std::sync::Mutex::new(std::collections::VecDeque::new()),
+                has_returned: AtomicBool::new(false),
                 waiter: tokio::sync::Mutex::new(()),
                 kick: AtomicWaker::new(),
                 ended: AtomicBool::new(false),
@@ -147,7 +178,6 @@ impl PySubscriber {
         timeout: Option<std::time::Duration>,
     ) -> PyResult<Py<PyAny>> {
         let shared = &self.shared;
-        let client = shared.client.clone();
         if timeout.is_none() || timeout == Some(std::time::Duration::ZERO) {
             if let Ok(_slot) = shared.waiter.try_lock() {
                 let polled =
@@ -155,7 +185,7 @@ impl PySubscriber {
                 if let Poll::Ready(msg) = polled {
                     let delivery = Delivery {
                         msg,
-                        client,
+                        shared: shared.clone(),
                         end_as_none,
                     };
                     return match delivery.to_py(py) {
@@ -168,7 +198,7 @@ impl PySubscriber {
             }
         }
         let shared = shared.clone();
-        let lifeline = client.life.lifeline.clone();
+        let lifeline = shared.client.life.lifeline.clone();
         runtime::spawn(py, async move {
             let _slot = shared.waiter.lock().await;
             let wait = poll_fn(|cx| shared.poll_message(cx));
@@ -186,7 +216,7 @@ impl PySubscriber {
             };
             Ok(Delivery {
                 msg,
-                client: shared.client.clone(),
+                shared: shared.clone(),
                 end_as_none,
             })
         })

@@ -8,15 +8,30 @@ wrap the call in ``async def`` when you need a task.
 """
 
 import datetime
-import enum
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
-from typing import Final, final
+from typing import ClassVar, Final, final
 
 from typing_extensions import Self, TypeAlias
 
-Payload: TypeAlias = bytes | bytearray | memoryview
-Duration: TypeAlias = float | datetime.timedelta
-HeadersLike: TypeAlias = "HeaderMap | Mapping[str, str | Sequence[str]]"
+_Payload: TypeAlias = bytes | bytearray | memoryview
+_Duration: TypeAlias = float | datetime.timedelta
+_HeadersLike: TypeAlias = "HeaderMap | Mapping[str, str | Sequence[str]]"
+
+__all__ = [
+    "BUILD_GIL",
+    "DEFAULT_URL",
+    "Client",
+    "ConnectOptions",
+    "ConnectionState",
+    "HeaderMap",
+    "Message",
+    "ServerInfo",
+    "Statistics",
+    "Subscriber",
+    "__version__",
+    "runtime_started",
+    "set_worker_threads",
+]
 
 __version__: Final[str]
 BUILD_GIL: Final[bool]
@@ -41,13 +56,14 @@ def runtime_started() -> bool:
     """Whether natsrs's tokio runtime has started."""
 
 @final
-class ConnectionState(enum.Enum):
-    """State of a client's connection."""
+class ConnectionState:
+    """State of a client's connection (compare with ``==``; ``int(state)`` gives 0..3)."""
 
-    PENDING = 0
-    CONNECTED = 1
-    DISCONNECTED = 2
-    CLOSED = 3
+    PENDING: ClassVar[ConnectionState]
+    CONNECTED: ClassVar[ConnectionState]
+    DISCONNECTED: ClassVar[ConnectionState]
+    CLOSED: ClassVar[ConnectionState]
+    def __int__(self) -> int: ...
 
 @final
 class ConnectOptions:
@@ -62,11 +78,11 @@ class ConnectOptions:
     def __init__(self) -> None: ...
     def name(self, name: str) -> Self:
         """Client name, shown by the server (``/connz``)."""
-    def ping_interval(self, interval: Duration) -> Self:
+    def ping_interval(self, interval: _Duration) -> Self:
         """Interval between PINGs (default 60 s; must be > 0)."""
-    def connection_timeout(self, timeout: Duration) -> Self:
+    def connection_timeout(self, timeout: _Duration) -> Self:
         """Timeout of one connection attempt (default 5 s; must be > 0)."""
-    def request_timeout(self, timeout: Duration | None) -> Self:
+    def request_timeout(self, timeout: _Duration | None) -> Self:
         """Default request timeout (default 10 s); ``None`` waits forever."""
     def retry_on_initial_connect(self, enabled: bool = True) -> Self:
         """Return from ``connect`` at once and keep connecting in the background."""
@@ -144,7 +160,7 @@ class HeaderMap:
     ``natsrs.errors.BadHeaderError``. Lookups are case-sensitive.
     """
 
-    def __init__(self, headers: Mapping[str, str | Sequence[str]] | None = None) -> None: ...
+    def __new__(cls, headers: Mapping[str, str | Sequence[str]] | None = None) -> Self: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name``."""
     def get_all(self, name: str) -> list[str]:
@@ -159,14 +175,14 @@ class HeaderMap:
     def items(self) -> list[tuple[str, str]]:
         """``(name, value)`` for every value, in order."""
     def to_dict(self) -> dict[str, list[str]]: ...
-    def __getitem__(self, name: str) -> str: ...
-    def __setitem__(self, name: str, value: str) -> None: ...
-    def __delitem__(self, name: str) -> None: ...
-    def __contains__(self, name: object) -> bool: ...
+    def __getitem__(self, name: str, /) -> str: ...
+    def __setitem__(self, name: str, value: str, /) -> None: ...
+    def __delitem__(self, name: str, /) -> None: ...
+    def __contains__(self, name: object, /) -> bool: ...
     def __len__(self) -> int:
         """Number of distinct names."""
     def __iter__(self) -> Iterator[str]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class Message:
@@ -189,7 +205,7 @@ class Message:
     def length(self) -> int:
         """Size of payload plus headers as received."""
     def respond(
-        self, payload: Payload = b"", *, headers: HeadersLike | None = None
+        self, payload: _Payload = b"", *, headers: _HeadersLike | None = None
     ) -> Awaitable[None]:
         """Publish ``payload`` to this message's reply subject.
 
@@ -213,7 +229,7 @@ class Subscriber:
     def queue(self) -> str | None: ...
     def __aiter__(self) -> AsyncIterator[Message]: ...
     def __anext__(self) -> Awaitable[Message]: ...
-    def next(self, timeout: Duration | None = None) -> Awaitable[Message | None]:
+    def next(self, timeout: _Duration | None = None) -> Awaitable[Message | None]:
         """The next message, or ``None`` when the subscription has ended.
 
         Raises:
@@ -232,10 +248,10 @@ class Client:
     def publish(
         self,
         subject: str,
-        payload: Payload = b"",
+        payload: _Payload = b"",
         *,
         reply: str | None = None,
-        headers: HeadersLike | None = None,
+        headers: _HeadersLike | None = None,
     ) -> Awaitable[None]:
         """Publish a message.
 
@@ -248,20 +264,22 @@ class Client:
             natsrs.errors.BadHeaderError: invalid header name or value.
             natsrs.errors.ConnectionClosedError: the client is closed.
         """
-    def publish_with_reply(self, subject: str, reply: str, payload: Payload = b"") -> Awaitable[None]: ...
+    def publish_with_reply(
+        self, subject: str, reply: str, payload: _Payload = b""
+    ) -> Awaitable[None]: ...
     def publish_with_headers(
-        self, subject: str, headers: HeadersLike, payload: Payload = b""
+        self, subject: str, headers: _HeadersLike, payload: _Payload = b""
     ) -> Awaitable[None]: ...
     def publish_with_reply_and_headers(
-        self, subject: str, reply: str, headers: HeadersLike, payload: Payload = b""
+        self, subject: str, reply: str, headers: _HeadersLike, payload: _Payload = b""
     ) -> Awaitable[None]: ...
     def request(
         self,
         subject: str,
-        payload: Payload = b"",
+        payload: _Payload = b"",
         *,
-        headers: HeadersLike | None = None,
-        timeout: Duration | None = None,
+        headers: _HeadersLike | None = None,
+        timeout: _Duration | None = None,
         inbox: str | None = None,
     ) -> Awaitable[Message]:
         """Send a request and wait for the first reply.

@@ -37,7 +37,9 @@ __all__ = [
 # On 3.11+ asyncio.TimeoutError *is* the builtin; listing it twice would be a
 # duplicate base class.
 _TIMEOUT_BASES: tuple[type[BaseException], ...] = (
-    (TimeoutError,) if asyncio.TimeoutError is TimeoutError else (TimeoutError, asyncio.TimeoutError)
+    (TimeoutError,)
+    if asyncio.TimeoutError is TimeoutError
+    else (TimeoutError, asyncio.TimeoutError)
 )
 
 
@@ -49,7 +51,7 @@ class ConnectionClosedError(Error):
     """The client was closed (or drained); no further operation is possible."""
 
 
-class TimeoutError(Error, *_TIMEOUT_BASES):  # type: ignore[misc]  # noqa: A001
+class TimeoutError(Error, *_TIMEOUT_BASES):  # type: ignore[misc]
     """An operation did not complete in time (request, flush, next message)."""
 
 

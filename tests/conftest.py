@@ -1,0 +1,114 @@
+"""Shared fixtures: real ``nats-server`` processes on free loopback ports.
+
+Every test gets its own server (ports picked by binding port 0, files under the test's
+``tmp_path``), so tests can run in parallel. Every server a fixture starts is stopped in
+teardown, by the pid it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+import natsrs
+from natsrs._server import NatsServer
+
+CONNECT_TIMEOUT = 5.0
+
+
+class ServerFactory(Protocol):
+    def __call__(
+        self,
+        config: str = "",
+        jetstream: bool = False,
+        *,
+        port: int | None = None,
+        monitor: bool = True,
+        start: bool = True,
+    ) -> NatsServer:
+        """A server with extra ``config`` text; ``start=False`` only reserves its ports."""
+        ...
+
+
+class ClientFactory(Protocol):
+    async def __call__(
+        self, url: str, options: natsrs.ConnectOptions | None = None, **keywords: Any
+    ) -> natsrs.Client:
+        """Connect with ``options`` (or ``natsrs.connect`` keywords); closed after the test."""
+        ...
+
+
+@pytest.fixture
+def nats_server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Make servers with custom config; all are stopped after the test."""
+    servers: list[NatsServer] = []
+    numbers = itertools.count()
+
+    def factory(
+        config: str = "",
+        jetstream: bool = False,
+        *,
+        port: int | None = None,
+        monitor: bool = True,
+        start: bool = True,
+    ) -> NatsServer:
+        server = NatsServer(
+            config=config,
+            jetstream=jetstream,
+            port=port,
+            monitor=monitor,
+            workdir=tmp_path / f"nats-server-{next(numbers)}",
+        )
+        servers.append(server)
+        if start:
+            server.start()
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def nats_server(nats_server_factory: ServerFactory) -> NatsServer:
+    """A fresh server with monitoring, on free ports."""
+    return nats_server_factory()
+
+
+@pytest.fixture
+async def client(nats_server: NatsServer) -> AsyncIterator[natsrs.Client]:
+    """A client connected to ``nats_server``; closed after the test."""
+    nc = await asyncio.wait_for(natsrs.connect(nats_server.url), CONNECT_TIMEOUT)
+    yield nc
+    # The test may have closed or drained it already, or broken the connection.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(nc.close(), CONNECT_TIMEOUT)
+
+
+@pytest.fixture
+async def client_factory() -> AsyncIterator[ClientFactory]:
+    """Connect more clients, with options; every one is closed after the test."""
+    opened: list[natsrs.Client] = []
+
+    async def factory(
+        url: str, options: natsrs.ConnectOptions | None = None, **keywords: Any
+    ) -> natsrs.Client:
+        if options is not None and keywords:
+            raise TypeError("pass either options or keywords")
+        connecting = (
+            options.connect(url) if options is not None else natsrs.connect(url, **keywords)
+        )
+        nc = await asyncio.wait_for(connecting, CONNECT_TIMEOUT)
+        opened.append(nc)
+        return nc
+
+    yield factory
+    for nc in opened:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), CONNECT_TIMEOUT)

@@ -1,0 +1,242 @@
+"""Where Python's object and loop lifecycle meets the engine: close, cancel, GC, loops."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+
+import natsrs
+from natsrs._server import NatsServer
+
+if TYPE_CHECKING:
+    from conftest import ClientFactory, ServerFactory
+
+WAIT = 5.0
+
+
+async def wait_until(
+    predicate: Callable[[], bool], timeout: float = WAIT, interval: float = 0.05
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(interval)
+
+
+async def test_close_while_reconnecting_stops_the_engine_for_good(
+    nats_server_factory: ServerFactory, client_factory: ClientFactory
+) -> None:
+    server = nats_server_factory()
+    nc = await client_factory(server.url)
+    sub = await nc.subscribe("lifecycle.x")
+    server.stop()
+    await wait_until(lambda: nc.connection_state == natsrs.ConnectionState.DISCONNECTED)
+
+    waiting = asyncio.ensure_future(sub.next())
+    started = time.monotonic()
+    await asyncio.wait_for(nc.close(), WAIT)
+    assert time.monotonic() - started < 1.0, "close() must not wait for a dead server"
+    assert await asyncio.wait_for(waiting, WAIT) is None
+    assert nc.connection_state == natsrs.ConnectionState.CLOSED
+
+    # Same port again: a handler that kept reconnecting would show up here. The engine's
+    # backoff tops out at 4 s, so 6 s covers its next attempt.
+    server.start()
+    await asyncio.sleep(6)
+    assert server.connz()["num_connections"] == 0
+
+
+async def test_close_of_a_connected_client_closes_the_socket_after_flushing(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    nc = await client_factory(nats_server.url)
+    watcher = await client_factory(nats_server.url)
+    sub = await watcher.subscribe("lifecycle.flush")
+    await watcher.flush()
+    for i in range(100):
+        await nc.publish("lifecycle.flush", str(i).encode())
+    await asyncio.wait_for(nc.close(), WAIT)
+    got = [int((await asyncio.wait_for(sub.next(), WAIT)).payload) for _ in range(100)]
+    assert got == list(range(100))
+    await wait_until(lambda: nats_server.connz()["num_connections"] == 1)
+
+
+async def test_cancelled_request_propagates_and_the_client_keeps_working(
+    client: natsrs.Client,
+) -> None:
+    silent = await client.subscribe("lifecycle.silent")
+    await client.flush()
+    task = asyncio.ensure_future(client.request("lifecycle.silent", b"?", timeout=30))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await asyncio.wait_for(silent.next(), WAIT)).payload == b"?"
+
+    echo = await client.subscribe("lifecycle.echo")
+
+    async def respond() -> None:
+        async for msg in echo:
+            await msg.respond(msg.payload)
+
+    responder = asyncio.ensure_future(respond())
+    reply = await asyncio.wait_for(client.request("lifecycle.echo", b"still here"), WAIT)
+    assert reply.payload == b"still here"
+    responder.cancel()
+
+
+async def test_cancelled_wait_for_a_message_releases_the_subscriber(
+    client: natsrs.Client,
+) -> None:
+    sub = await client.subscribe("lifecycle.cancel")
+    waiting = asyncio.ensure_future(sub.next())
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await client.publish("lifecycle.cancel", b"after")
+    msg = await asyncio.wait_for(sub.next(), WAIT)
+    assert msg is not None and msg.payload == b"after"
+
+
+async def test_concurrent_waiters_on_one_subscriber_each_get_a_message(
+    client: natsrs.Client,
+) -> None:
+    sub = await client.subscribe("lifecycle.many")
+    waiters = [asyncio.ensure_future(sub.next()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    for i in range(3):
+        await client.publish("lifecycle.many", str(i).encode())
+    got = await asyncio.wait_for(asyncio.gather(*waiters), WAIT)
+    assert sorted(m.payload for m in got) == [b"0", b"1", b"2"]
+
+
+async def test_unsubscribe_ends_a_waiting_async_for(client: natsrs.Client) -> None:
+    sub = await client.subscribe("lifecycle.unsub")
+
+    async def consume() -> int:
+        count = 0
+        async for _ in sub:
+            count += 1
+        return count
+
+    consumer = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.05)
+    await sub.unsubscribe()
+    assert await asyncio.wait_for(consumer, WAIT) == 0
+
+
+async def test_subscriber_collected_on_a_thread_without_runtime_unsubscribes(
+    nats_server: NatsServer, client: natsrs.Client
+) -> None:
+    sub = await client.subscribe("lifecycle.gc")
+    await client.flush()
+    assert client_subscriptions(nats_server) == ["lifecycle.gc"]
+    holder = [sub]
+    del sub
+
+    def drop() -> None:
+        holder.clear()
+        gc.collect()
+
+    thread = threading.Thread(target=drop)
+    thread.start()
+    thread.join(WAIT)
+    await client.flush()
+    await wait_until(lambda: client_subscriptions(nats_server) == [])
+    await client.publish("lifecycle.gc", b"no one listens")
+    await client.flush()
+
+
+def test_two_threads_each_with_its_own_loop_and_client(nats_server: NatsServer) -> None:
+    results: dict[int, list[bytes]] = {}
+    errors: list[BaseException] = []
+
+    async def work(n: int) -> None:
+        nc = await natsrs.connect(nats_server.url)
+        sub = await nc.subscribe(f"lifecycle.thread.{n}")
+        for i in range(200):
+            await nc.publish(f"lifecycle.thread.{n}", str(i).encode())
+        got = []
+        for _ in range(200):
+            msg = await asyncio.wait_for(sub.next(), WAIT)
+            got.append(msg.payload)
+        reply_sub = await nc.subscribe(f"lifecycle.thread.{n}.svc")
+
+        async def respond() -> None:
+            async for msg in reply_sub:
+                await msg.respond(b"ok")
+
+        responder = asyncio.ensure_future(respond())
+        for _ in range(20):
+            assert (
+                await asyncio.wait_for(nc.request(f"lifecycle.thread.{n}.svc"), WAIT)
+            ).payload == b"ok"
+        responder.cancel()
+        await nc.close()
+        results[n] = got
+
+    def run(n: int) -> None:
+        try:
+            asyncio.run(work(n))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    for n in range(2):
+        assert results[n] == [str(i).encode() for i in range(200)]
+
+
+def client_subscriptions(server: NatsServer) -> list[str]:
+    connections = server.connz({"subs": 1})["connections"]
+    return [sub for conn in connections for sub in conn.get("subscriptions_list", [])]
+
+
+class CountingLoop(asyncio.SelectorEventLoop):
+    """Counts asyncio Futures, the cost the ready path must avoid."""
+
+    futures_created = 0
+
+    def create_future(self) -> asyncio.Future:  # type: ignore[type-arg]
+        CountingLoop.futures_created += 1
+        return super().create_future()
+
+
+def test_publish_and_queued_messages_create_no_asyncio_future(nats_server: NatsServer) -> None:
+    async def scenario() -> tuple[int, int]:
+        nc = await natsrs.connect(nats_server.url)
+        sub = await nc.subscribe("lifecycle.fast")
+        await nc.flush()
+        before = CountingLoop.futures_created
+        for _ in range(1000):
+            await nc.publish("lifecycle.fast", b"0123456789abcdef")
+        publish_futures = CountingLoop.futures_created - before
+        await nc.flush()
+        # Let every message reach the subscriber's queue, then read them all.
+        await asyncio.sleep(0.3)
+        before = CountingLoop.futures_created
+        for _ in range(1000):
+            await sub.__anext__()
+        read_futures = CountingLoop.futures_created - before
+        await nc.close()
+        return publish_futures, read_futures
+
+    loop = CountingLoop()
+    try:
+        publish_futures, read_futures = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert publish_futures == 0
+    assert read_futures == 0

@@ -1,0 +1,488 @@
+"""ConnectOptions: one test per option, failing when the option is not wired through."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+
+import natsrs
+from natsrs import ConnectionState, ConnectOptions, Message, Subscriber
+from natsrs._server import NatsServer, free_port
+from natsrs.errors import ConnectError, ConnectTimeoutError, MaxPayloadError, NoServersError
+
+if TYPE_CHECKING:
+    from conftest import ClientFactory, ServerFactory
+
+T = TypeVar("T")
+WAIT = 5.0
+
+
+async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
+    """Await with a bound, so a broken operation fails the test instead of hanging it."""
+    return await asyncio.wait_for(awaitable, timeout)
+
+
+async def next_msg(sub: Subscriber, timeout: float = WAIT) -> Message:
+    msg = await w(sub.next(), timeout)
+    assert msg is not None, f"subscription to {sub.subject} ended before a message arrived"
+    return msg
+
+
+async def until_idle(sub: Subscriber, idle: float = 0.5) -> list[Message]:
+    """Messages until none arrives for ``idle`` seconds (or the subscription ends)."""
+    received: list[Message] = []
+    while True:
+        try:
+            msg = await w(sub.next(timeout=idle))
+        except natsrs.errors.TimeoutError:
+            return received
+        if msg is None:
+            return received
+        received.append(msg)
+
+
+async def assert_no_message(sub: Subscriber, wait: float = 0.3) -> None:
+    with pytest.raises(natsrs.errors.TimeoutError):
+        await w(sub.next(timeout=wait))
+
+
+async def assert_client_works(nc: natsrs.Client, subject: str = "still.works") -> None:
+    sub = await w(nc.subscribe(subject))
+    await w(nc.publish(subject, b"ok"))
+    assert (await next_msg(sub)).payload == b"ok"
+    await w(sub.unsubscribe())
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def responder(
+    nc: natsrs.Client,
+    subject: str,
+    handler: Callable[[Message], bytes] = lambda msg: b"re:" + msg.payload,
+) -> AsyncIterator[Subscriber]:
+    """Answer every request on ``subject`` with ``handler(msg)`` while inside the block."""
+    sub = await w(nc.subscribe(subject))
+
+    async def serve() -> None:
+        async for msg in sub:
+            await msg.respond(handler(msg))
+
+    task = asyncio.create_task(serve())
+    await w(nc.flush())
+    try:
+        yield sub
+    finally:
+        task.cancel()
+        await asyncio.wait({task}, timeout=WAIT)
+
+
+def connz_entry(server: NatsServer, nc: natsrs.Client, **params: Any) -> dict[str, Any]:
+    """The server's ``/connz`` record of this client's connection."""
+    info = nc.server_info
+    assert info is not None
+    connections = server.connz({"cid": info.client_id, **params})["connections"]
+    assert len(connections) == 1, connections
+    entry: dict[str, Any] = connections[0]
+    return entry
+
+
+# -- options observed by the server or by behaviour ----------------------------------------
+
+
+async def test_name_is_shown_by_the_server(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    nc = await client_factory(nats_server.url, ConnectOptions().name("orders-service"))
+
+    assert connz_entry(nats_server, nc)["name"] == "orders-service"
+
+
+async def test_no_echo_suppresses_own_messages_only(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    quiet = await client_factory(nats_server.url, ConnectOptions().no_echo())
+    other = await client_factory(nats_server.url)
+    own_sub = await w(quiet.subscribe("echo.test"))
+    other_sub = await w(other.subscribe("echo.test"))
+    await w(quiet.flush())
+    await w(other.flush())
+
+    await w(quiet.publish("echo.test", b"mine"))
+    await w(quiet.flush())
+    assert (await next_msg(other_sub)).payload == b"mine"  # it was published
+    await assert_no_message(own_sub)  # but not echoed back
+
+    await w(other.publish("echo.test", b"yours"))
+    assert (await next_msg(own_sub)).payload == b"yours"
+
+
+async def test_without_no_echo_own_messages_come_back(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    nc = await client_factory(nats_server.url, ConnectOptions().no_echo(False))
+    sub = await w(nc.subscribe("echo.test"))
+
+    await w(nc.publish("echo.test", b"mine"))
+
+    assert (await next_msg(sub)).payload == b"mine"
+
+
+async def test_custom_inbox_prefix_is_used_for_request_replies(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    requester = await client_factory(
+        nats_server.url, ConnectOptions().custom_inbox_prefix("_MY_INBOX")
+    )
+    service = await client_factory(nats_server.url)
+    reply_subjects: list[str | None] = []
+
+    def handler(msg: Message) -> bytes:
+        reply_subjects.append(msg.reply)
+        return b"ok"
+
+    async with responder(service, "svc", handler):
+        reply = await w(requester.request("svc", b"?"))
+
+    assert reply.payload == b"ok"
+    assert len(reply_subjects) == 1
+    assert reply_subjects[0] is not None and reply_subjects[0].startswith("_MY_INBOX.")
+    assert requester.new_inbox().startswith("_MY_INBOX.")
+
+
+async def test_small_subscription_capacity_drops_messages_for_a_paused_reader(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    published = 500
+    slow = await client_factory(nats_server.url, ConnectOptions().subscription_capacity(8))
+    roomy = await client_factory(nats_server.url)  # default capacity: the control
+    publisher = await client_factory(nats_server.url)
+    slow_sub = await w(slow.subscribe("flood"))
+    roomy_sub = await w(roomy.subscribe("flood"))
+    await w(slow.flush())
+    await w(roomy.flush())
+
+    # Nobody reads while the flood arrives.
+    for i in range(published):
+        await w(publisher.publish("flood", str(i).encode()))
+    await w(publisher.flush())
+    # A PING/PONG on each subscriber connection: every MSG before it has been read.
+    await w(slow.flush())
+    await w(roomy.flush())
+
+    slow_received = await w(until_idle(slow_sub), 4 * WAIT)
+    roomy_received = await w(until_idle(roomy_sub), 4 * WAIT)
+
+    assert len(roomy_received) == published
+    assert 0 < len(slow_received) < published
+    # The slow subscription keeps working once its reader catches up.
+    await w(publisher.publish("flood", b"after"))
+    assert (await next_msg(slow_sub)).payload == b"after"
+
+
+@pytest.mark.parametrize("form", ["tuple", "string"])
+async def test_local_address_is_the_clients_source_address(
+    nats_server: NatsServer, client_factory: ClientFactory, form: str
+) -> None:
+    port = free_port()
+    address: str | tuple[str, int] = ("127.0.0.1", port) if form == "tuple" else f"127.0.0.1:{port}"
+
+    nc = await client_factory(nats_server.url, ConnectOptions().local_address(address))
+
+    entry = connz_entry(nats_server, nc)
+    assert (entry["ip"], entry["port"]) == ("127.0.0.1", port)
+
+
+async def test_connection_timeout_bounds_a_silent_server() -> None:
+    # A listener that accepts TCP (the kernel completes the handshake) but never
+    # sends INFO.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"nats://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+
+        with pytest.raises(ConnectError):
+            await w(ConnectOptions().connection_timeout(0.5).connect(url))
+
+        assert time.monotonic() - started < 0.5 + 2.5
+
+
+async def test_connection_timeout_raises_connect_timeout_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"nats://127.0.0.1:{listener.getsockname()[1]}"
+
+        with pytest.raises(ConnectTimeoutError) as caught:
+            await w(ConnectOptions().connection_timeout(timedelta(milliseconds=300)).connect(url))
+
+    assert isinstance(caught.value, NoServersError)
+    assert isinstance(caught.value, TimeoutError)
+
+
+async def test_max_payload_from_server_config_rejects_larger_messages(
+    nats_server_factory: ServerFactory, client_factory: ClientFactory
+) -> None:
+    server = nats_server_factory("max_payload: 131072")
+    nc = await client_factory(server.url)
+    info = nc.server_info
+    assert info is not None
+    assert nc.max_payload == info.max_payload == 131072
+    sub = await w(nc.subscribe("big"))
+
+    with pytest.raises(MaxPayloadError):
+        await w(nc.publish("big", bytes(131073)))
+
+    await w(nc.publish("big", bytes(131072)))  # exactly the limit is allowed
+    assert len((await next_msg(sub)).payload) == 131072
+    await assert_client_works(nc)
+
+
+async def test_request_larger_than_max_payload_raises_max_payload(
+    nats_server_factory: ServerFactory, client_factory: ClientFactory
+) -> None:
+    server = nats_server_factory("max_payload: 131072")
+    nc = await client_factory(server.url)
+    # A subscriber (kept referenced), so only the size can fail the request.
+    sub = await w(nc.subscribe("big"))
+
+    with pytest.raises(MaxPayloadError):
+        await w(nc.request("big", bytes(131073), timeout=1.0))
+
+    await assert_client_works(nc)
+    assert sub.subject == "big"
+
+
+async def test_concurrent_requests_share_one_multiplexed_inbox_subscription(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    requester = await client_factory(nats_server.url)
+    service = await client_factory(nats_server.url)
+
+    async with responder(service, "svc.echo"):
+        replies = await w(
+            asyncio.gather(*(requester.request("svc.echo", str(i).encode()) for i in range(100))),
+            3 * WAIT,
+        )
+
+    assert [r.payload for r in replies] == [f"re:{i}".encode() for i in range(100)]
+    subjects = connz_entry(nats_server, requester, subs=1).get("subscriptions_list", [])
+    assert len(subjects) == 1, subjects
+    assert subjects[0].startswith("_INBOX.")
+
+
+async def test_request_timeout_option_sets_the_default_request_timeout(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    nc = await client_factory(nats_server.url, ConnectOptions().request_timeout(0.2))
+    silent = await w(nc.subscribe("silent"))  # never answers; kept: dropping unsubscribes
+    await w(nc.flush())
+
+    started = time.monotonic()
+    with pytest.raises(natsrs.errors.TimeoutError):
+        await w(nc.request("silent", b"?"))
+
+    assert time.monotonic() - started < 2.0
+    assert nc.timeout == pytest.approx(0.2)
+    assert silent.subject == "silent"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(0.25, 0.25), (2, 2.0), (timedelta(milliseconds=250), 0.25), (timedelta(minutes=1), 60.0)],
+    ids=["float", "int", "timedelta-ms", "timedelta-min"],
+)
+async def test_request_timeout_accepts_float_and_timedelta(
+    nats_server: NatsServer, client_factory: ClientFactory, value: float, seconds: float
+) -> None:
+    nc = await client_factory(nats_server.url, ConnectOptions().request_timeout(value))
+
+    assert nc.timeout == pytest.approx(seconds)
+
+
+async def test_all_durations_as_timedelta_connect(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    options = (
+        ConnectOptions()
+        .ping_interval(timedelta(seconds=30))
+        .connection_timeout(timedelta(seconds=2))
+        .request_timeout(timedelta(seconds=3))
+    )
+
+    nc = await client_factory(nats_server.url, options)
+
+    assert nc.timeout == pytest.approx(3.0)
+    await assert_client_works(nc)
+
+
+DURATION_SETTERS = ["ping_interval", "connection_timeout", "request_timeout"]
+
+
+@pytest.mark.parametrize("setter", DURATION_SETTERS)
+@pytest.mark.parametrize("value", [1.5, 1, timedelta(seconds=1, milliseconds=500)])
+def test_duration_setters_accept_numbers_and_timedelta(setter: str, value: object) -> None:
+    options = ConnectOptions()
+
+    assert getattr(options, setter)(value) is options
+
+
+@pytest.mark.parametrize("setter", DURATION_SETTERS)
+@pytest.mark.parametrize(
+    "value",
+    [-1.0, -0.001, math.nan, math.inf, 1e20, timedelta(seconds=-1)],
+    ids=["negative", "slightly-negative", "nan", "inf", "too-large", "negative-timedelta"],
+)
+def test_invalid_duration_raises_value_error_at_the_setter(setter: str, value: object) -> None:
+    with pytest.raises(ValueError):
+        getattr(ConnectOptions(), setter)(value)
+
+
+@pytest.mark.parametrize("setter", ["ping_interval", "connection_timeout"])
+@pytest.mark.parametrize("value", [0, 0.0, timedelta(0)], ids=["int", "float", "timedelta"])
+def test_zero_duration_raises_value_error_where_it_must_be_positive(
+    setter: str, value: object
+) -> None:
+    with pytest.raises(ValueError):
+        getattr(ConnectOptions(), setter)(value)
+
+
+@pytest.mark.parametrize("setter", DURATION_SETTERS)
+def test_duration_of_wrong_type_raises_type_error(setter: str) -> None:
+    with pytest.raises(TypeError):
+        getattr(ConnectOptions(), setter)("5")
+
+
+@pytest.mark.parametrize(
+    ("setter", "value"),
+    [
+        ("subscription_capacity", 0),
+        ("client_capacity", 0),
+        ("read_buffer_capacity", 0),
+        ("read_buffer_capacity", 65536),
+        ("local_address", "not an address"),
+    ],
+)
+def test_invalid_setter_values_raise_value_error(setter: str, value: object) -> None:
+    with pytest.raises(ValueError):
+        getattr(ConnectOptions(), setter)(value)
+
+
+def test_setters_return_the_same_options_for_chaining() -> None:
+    options = ConnectOptions()
+
+    chained = (
+        options.name("svc")
+        .no_echo()
+        .retry_on_initial_connect(False)
+        .max_reconnects(3)
+        .max_reconnects(None)
+        .ignore_discovered_servers()
+        .retain_servers_order()
+        .skip_subject_validation(False)
+        .subscription_capacity(1024)
+        .client_capacity(256)
+        .custom_inbox_prefix("_X")
+        .read_buffer_capacity(65535)
+        .local_address(("127.0.0.1", 0))
+        .require_tls(False)
+    )
+
+    assert chained is options
+
+
+def test_repr_shows_the_settings() -> None:
+    options = ConnectOptions().name("repr-check").no_echo().request_timeout(1.5)
+
+    text = repr(options)
+
+    assert "ConnectOptions" in text
+    assert "repr-check" in text
+    assert "no_echo" in text
+
+
+# -- natsrs.connect ----------------------------------------------------------------------
+
+
+async def test_connect_keywords_are_builder_options(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    nc = await client_factory(nats_server.url, name="kw-client", no_echo=True)
+    sub = await w(nc.subscribe("kw"))
+    await w(nc.publish("kw", b"own"))
+    await w(nc.flush())
+
+    assert connz_entry(nats_server, nc)["name"] == "kw-client"
+    await assert_no_message(sub)
+
+
+@pytest.mark.parametrize("keyword", ["bogus", "connect", "_private", "__init__"])
+def test_connect_with_unknown_keyword_raises_type_error(keyword: str) -> None:
+    with pytest.raises(TypeError, match=keyword):
+        natsrs.connect("nats://127.0.0.1:1", **{keyword: True})
+
+
+def test_default_url_is_localhost_4222() -> None:
+    assert natsrs.DEFAULT_URL == "nats://127.0.0.1:4222"
+
+
+async def test_connect_without_address_dials_the_default_url() -> None:
+    dialed = asyncio.Event()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        dialed.set()
+        writer.close()
+
+    try:
+        listener = await asyncio.start_server(on_connect, "127.0.0.1", 4222)
+    except OSError:
+        pytest.skip("127.0.0.1:4222 is in use")
+    async with listener:
+        with pytest.raises(ConnectError):
+            await w(ConnectOptions().connection_timeout(1.0).connect())
+        assert dialed.is_set()
+
+
+async def test_connect_to_closed_port_raises_no_servers_quickly() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+
+    with pytest.raises(NoServersError):
+        await w(natsrs.connect(url))
+
+    assert time.monotonic() - started < 2.0
+
+
+async def test_retry_on_initial_connect_returns_at_once_and_delivers_once_server_starts(
+    nats_server_factory: ServerFactory, client_factory: ClientFactory
+) -> None:
+    server = nats_server_factory(start=False)  # ports reserved, nothing listening yet
+
+    started = time.monotonic()
+    nc = await client_factory(server.url, ConnectOptions().retry_on_initial_connect())
+    assert time.monotonic() - started < 1.0
+    assert nc.connection_state != ConnectionState.CONNECTED
+
+    sub = await w(nc.subscribe("early"))
+    for i in range(3):
+        await w(nc.publish("early", str(i).encode()))
+    server.start()
+
+    received = [(await next_msg(sub, 3 * WAIT)).payload for _ in range(3)]
+    assert received == [b"0", b"1", b"2"]
+    await wait_until(lambda: nc.connection_state == ConnectionState.CONNECTED)
