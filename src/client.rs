@@ -12,6 +12,7 @@ use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 use tokio_util::sync::CancellationToken;
 
+use crate::callbacks::CallbackErrors;
 use crate::error::Error;
 use crate::header::PyHeaderMap;
 use crate::message::PyMessage;
@@ -71,6 +72,7 @@ pub(crate) struct Lifecycle {
     pub(crate) lifeline: CancellationToken,
     /// Set once the engine's connection handler has exited.
     terminated: tokio::sync::watch::Sender<bool>,
+    pub(crate) callback_errors: Arc<CallbackErrors>,
 }
 
 /// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
@@ -82,6 +84,7 @@ impl Lifecycle {
             closed: AtomicBool::new(false),
             lifeline: CancellationToken::new(),
             terminated: tokio::sync::watch::channel(false).0,
+            callback_errors: Arc::default(),
         })
     }
 

@@ -32,13 +32,14 @@ pub(crate) enum Kind {
     Authorization,
     Tls,
     InvalidServerAddress,
+    InvalidCredentials,
     /// The base `natsrs.errors.Error`.
     Other,
     /// An argument error that is not NATS-specific.
     Value,
 }
 
-const CLASS_NAMES: [&str; 15] = [
+const CLASS_NAMES: [&str; 16] = [
     "ConnectionClosedError",
     "TimeoutError",
     "NoRespondersError",
@@ -53,6 +54,7 @@ const CLASS_NAMES: [&str; 15] = [
     "AuthorizationError",
     "TlsError",
     "InvalidServerAddressError",
+    "InvalidCredentialsError",
     "Error",
 ];
 
@@ -64,6 +66,8 @@ static CLASSES: [PyOnceLock<Py<PyType>>; CLASS_NAMES.len()] =
 pub(crate) struct Error {
     pub(crate) kind: Kind,
     pub(crate) message: String,
+    /// A Python exception behind this one (raised in a user callback): `__cause__`.
+    pub(crate) cause: Option<std::sync::Arc<PyErr>>,
 }
 
 impl Error {
@@ -71,7 +75,13 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            cause: None,
         }
+    }
+
+    pub(crate) fn caused_by(mut self, cause: Option<PyErr>) -> Self {
+        self.cause = cause.map(std::sync::Arc::new);
+        self
     }
 
     pub(crate) fn closed() -> Self {
@@ -103,10 +113,14 @@ impl Error {
             return PyValueError::new_err(self.message);
         }
         let index = self.kind as usize;
-        match CLASSES[index].import(py, "natsrs.errors", CLASS_NAMES[index]) {
+        let err = match CLASSES[index].import(py, "natsrs.errors", CLASS_NAMES[index]) {
             Ok(class) => PyErr::from_type(class.clone(), self.message),
-            Err(import_error) => import_error,
+            Err(import_error) => return import_error,
+        };
+        if let Some(cause) = self.cause {
+            err.set_cause(py, Some(cause.clone_ref(py)));
         }
+        err
     }
 }
 

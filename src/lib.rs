@@ -5,10 +5,22 @@
 
 use pyo3::prelude::*;
 
+#[cfg(all(feature = "ring", feature = "aws-lc-rs"))]
+compile_error!(
+    "enable exactly one rustls crypto provider: for aws-lc-rs or fips build with \
+     --no-default-features --features aws-lc-rs (or fips)"
+);
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!(
+    "enable one rustls crypto provider: the `ring` (default), `aws-lc-rs` or `fips` feature"
+);
+
+mod callbacks;
 mod client;
 mod error;
 mod header;
 mod message;
+mod nkey;
 mod options;
 mod runtime;
 mod subject;
@@ -21,7 +33,11 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_URL", options::DEFAULT_URL)?;
     m.add_function(wrap_pyfunction!(runtime::set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_started, m)?)?;
+    m.add_function(wrap_pyfunction!(nkey::_nkeys_create, m)?)?;
+    m.add_function(wrap_pyfunction!(nkey::_nkeys_public_key, m)?)?;
+    m.add_function(wrap_pyfunction!(nkey::_nkeys_sign, m)?)?;
     m.add_class::<options::PyConnectOptions>()?;
+    m.add_class::<options::PyAuth>()?;
     m.add_class::<client::PyClient>()?;
     m.add_class::<client::PyConnectionState>()?;
     m.add_class::<client::PyServerInfo>()?;

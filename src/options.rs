@@ -6,15 +6,17 @@
 //! Auth, TLS and callback options (later issues) slot in as more fields here.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::ServerAddr;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyString, PyTuple};
 
+use crate::callbacks::{self, PyCallback};
 use crate::client::{Lifecycle, PyClient};
 use crate::error::{Error, Kind};
 use crate::runtime::{self, ToPy};
@@ -26,7 +28,7 @@ pub(crate) const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
 /// below what tokio's timers can represent.
 const MAX_DURATION_SECS: f64 = u32::MAX as f64;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) name: Option<String>,
     pub(crate) ping_interval: Duration,
@@ -44,6 +46,62 @@ pub(crate) struct Settings {
     pub(crate) local_address: Option<SocketAddr>,
     pub(crate) no_echo: bool,
     pub(crate) require_tls: bool,
+    pub(crate) tls_first: bool,
+    pub(crate) root_certificates: Vec<PathBuf>,
+    pub(crate) client_certificate: Option<(PathBuf, PathBuf)>,
+    pub(crate) auth: AuthSettings,
+}
+
+/// Credentials. Every secret here stays out of `repr`, errors and logs.
+#[derive(Clone, Default)]
+pub(crate) struct AuthSettings {
+    token: Option<String>,
+    user_and_password: Option<(String, String)>,
+    nkey_seed: Option<String>,
+    /// A user JWT and the Python callable that signs the server's nonce.
+    jwt: Option<(String, Arc<Py<PyAny>>)>,
+    /// The text of a `.creds` file (read and checked when the option was set).
+    credentials: Option<String>,
+    auth_callback: Option<Arc<Py<PyAny>>>,
+}
+
+impl AuthSettings {
+    fn is_empty(&self) -> bool {
+        self.token.is_none()
+            && self.user_and_password.is_none()
+            && self.nkey_seed.is_none()
+            && self.jwt.is_none()
+            && self.credentials.is_none()
+            && self.auth_callback.is_none()
+    }
+
+    /// What `repr` may show: which methods are set, the user name, never a secret.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.token.is_some() {
+            parts.push("token=***".to_owned());
+        }
+        if let Some((user, _)) = &self.user_and_password {
+            parts.push(format!("user={user:?}, password=***"));
+        }
+        if self.nkey_seed.is_some() {
+            parts.push("nkey=***".to_owned());
+        }
+        if self.jwt.is_some() {
+            parts.push("jwt=***".to_owned());
+        }
+        if self.credentials.is_some() {
+            parts.push("credentials=***".to_owned());
+        }
+        if self.auth_callback.is_some() {
+            parts.push("auth_callback=<callable>".to_owned());
+        }
+        if parts.is_empty() {
+            "None".to_owned()
+        } else {
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
 }
 
 impl Default for Settings {
@@ -66,6 +124,10 @@ impl Default for Settings {
             local_address: None,
             no_echo: false,
             require_tls: false,
+            tls_first: false,
+            root_certificates: Vec::new(),
+            client_certificate: None,
+            auth: AuthSettings::default(),
         }
     }
 }
@@ -82,10 +144,92 @@ pub(crate) fn default_reconnect_delay(attempts: usize) -> Duration {
 }
 
 impl Settings {
-    /// Engine options for one connection. `life` lets the wrapper stop the engine's
+    /// Engine options for one connection, made on the Python thread that connects (the
+    /// callbacks bind to its running loop). `life` lets the wrapper stop the engine's
     /// connection handler on `close()`, which the engine cannot do by itself.
-    pub(crate) fn to_engine(&self, life: &Arc<Lifecycle>) -> async_nats::ConnectOptions {
-        let mut opts = async_nats::ConnectOptions::new()
+    pub(crate) fn to_engine(
+        &self,
+        py: Python<'_>,
+        life: &Arc<Lifecycle>,
+        url_auth: Option<UrlAuth>,
+    ) -> PyResult<async_nats::ConnectOptions> {
+        let auth = &self.auth;
+        let needs_loop = auth.jwt.is_some() || auth.auth_callback.is_some();
+        let locals = if needs_loop {
+            Some(callbacks::current_locals(py).map_err(|_| {
+                PyRuntimeError::new_err(
+                    "connecting with a Python auth or signing callback needs a running event loop",
+                )
+            })?)
+        } else {
+            None
+        };
+        let callback = |func: &Arc<Py<PyAny>>| {
+            let locals = locals.as_ref().expect("locals captured for callbacks");
+            PyCallback::new(py, func, locals, &life.callback_errors)
+        };
+
+        let mut opts = match &auth.auth_callback {
+            Some(func) => {
+                let cb = callback(func);
+                async_nats::ConnectOptions::with_auth_callback(move |nonce: Vec<u8>| {
+                    let cb = cb.clone();
+                    async move {
+                        cb.call(
+                            move |py| PyTuple::new(py, [PyBytes::new(py, &nonce)]),
+                            extract_auth,
+                        )
+                        .await
+                        .map_err(async_nats::AuthError::new)
+                    }
+                })
+            }
+            None => async_nats::ConnectOptions::new(),
+        };
+        if let Some(token) = &auth.token {
+            opts = opts.token(token.clone());
+        }
+        if let Some((user, password)) = &auth.user_and_password {
+            opts = opts.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(seed) = &auth.nkey_seed {
+            opts = opts.nkey(seed.clone());
+        }
+        if let Some((jwt, func)) = &auth.jwt {
+            let cb = callback(func);
+            opts = opts.jwt(jwt.clone(), move |nonce: Vec<u8>| {
+                let cb = cb.clone();
+                async move {
+                    cb.call(
+                        move |py| PyTuple::new(py, [PyBytes::new(py, &nonce)]),
+                        |value| {
+                            value.extract::<Vec<u8>>().map_err(|_| {
+                                PyTypeError::new_err("the JWT sign callback must return bytes")
+                            })
+                        },
+                    )
+                    .await
+                    .map_err(async_nats::AuthError::new)
+                }
+            });
+        }
+        if let Some(creds) = &auth.credentials {
+            opts = opts
+                .credentials(creds)
+                .map_err(|_| invalid_credentials("malformed credentials"))?;
+        }
+        if auth.is_empty() {
+            // The engine ignores credentials in server URLs; nats-py users rely on them.
+            match url_auth {
+                Some(UrlAuth::UserPassword(user, password)) => {
+                    opts = opts.user_and_password(user, password);
+                }
+                Some(UrlAuth::Token(token)) => opts = opts.token(token),
+                None => {}
+            }
+        }
+
+        opts = opts
             .ping_interval(self.ping_interval)
             .connection_timeout(self.connection_timeout)
             .request_timeout(self.request_timeout)
@@ -114,16 +258,142 @@ impl Settings {
         if self.no_echo {
             opts = opts.no_echo();
         }
+        if self.tls_first {
+            opts = opts.tls_first();
+        }
+        for path in &self.root_certificates {
+            opts = opts.add_root_certificates(path.clone());
+        }
+        if let Some((cert, key)) = &self.client_certificate {
+            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        }
         let events = life.clone();
         opts = opts.event_callback(move |event| {
             let events = events.clone();
             async move { events.on_event(event) }
         });
         let delays = life.clone();
-        opts.reconnect_delay_callback(move |attempts| {
+        Ok(opts.reconnect_delay_callback(move |attempts| {
             delays.stop_handler_if_closed();
             default_reconnect_delay(attempts)
+        }))
+    }
+}
+
+/// Credentials found in a server URL (`nats://user:pass@host`, `nats://token@host`).
+pub(crate) enum UrlAuth {
+    UserPassword(String, String),
+    Token(String),
+}
+
+fn url_auth(addrs: &[ServerAddr]) -> Option<UrlAuth> {
+    addrs.iter().find_map(|addr| {
+        let user = addr.username().filter(|u| !u.is_empty())?;
+        let user = percent_decode(user);
+        Some(match addr.password() {
+            Some(password) => UrlAuth::UserPassword(user, percent_decode(password)),
+            None => UrlAuth::Token(user),
         })
+    })
+}
+
+/// URL userinfo is percent-encoded (`p%40ss` for `p@ss`).
+fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 3 <= bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn extract_auth(value: &Bound<'_, PyAny>) -> PyResult<async_nats::Auth> {
+    let auth = value
+        .cast::<PyAuth>()
+        .map_err(|_| PyTypeError::new_err("the auth callback must return a natsrs.Auth"))?;
+    let a = auth.get();
+    let mut out = async_nats::Auth::new();
+    out.username = a.username.clone();
+    out.password = a.password.clone();
+    out.token = a.token.clone();
+    out.jwt = a.jwt.clone();
+    out.nkey = a.nkey.clone();
+    out.signature = a.signature.clone();
+    Ok(out)
+}
+
+fn invalid_credentials(message: &str) -> PyErr {
+    Error::new(Kind::InvalidCredentials, message).into()
+}
+
+/// What an auth callback returns: any combination the server's auth setup expects.
+#[pyclass(name = "Auth", module = "natsrs", frozen)]
+pub(crate) struct PyAuth {
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    jwt: Option<String>,
+    nkey: Option<String>,
+    signature: Option<Vec<u8>>,
+}
+
+#[pymethods]
+impl PyAuth {
+    #[new]
+    #[pyo3(signature = (*, username = None, password = None, token = None, jwt = None, nkey = None, signature = None))]
+    fn new(
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+        jwt: Option<String>,
+        nkey: Option<String>,
+        signature: Option<Vec<u8>>,
+    ) -> Self {
+        PyAuth {
+            username,
+            password,
+            token,
+            jwt,
+            nkey,
+            signature,
+        }
+    }
+
+    #[getter]
+    fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+
+    #[getter]
+    fn nkey(&self) -> Option<&str> {
+        self.nkey.as_deref()
+    }
+
+    fn __repr__(&self) -> String {
+        let secret = |v: bool| if v { "***" } else { "None" };
+        format!(
+            "Auth(username={}, password={}, token={}, jwt={}, nkey={}, signature={})",
+            self.username
+                .as_ref()
+                .map_or("None".to_owned(), |u| format!("{u:?}")),
+            secret(self.password.is_some()),
+            secret(self.token.is_some()),
+            secret(self.jwt.is_some()),
+            self.nkey
+                .as_ref()
+                .map_or("None".to_owned(), |n| format!("{n:?}")),
+            secret(self.signature.is_some()),
+        )
     }
 }
 
@@ -360,6 +630,94 @@ impl PyConnectOptions {
         Self::set(slf, |s| s.require_tls = enabled)
     }
 
+    #[pyo3(signature = (enabled = true))]
+    fn tls_first(slf: &Bound<'_, Self>, enabled: bool) -> Py<Self> {
+        Self::set(slf, |s| s.tls_first = enabled)
+    }
+
+    /// Trust the CA certificates in a PEM file (it may hold several); repeatable.
+    fn add_root_certificates(slf: &Bound<'_, Self>, path: PathBuf) -> PyResult<Py<Self>> {
+        readable_file(&path, "root certificates")?;
+        Ok(Self::set(slf, |s| s.root_certificates.push(path)))
+    }
+
+    /// Present this client certificate and key (PEM files) for mutual TLS.
+    fn add_client_certificate(
+        slf: &Bound<'_, Self>,
+        cert_path: PathBuf,
+        key_path: PathBuf,
+    ) -> PyResult<Py<Self>> {
+        readable_file(&cert_path, "client certificate")?;
+        readable_file(&key_path, "client key")?;
+        Ok(Self::set(slf, |s| {
+            s.client_certificate = Some((cert_path, key_path))
+        }))
+    }
+
+    fn token(slf: &Bound<'_, Self>, token: String) -> Py<Self> {
+        Self::set(slf, |s| s.auth.token = Some(token))
+    }
+
+    fn user_and_password(slf: &Bound<'_, Self>, user: String, password: String) -> Py<Self> {
+        Self::set(slf, |s| s.auth.user_and_password = Some((user, password)))
+    }
+
+    /// Authenticate with a user nkey seed (`SU...`); the nonce is signed in Rust.
+    fn nkey(slf: &Bound<'_, Self>, seed: String) -> PyResult<Py<Self>> {
+        match nkeys::KeyPair::from_seed(seed.trim()) {
+            Ok(pair) if pair.public_key().starts_with('U') => {}
+            _ => {
+                return Err(invalid_credentials(
+                    "malformed nkey seed: expected a user seed (SU...)",
+                ))
+            }
+        }
+        Ok(Self::set(slf, |s| {
+            s.auth.nkey_seed = Some(seed.trim().to_owned())
+        }))
+    }
+
+    /// Authenticate with a user JWT; `sign_cb(nonce: bytes) -> bytes` (plain or async)
+    /// signs the server's nonce with the user's nkey.
+    fn jwt(slf: &Bound<'_, Self>, jwt: String, sign_cb: Py<PyAny>) -> PyResult<Py<Self>> {
+        check_jwt(&jwt)?;
+        if !sign_cb.bind(slf.py()).is_callable() {
+            return Err(PyTypeError::new_err("sign_cb must be callable"));
+        }
+        Ok(Self::set(slf, |s| {
+            s.auth.jwt = Some((jwt, Arc::new(sign_cb)))
+        }))
+    }
+
+    /// Authenticate with the contents of a `.creds` file.
+    fn credentials(slf: &Bound<'_, Self>, creds: String) -> PyResult<Py<Self>> {
+        check_credentials(&creds)?;
+        Ok(Self::set(slf, |s| s.auth.credentials = Some(creds)))
+    }
+
+    /// Authenticate with a `.creds` file, read and checked now.
+    fn credentials_file(slf: &Bound<'_, Self>, path: PathBuf) -> PyResult<Py<Self>> {
+        let creds = std::fs::read_to_string(&path).map_err(|err| {
+            invalid_credentials(&format!(
+                "cannot read credentials file {}: {err}",
+                path.display()
+            ))
+        })?;
+        check_credentials(&creds)?;
+        Ok(Self::set(slf, |s| s.auth.credentials = Some(creds)))
+    }
+
+    /// `async cb(nonce: bytes) -> natsrs.Auth` (or a plain function), called on every
+    /// connect and reconnect.
+    fn auth_callback(slf: &Bound<'_, Self>, callback: Py<PyAny>) -> PyResult<Py<Self>> {
+        if !callback.bind(slf.py()).is_callable() {
+            return Err(PyTypeError::new_err("the auth callback must be callable"));
+        }
+        Ok(Self::set(slf, |s| {
+            s.auth.auth_callback = Some(Arc::new(callback))
+        }))
+    }
+
     /// Connect; the awaitable resolves to a `Client`.
     #[pyo3(signature = (servers = None))]
     fn connect(&self, py: Python<'_>, servers: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
@@ -369,7 +727,9 @@ impl PyConnectOptions {
             Ok(addrs) => addrs,
             Err(err) => return runtime::failed(py, err.into_pyerr(py)),
         };
-        runtime::spawn(py, connect(settings, addrs))
+        let life = Lifecycle::new();
+        let options = settings.to_engine(py, &life, url_auth(&addrs))?;
+        runtime::spawn(py, connect(settings, addrs, options, life))
     }
 
     fn __repr__(&self) -> String {
@@ -380,7 +740,8 @@ impl PyConnectOptions {
              ignore_discovered_servers={}, retain_servers_order={}, \
              skip_subject_validation={}, subscription_capacity={}, client_capacity={}, \
              custom_inbox_prefix={:?}, read_buffer_capacity={}, local_address={}, \
-             no_echo={}, require_tls={})",
+             no_echo={}, require_tls={}, tls_first={}, root_certificates={:?}, \
+             client_certificate={}, auth={})",
             s.name
                 .as_ref()
                 .map_or("None".to_owned(), |n| format!("{n:?}")),
@@ -401,6 +762,12 @@ impl PyConnectOptions {
                 .map_or("None".to_owned(), |a| format!("'{a}'")),
             py_bool(s.no_echo),
             py_bool(s.require_tls),
+            py_bool(s.tls_first),
+            s.root_certificates,
+            s.client_certificate
+                .as_ref()
+                .map_or("None".to_owned(), |(c, k)| format!("({c:?}, {k:?})")),
+            s.auth.describe(),
         )
     }
 }
@@ -426,13 +793,52 @@ impl ToPy for Connected {
     }
 }
 
-async fn connect(settings: Settings, addrs: Vec<ServerAddr>) -> Result<Connected, Error> {
-    let life = Lifecycle::new();
-    let options = settings.to_engine(&life);
-    let client = async_nats::connect_with_options(addrs, options).await?;
-    Ok(Connected {
-        client,
-        life,
-        settings,
-    })
+async fn connect(
+    settings: Settings,
+    addrs: Vec<ServerAddr>,
+    options: async_nats::ConnectOptions,
+    life: Arc<Lifecycle>,
+) -> Result<Connected, Error> {
+    match async_nats::connect_with_options(addrs, options).await {
+        Ok(client) => Ok(Connected {
+            client,
+            life,
+            settings,
+        }),
+        // An exception in a Python callback is what made the connect fail: keep it.
+        Err(err) => Err(Error::from(err).caused_by(life.callback_errors.take())),
+    }
+}
+
+fn readable_file(path: &std::path::Path, what: &str) -> PyResult<()> {
+    std::fs::metadata(path)
+        .map(drop)
+        .map_err(|err| PyValueError::new_err(format!("{what} file {}: {err}", path.display())))
+}
+
+/// A JWT is three base64url sections; the content is the server's to judge.
+fn check_jwt(jwt: &str) -> PyResult<()> {
+    let parts: Vec<&str> = jwt.trim().split('.').collect();
+    let base64url = |p: &&str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+    };
+    if parts.len() == 3 && parts.iter().all(base64url) {
+        Ok(())
+    } else {
+        Err(invalid_credentials(
+            "malformed JWT: expected three base64url sections separated by '.'",
+        ))
+    }
+}
+
+fn check_credentials(creds: &str) -> PyResult<()> {
+    async_nats::ConnectOptions::with_credentials(creds)
+        .map(drop)
+        .map_err(|_| {
+            invalid_credentials(
+                "malformed credentials: expected a .creds text with a user JWT and an nkey seed",
+            )
+        })
 }

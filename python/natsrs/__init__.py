@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from natsrs import errors
+from natsrs import errors, nkeys
 from natsrs._natsrs import (
     BUILD_GIL,
     DEFAULT_URL,
+    Auth,
     Client,
     ConnectionState,
     ConnectOptions,
@@ -25,6 +26,7 @@ from natsrs._natsrs import (
 __all__ = [
     "BUILD_GIL",
     "DEFAULT_URL",
+    "Auth",
     "Client",
     "ConnectOptions",
     "ConnectionState",
@@ -36,6 +38,7 @@ __all__ = [
     "__version__",
     "connect",
     "errors",
+    "nkeys",
     "runtime_started",
     "set_worker_threads",
 ]
@@ -47,6 +50,9 @@ def connect(servers: str | Sequence[str] | None = None, **options: Any) -> Await
     ``await natsrs.connect(url, name="svc", no_echo=True, request_timeout=2.0)`` is
     ``await natsrs.ConnectOptions().name("svc").no_echo(True).request_timeout(2.0).connect(url)``.
 
+    Setters that take two arguments take a tuple: ``user_and_password=("u", "p")``,
+    ``jwt=(jwt, sign_cb)``, ``add_client_certificate=(cert_path, key_path)``.
+
     Raises:
         TypeError: an unknown keyword.
     """
@@ -55,5 +61,11 @@ def connect(servers: str | Sequence[str] | None = None, **options: Any) -> Await
         setter = getattr(ConnectOptions, key, None)
         if key.startswith("_") or key == "connect" or setter is None:
             raise TypeError(f"connect() got an unexpected keyword argument {key!r}")
-        setter(opts, value)
+        if key in _TUPLE_OPTIONS:
+            setter(opts, *value)
+        else:
+            setter(opts, value)
     return opts.connect(servers)
+
+
+_TUPLE_OPTIONS = frozenset({"user_and_password", "jwt", "add_client_certificate"})

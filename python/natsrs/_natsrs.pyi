@@ -8,7 +8,8 @@ wrap the call in ``async def`` when you need a task.
 """
 
 import datetime
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import ClassVar, Final, final
 
 from typing_extensions import Self, TypeAlias
@@ -20,6 +21,7 @@ _HeadersLike: TypeAlias = "HeaderMap | Mapping[str, str | Sequence[str]]"
 __all__ = [
     "BUILD_GIL",
     "DEFAULT_URL",
+    "Auth",
     "Client",
     "ConnectOptions",
     "ConnectionState",
@@ -29,6 +31,9 @@ __all__ = [
     "Statistics",
     "Subscriber",
     "__version__",
+    "_nkeys_create",
+    "_nkeys_public_key",
+    "_nkeys_sign",
     "runtime_started",
     "set_worker_threads",
 ]
@@ -52,6 +57,9 @@ def set_worker_threads(count: int) -> None:
         RuntimeError: the runtime has already started.
     """
 
+def _nkeys_create(kind: str) -> tuple[str, str]: ...
+def _nkeys_public_key(seed: str) -> str: ...
+def _nkeys_sign(seed: str, data: bytes) -> bytes: ...
 def runtime_started() -> bool:
     """Whether natsrs's tokio runtime has started."""
 
@@ -108,6 +116,47 @@ class ConnectOptions:
         """Do not receive messages this connection published."""
     def require_tls(self, enabled: bool = True) -> Self:
         """Refuse to connect without TLS."""
+    def tls_first(self, enabled: bool = True) -> Self:
+        """Start TLS before the server's INFO (server option ``handshake_first``)."""
+    def add_root_certificates(self, path: str | os.PathLike[str]) -> Self:
+        """Trust the CA certificates in a PEM file (it may hold several); repeatable."""
+    def add_client_certificate(
+        self, cert_path: str | os.PathLike[str], key_path: str | os.PathLike[str]
+    ) -> Self:
+        """Present this certificate and key (PEM files) for mutual TLS."""
+    def token(self, token: str) -> Self:
+        """Authenticate with a token (server ``authorization { token }``)."""
+    def user_and_password(self, user: str, password: str) -> Self:
+        """Authenticate with a user name and password."""
+    def nkey(self, seed: str) -> Self:
+        """Authenticate with a user nkey seed (``SU...``); the nonce is signed in Rust.
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: the seed is malformed or not a user seed.
+        """
+    def jwt(self, jwt: str, sign_cb: Callable[[bytes], bytes | Awaitable[bytes]]) -> Self:
+        """Authenticate with a user JWT; ``sign_cb(nonce)`` returns the nonce signed by the
+        user's nkey. It runs on the event loop that called ``connect()``.
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: the JWT is malformed.
+        """
+    def credentials(self, creds: str) -> Self:
+        """Authenticate with the contents of a ``.creds`` file (user JWT and seed).
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: the text is not a valid creds file.
+        """
+    def credentials_file(self, path: str | os.PathLike[str]) -> Self:
+        """Authenticate with a ``.creds`` file, read and checked now.
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: unreadable or malformed.
+        """
+    def auth_callback(self, callback: Callable[[bytes], Auth | Awaitable[Auth]]) -> Self:
+        """``callback(nonce) -> Auth`` (plain or async), called on every connect and
+        reconnect, on the event loop that called ``connect()``. An exception raised in it
+        becomes the ``__cause__`` of the ``AuthorizationError``."""
     def connect(self, servers: str | Sequence[str] | None = None) -> Awaitable[Client]:
         """Connect to ``servers`` (default ``nats://127.0.0.1:4222``).
 
@@ -116,6 +165,28 @@ class ConnectOptions:
             natsrs.errors.AuthorizationError: the server refused the credentials.
             natsrs.errors.InvalidServerAddressError: a URL could not be parsed.
         """
+
+@final
+class Auth:
+    """What an auth callback returns; set the fields the server's auth setup expects.
+
+    ``repr`` shows the user name and nkey, never a secret.
+    """
+
+    def __new__(
+        cls,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        jwt: str | None = None,
+        nkey: str | None = None,
+        signature: bytes | None = None,
+    ) -> Self: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def nkey(self) -> str | None: ...
 
 @final
 class ServerInfo:

@@ -23,6 +23,7 @@ __all__ = [
     "DrainTimeoutError",
     "Error",
     "FlushTimeoutError",
+    "InvalidCredentialsError",
     "InvalidServerAddressError",
     "MaxPayloadError",
     "NoReplySubjectError",
@@ -97,6 +98,10 @@ class TlsError(ConnectError):
 
 class InvalidServerAddressError(ConnectError, ValueError):
     """A server URL could not be parsed."""
+
+
+class InvalidCredentialsError(Error, ValueError):
+    """A token, nkey seed, JWT or ``.creds`` content is malformed (raised when it is set)."""
 
 
 class BadSubjectError(Error, ValueError):

@@ -1,0 +1,100 @@
+//! Python callbacks invoked by the engine from tokio threads.
+//!
+//! A callback always runs on the event loop that called `connect()` (captured as
+//! pyo3-async-runtimes `TaskLocals`), whether it is a plain function or a coroutine
+//! function: `natsrs._callbacks.call` is scheduled there and awaited from tokio. These
+//! are connection-time paths (auth, signing), so the cost of taking the interpreter on a
+//! tokio thread to hand over arguments and read the result is paid rarely.
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+use pyo3_async_runtimes::TaskLocals;
+
+/// A user callable and the loop it must run on.
+#[derive(Clone)]
+pub(crate) struct PyCallback {
+    func: Arc<Py<PyAny>>,
+    locals: TaskLocals,
+    /// Where the last exception raised by a callback of this client is kept, so the
+    /// connect error can carry it as `__cause__`.
+    errors: Arc<CallbackErrors>,
+}
+
+#[derive(Default)]
+pub(crate) struct CallbackErrors {
+    last: Mutex<Option<PyErr>>,
+}
+
+impl CallbackErrors {
+    pub(crate) fn take(&self) -> Option<PyErr> {
+        self.last.lock().expect("callback error lock").take()
+    }
+
+    fn store(&self, err: PyErr) {
+        *self.last.lock().expect("callback error lock") = Some(err);
+    }
+}
+
+impl PyCallback {
+    /// Binds `func` to the running loop; fails outside one.
+    pub(crate) fn new(
+        py: Python<'_>,
+        func: &Py<PyAny>,
+        locals: &TaskLocals,
+        errors: &Arc<CallbackErrors>,
+    ) -> Self {
+        PyCallback {
+            func: Arc::new(func.clone_ref(py)),
+            locals: locals.clone(),
+            errors: errors.clone(),
+        }
+    }
+
+    /// Runs the callback on its loop with `args` and converts the result with
+    /// `extract` (on the calling tokio thread, interpreter attached). A Python exception
+    /// is recorded for the connect error and returned as its message.
+    pub(crate) async fn call<T, A, E>(&self, args: A, extract: E) -> Result<T, String>
+    where
+        A: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>> + Send + 'static,
+        E: for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let this = self.clone();
+        // A spawned task makes the future the engine stores `Sync`, which it requires.
+        let joined = tokio::spawn(async move {
+            let pending = Python::attach(|py| {
+                static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+                let call = CALL.import(py, "natsrs._callbacks", "call")?;
+                let mut all = vec![this.func.clone_ref(py).into_bound(py)];
+                all.extend(args(py)?.iter());
+                let coro = call.call1(PyTuple::new(py, all)?)?;
+                pyo3_async_runtimes::into_future_with_locals(&this.locals, coro)
+            });
+            let result = match pending {
+                Ok(fut) => fut.await,
+                Err(err) => Err(err),
+            };
+            Python::attach(|py| match result {
+                Ok(value) => extract(value.bind(py)).map_err(|err| (err.to_string(), err)),
+                Err(err) => Err((err.to_string(), err)),
+            })
+        })
+        .await;
+        match joined {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err((message, err))) => {
+                self.errors.store(err);
+                Err(message)
+            }
+            Err(join_error) => Err(format!("callback task failed: {join_error}")),
+        }
+    }
+}
+
+/// Task locals of the running loop, for callbacks; `None` outside a running loop.
+pub(crate) fn current_locals(py: Python<'_>) -> PyResult<TaskLocals> {
+    TaskLocals::with_running_loop(py)?.copy_context(py)
+}
