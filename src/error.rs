@@ -184,10 +184,32 @@ impl From<async_nats::client::FlushError> for Error {
     }
 }
 
+/// The engine reports a failed TLS handshake (bad certificate, alert) as an I/O error
+/// wrapping rustls' error; find it in the chain.
+fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.is::<async_nats::rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<async_nats::rustls::Error>())
+            {
+                return true;
+            }
+        }
+        current = e.source();
+    }
+    false
+}
+
 impl From<async_nats::ConnectError> for Error {
     fn from(err: async_nats::ConnectError) -> Self {
         let kind = match err.kind() {
             ConnectErrorKind::ServerParse => Kind::InvalidServerAddress,
+            ConnectErrorKind::Io if is_tls_failure(&err) => Kind::Tls,
             ConnectErrorKind::Dns | ConnectErrorKind::Io | ConnectErrorKind::MaxReconnects => {
                 Kind::NoServers
             }

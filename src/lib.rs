@@ -25,6 +25,7 @@ mod options;
 mod runtime;
 mod subject;
 mod subscriber;
+mod tls;
 
 #[pymodule(gil_used = false)]
 fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -38,6 +39,7 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nkey::_nkeys_sign, m)?)?;
     m.add_class::<options::PyConnectOptions>()?;
     m.add_class::<options::PyAuth>()?;
+    m.add_class::<tls::PyTlsConfig>()?;
     m.add_class::<client::PyClient>()?;
     m.add_class::<client::PyConnectionState>()?;
     m.add_class::<client::PyServerInfo>()?;

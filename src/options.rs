@@ -21,6 +21,7 @@ use crate::client::{Lifecycle, PyClient};
 use crate::error::{Error, Kind};
 use crate::runtime::{self, ToPy};
 use crate::subject;
+use crate::tls::{extract_tls, Tls, SSL_CONTEXT_CLIENT_CERT_HINT};
 
 pub(crate) const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
 
@@ -49,6 +50,7 @@ pub(crate) struct Settings {
     pub(crate) tls_first: bool,
     pub(crate) root_certificates: Vec<PathBuf>,
     pub(crate) client_certificate: Option<(PathBuf, PathBuf)>,
+    pub(crate) tls: Option<Tls>,
     pub(crate) auth: AuthSettings,
 }
 
@@ -127,6 +129,7 @@ impl Default for Settings {
             tls_first: false,
             root_certificates: Vec::new(),
             client_certificate: None,
+            tls: None,
             auth: AuthSettings::default(),
         }
     }
@@ -264,8 +267,16 @@ impl Settings {
         for path in &self.root_certificates {
             opts = opts.add_root_certificates(path.clone());
         }
-        if let Some((cert, key)) = &self.client_certificate {
-            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        match &self.tls {
+            Some(tls) => {
+                let config = tls.client_config(self.client_certificate.as_ref())?;
+                opts = opts.tls_client_config(config).require_tls(true);
+            }
+            None => {
+                if let Some((cert, key)) = &self.client_certificate {
+                    opts = opts.add_client_certificate(cert.clone(), key.clone());
+                }
+            }
         }
         let events = life.clone();
         opts = opts.event_callback(move |event| {
@@ -654,6 +665,12 @@ impl PyConnectOptions {
         }))
     }
 
+    /// TLS from a `natsrs.TlsConfig` or an `ssl.SSLContext`; implies `require_tls`.
+    fn tls(slf: &Bound<'_, Self>, config: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
+        let tls = extract_tls(config)?;
+        Ok(Self::set(slf, |s| s.tls = Some(tls)))
+    }
+
     fn token(slf: &Bound<'_, Self>, token: String) -> Py<Self> {
         Self::set(slf, |s| s.auth.token = Some(token))
     }
@@ -741,7 +758,7 @@ impl PyConnectOptions {
              skip_subject_validation={}, subscription_capacity={}, client_capacity={}, \
              custom_inbox_prefix={:?}, read_buffer_capacity={}, local_address={}, \
              no_echo={}, require_tls={}, tls_first={}, root_certificates={:?}, \
-             client_certificate={}, auth={})",
+             client_certificate={}, tls={}, auth={})",
             s.name
                 .as_ref()
                 .map_or("None".to_owned(), |n| format!("{n:?}")),
@@ -767,6 +784,7 @@ impl PyConnectOptions {
             s.client_certificate
                 .as_ref()
                 .map_or("None".to_owned(), |(c, k)| format!("({c:?}, {k:?})")),
+            s.tls.as_ref().map_or("None", |t| t.describe.as_str()),
             s.auth.describe(),
         )
     }
@@ -806,8 +824,29 @@ async fn connect(
             settings,
         }),
         // An exception in a Python callback is what made the connect fail: keep it.
-        Err(err) => Err(Error::from(err).caused_by(life.callback_errors.take())),
+        Err(err) => {
+            let mut err = Error::from(err).caused_by(life.callback_errors.take());
+            if err.kind == Kind::Tls && missing_ssl_context_certificate(&settings, &err.message) {
+                err.message
+                    .push_str("; the server asks for a client certificate, and ");
+                err.message.push_str(SSL_CONTEXT_CLIENT_CERT_HINT);
+            }
+            Err(err)
+        }
     }
+}
+
+/// The server wanted a client certificate the `ssl.SSLContext` may hold but cannot give.
+fn missing_ssl_context_certificate(settings: &Settings, message: &str) -> bool {
+    let from_context_without_cert = settings
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.from_ssl_context && !tls.has_client_certificate())
+        && settings.client_certificate.is_none();
+    from_context_without_cert
+        && ["CertificateRequired", "HandshakeFailure", "BadCertificate"]
+            .iter()
+            .any(|alert| message.contains(alert))
 }
 
 fn readable_file(path: &std::path::Path, what: &str) -> PyResult<()> {

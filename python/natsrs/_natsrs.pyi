@@ -9,6 +9,7 @@ wrap the call in ``async def`` when you need a task.
 
 import datetime
 import os
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import ClassVar, Final, final
 
@@ -30,6 +31,7 @@ __all__ = [
     "ServerInfo",
     "Statistics",
     "Subscriber",
+    "TlsConfig",
     "__version__",
     "_nkeys_create",
     "_nkeys_public_key",
@@ -124,6 +126,14 @@ class ConnectOptions:
         self, cert_path: str | os.PathLike[str], key_path: str | os.PathLike[str]
     ) -> Self:
         """Present this certificate and key (PEM files) for mutual TLS."""
+    def tls(self, config: TlsConfig | ssl.SSLContext) -> Self:
+        """Use this TLS configuration (implies ``require_tls``).
+
+        From an ``ssl.SSLContext`` natsrs carries over the CA certificates it can read
+        back (``get_ca_certs``; a context relying on default paths gets the platform
+        store), ``verify_mode=CERT_NONE`` and ``check_hostname=False``. Its client
+        certificate cannot be read out: pass it with ``add_client_certificate``.
+        """
     def token(self, token: str) -> Self:
         """Authenticate with a token (server ``authorization { token }``)."""
     def user_and_password(self, user: str, password: str) -> Self:
@@ -165,6 +175,31 @@ class ConnectOptions:
             natsrs.errors.AuthorizationError: the server refused the credentials.
             natsrs.errors.InvalidServerAddressError: a URL could not be parsed.
         """
+
+@final
+class TlsConfig:
+    """Client TLS settings, checked when made (``ValueError`` on bad PEM or paths).
+
+    Args:
+        ca: CA certificates to trust: a path, PEM ``bytes``/``str``, or a list of them;
+            default: the platform's trust store.
+        cert: client certificate chain (path or PEM) for mutual TLS; needs ``key``.
+        key: the client certificate's private key (path or PEM).
+        server_name: verify the server certificate against this name instead of the
+            URL's host.
+        danger_accept_invalid_certs: accept any server certificate. For development
+            only: it disables all verification.
+    """
+
+    def __new__(
+        cls,
+        *,
+        ca: str | os.PathLike[str] | bytes | Sequence[str | os.PathLike[str] | bytes] | None = None,
+        cert: str | os.PathLike[str] | bytes | None = None,
+        key: str | os.PathLike[str] | bytes | None = None,
+        server_name: str | None = None,
+        danger_accept_invalid_certs: bool = False,
+    ) -> Self: ...
 
 @final
 class Auth:

@@ -533,9 +533,16 @@ class NatsServer:
             time.sleep(0.01)
 
     def _client_port_answers(self) -> bool:
-        """True once the port greets with ``INFO``: a NATS server, not just a listener."""
+        """True once the port greets with ``INFO``: a NATS server, not just a listener.
+
+        A ``handshake_first`` server says nothing before a TLS ClientHello, so for it an
+        accepted connection is the best sign (its ``/healthz`` confirms the rest).
+        """
+        tls_first = "handshake_first" in self.config
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                if tls_first:
+                    return True
                 sock.settimeout(0.5)
                 return sock.recv(5) == b"INFO "
         except OSError:
