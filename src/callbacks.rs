@@ -94,6 +94,52 @@ impl PyCallback {
     }
 }
 
+impl PyCallback {
+    /// Runs a callback whose exceptions are only reported: logged on the `natsrs`
+    /// logger by Python, and returned as text for an event.
+    pub(crate) async fn call_reporting<A>(&self, what: &'static str, args: A) -> Result<(), String>
+    where
+        A: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>> + Send + 'static,
+    {
+        let this = self.clone();
+        let joined = tokio::spawn(async move {
+            let pending = Python::attach(|py| {
+                static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+                let call = CALL.import(py, "natsrs._callbacks", "call_reporting")?;
+                let mut all = vec![
+                    pyo3::types::PyString::new(py, what).into_any(),
+                    this.func.clone_ref(py).into_bound(py),
+                ];
+                all.extend(args(py)?.iter());
+                let coro = call.call1(PyTuple::new(py, all)?)?;
+                pyo3_async_runtimes::into_future_with_locals(&this.locals, coro)
+            });
+            let result = match pending {
+                Ok(fut) => fut.await,
+                Err(err) => Err(err),
+            };
+            Python::attach(|py| match result {
+                Ok(value) if value.is_none(py) => Ok(()),
+                Ok(value) => Err(value.bind(py).to_string()),
+                // The loop is gone (closed) or the call could not be made.
+                Err(err) => Err(format!("the {what} could not run: {err}")),
+            })
+        })
+        .await;
+        joined.unwrap_or_else(|err| Err(format!("the {what} task failed: {err}")))
+    }
+}
+
+/// A warning on the `natsrs` logger (rare paths: a callback that failed).
+pub(crate) fn warn(message: &str) {
+    Python::attach(|py| {
+        static WARN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        if let Ok(warn) = WARN.import(py, "natsrs._callbacks", "warn") {
+            let _ = warn.call1((message,));
+        }
+    });
+}
+
 /// Task locals of the running loop, for callbacks; `None` outside a running loop.
 pub(crate) fn current_locals(py: Python<'_>) -> PyResult<TaskLocals> {
     TaskLocals::with_running_loop(py)?.copy_context(py)

@@ -13,7 +13,9 @@ use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 use tokio_util::sync::CancellationToken;
 
 use crate::callbacks::CallbackErrors;
+use crate::connector::PyServer;
 use crate::error::Error;
+use crate::events::{EventData, EventHub, EventKind, PyEventStream};
 use crate::header::PyHeaderMap;
 use crate::message::PyMessage;
 use crate::options::{extract_duration, Settings};
@@ -73,6 +75,9 @@ pub(crate) struct Lifecycle {
     /// Set once the engine's connection handler has exited.
     terminated: tokio::sync::watch::Sender<bool>,
     pub(crate) callback_errors: Arc<CallbackErrors>,
+    pub(crate) events: Arc<EventHub>,
+    /// The CLOSED event went out (once, whichever way the handler ended).
+    finished: AtomicBool,
 }
 
 /// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
@@ -85,6 +90,8 @@ impl Lifecycle {
             lifeline: CancellationToken::new(),
             terminated: tokio::sync::watch::channel(false).0,
             callback_errors: Arc::default(),
+            events: Arc::default(),
+            finished: AtomicBool::new(false),
         })
     }
 
@@ -101,8 +108,26 @@ impl Lifecycle {
     }
 
     pub(crate) fn on_event(&self, event: Event) {
-        if let Event::Closed = event {
+        match event {
+            Event::Closed => self.finish(),
+            Event::ClientError(async_nats::ClientError::MaxReconnects) => {
+                // The engine gives up without a Closed event and leaves the state at
+                // Disconnected; natsrs closes the client for real.
+                self.events.emit(EventData::from_engine(&event));
+                self.closed.store(true, Ordering::Release);
+                self.lifeline.cancel();
+                self.finish();
+            }
+            event => self.events.emit(EventData::from_engine(&event)),
+        }
+    }
+
+    /// The handler is gone: report CLOSED once and end the event streams.
+    fn finish(&self) {
+        if !self.finished.swap(true, Ordering::AcqRel) {
             self.terminated.send_replace(true);
+            self.events.emit(EventData::new(EventKind::Closed));
+            self.events.close();
         }
     }
 
@@ -114,7 +139,7 @@ impl Lifecycle {
     /// boundary, dropping the handler and everything it owns.
     pub(crate) fn stop_handler_if_closed(&self) {
         if self.is_closed() {
-            self.terminated.send_replace(true);
+            self.finish();
             std::panic::resume_unwind(Box::new(HandlerStopped));
         }
     }
@@ -367,6 +392,19 @@ impl PyClient {
     }
 }
 
+struct Pool(Vec<async_nats::Server>);
+
+impl ToPy for Pool {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let servers = self
+            .0
+            .iter()
+            .map(|s| Py::new(py, PyServer::from(s)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(pyo3::types::PyList::new(py, servers)?.into_any().unbind())
+    }
+}
+
 struct NewSubscriber {
     sub: async_nats::Subscriber,
     subject: String,
@@ -542,6 +580,65 @@ impl PyClient {
 
     fn close(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.shutdown(py, false)
+    }
+
+    /// Every connection event from now on, as an async iterator; ends after CLOSED.
+    fn events(&self) -> PyEventStream {
+        PyEventStream::new(self.inner.life.events.listen())
+    }
+
+    /// Drop the connection and reconnect (to the next server of the pool).
+    fn force_reconnect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Err(err) = self.inner.life.check_open() {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let inner = self.inner.clone();
+        let fut = async move {
+            inner
+                .client
+                .force_reconnect()
+                .await
+                .map_err(|_| Error::closed())
+        };
+        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+    }
+
+    /// The servers the client knows, with their connection history.
+    fn server_pool(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Err(err) = self.inner.life.check_open() {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let inner = self.inner.clone();
+        let fut = async move {
+            let servers = inner
+                .client
+                .server_pool()
+                .await
+                .map_err(|_| Error::closed())?;
+            Ok(Pool(servers))
+        };
+        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+    }
+
+    /// Replace the pool; servers in both keep their state, the attempt counter resets.
+    fn set_server_pool(&self, py: Python<'_>, servers: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        if let Err(err) = self.inner.life.check_open() {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let urls = crate::options::extract_server_list(servers)?;
+        let addrs = match crate::options::parse_servers(&urls) {
+            Ok(addrs) => addrs,
+            Err(err) => return runtime::failed(py, err.into_pyerr(py)),
+        };
+        let inner = self.inner.clone();
+        let fut = async move {
+            inner
+                .client
+                .set_server_pool(addrs)
+                .await
+                .map_err(Error::from)
+        };
+        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
     fn new_inbox(&self) -> String {

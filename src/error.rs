@@ -33,13 +33,14 @@ pub(crate) enum Kind {
     Tls,
     InvalidServerAddress,
     InvalidCredentials,
+    ServerPool,
     /// The base `natsrs.errors.Error`.
     Other,
     /// An argument error that is not NATS-specific.
     Value,
 }
 
-const CLASS_NAMES: [&str; 16] = [
+const CLASS_NAMES: [&str; 17] = [
     "ConnectionClosedError",
     "TimeoutError",
     "NoRespondersError",
@@ -55,6 +56,7 @@ const CLASS_NAMES: [&str; 16] = [
     "TlsError",
     "InvalidServerAddressError",
     "InvalidCredentialsError",
+    "ServerPoolError",
     "Error",
 ];
 
@@ -218,6 +220,18 @@ impl From<async_nats::ConnectError> for Error {
                 Kind::Authorization
             }
             ConnectErrorKind::Tls => Kind::Tls,
+        };
+        Error::with_chain(kind, &err)
+    }
+}
+
+impl From<async_nats::client::SetServerPoolError> for Error {
+    fn from(err: async_nats::client::SetServerPoolError) -> Self {
+        use async_nats::client::SetServerPoolErrorKind as K;
+        let kind = match err.kind() {
+            K::Send => return Error::closed(),
+            K::InvalidAddress => Kind::InvalidServerAddress,
+            K::MixedSchemes | K::EmptyPool => Kind::ServerPool,
         };
         Error::with_chain(kind, &err)
     }

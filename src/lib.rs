@@ -17,7 +17,9 @@ compile_error!(
 
 mod callbacks;
 mod client;
+mod connector;
 mod error;
+mod events;
 mod header;
 mod message;
 mod nkey;
@@ -40,6 +42,11 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<options::PyConnectOptions>()?;
     m.add_class::<options::PyAuth>()?;
     m.add_class::<tls::PyTlsConfig>()?;
+    m.add_class::<events::PyEvent>()?;
+    m.add_class::<events::EventKind>()?;
+    m.add_class::<events::PyEventStream>()?;
+    m.add_class::<connector::PyServer>()?;
+    m.add_class::<connector::PyReconnectToServer>()?;
     m.add_class::<client::PyClient>()?;
     m.add_class::<client::PyConnectionState>()?;
     m.add_class::<client::PyServerInfo>()?;

@@ -18,6 +18,7 @@ use pyo3::types::{PyBool, PyBytes, PyString, PyTuple};
 
 use crate::callbacks::{self, PyCallback};
 use crate::client::{Lifecycle, PyClient};
+use crate::connector;
 use crate::error::{Error, Kind};
 use crate::runtime::{self, ToPy};
 use crate::subject;
@@ -52,6 +53,9 @@ pub(crate) struct Settings {
     pub(crate) client_certificate: Option<(PathBuf, PathBuf)>,
     pub(crate) tls: Option<Tls>,
     pub(crate) auth: AuthSettings,
+    pub(crate) event_callback: Option<Arc<Py<PyAny>>>,
+    pub(crate) reconnect_delay_callback: Option<Arc<Py<PyAny>>>,
+    pub(crate) reconnect_to_server_callback: Option<Arc<Py<PyAny>>>,
 }
 
 /// Credentials. Every secret here stays out of `repr`, errors and logs.
@@ -131,6 +135,9 @@ impl Default for Settings {
             client_certificate: None,
             tls: None,
             auth: AuthSettings::default(),
+            event_callback: None,
+            reconnect_delay_callback: None,
+            reconnect_to_server_callback: None,
         }
     }
 }
@@ -157,11 +164,15 @@ impl Settings {
         url_auth: Option<UrlAuth>,
     ) -> PyResult<async_nats::ConnectOptions> {
         let auth = &self.auth;
-        let needs_loop = auth.jwt.is_some() || auth.auth_callback.is_some();
+        let needs_loop = auth.jwt.is_some()
+            || auth.auth_callback.is_some()
+            || self.event_callback.is_some()
+            || self.reconnect_delay_callback.is_some()
+            || self.reconnect_to_server_callback.is_some();
         let locals = if needs_loop {
             Some(callbacks::current_locals(py).map_err(|_| {
                 PyRuntimeError::new_err(
-                    "connecting with a Python auth or signing callback needs a running event loop",
+                    "connecting with Python callbacks needs a running event loop",
                 )
             })?)
         } else {
@@ -278,15 +289,37 @@ impl Settings {
                 }
             }
         }
+        if let Some(func) = &self.event_callback {
+            life.events.set_callback(callback(func));
+        }
         let events = life.clone();
         opts = opts.event_callback(move |event| {
             let events = events.clone();
             async move { events.on_event(event) }
         });
         let delays = life.clone();
-        Ok(opts.reconnect_delay_callback(move |attempts| {
+        let delay_callback = self.reconnect_delay_callback.as_ref().map(callback);
+        opts = opts.reconnect_delay_callback(move |attempts| {
             delays.stop_handler_if_closed();
-            default_reconnect_delay(attempts)
+            delay_callback
+                .as_ref()
+                .and_then(|cb| connector::reconnect_delay(cb, attempts))
+                .unwrap_or_else(|| default_reconnect_delay(attempts))
+        });
+        // Installed even without a Python callback: it is where a closed client's
+        // handler stops before its next connection attempt.
+        let chooser = life.clone();
+        let choose_callback = self.reconnect_to_server_callback.as_ref().map(callback);
+        Ok(opts.reconnect_to_server_callback(move |servers, info| {
+            let chooser = chooser.clone();
+            let choose_callback = choose_callback.clone();
+            async move {
+                chooser.stop_handler_if_closed();
+                match choose_callback {
+                    Some(cb) => connector::choose_server(&cb, servers, info).await,
+                    None => None,
+                }
+            }
         }))
     }
 }
@@ -462,25 +495,28 @@ pub(crate) fn extract_servers(servers: Option<&Bound<'_, PyAny>>) -> PyResult<Ve
     let Some(servers) = servers.filter(|s| !s.is_none()) else {
         return Ok(vec![DEFAULT_URL.to_owned()]);
     };
-    let urls: Vec<String> = if let Ok(one) = servers.cast::<PyString>() {
-        one.to_cow()?
+    let urls = extract_server_list(servers)?;
+    if urls.is_empty() {
+        return Err(Error::new(Kind::InvalidServerAddress, "no server address given").into());
+    }
+    Ok(urls)
+}
+
+/// One URL, a comma-separated list, or a sequence of URLs (possibly empty).
+pub(crate) fn extract_server_list(servers: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    let wrong_type =
+        || PyTypeError::new_err("servers must be a URL string or a sequence of URL strings");
+    if let Ok(one) = servers.cast::<PyString>() {
+        return Ok(one
+            .to_cow()?
             .split(',')
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
-            .collect()
-    } else {
-        let mut urls = Vec::new();
-        for item in servers.try_iter().map_err(|_| {
-            PyTypeError::new_err("servers must be a URL string or a sequence of URL strings")
-        })? {
-            urls.push(item?.extract::<String>().map_err(|_| {
-                PyTypeError::new_err("servers must be a URL string or a sequence of URL strings")
-            })?);
-        }
-        urls
-    };
-    if urls.is_empty() {
-        return Err(Error::new(Kind::InvalidServerAddress, "no server address given").into());
+            .collect());
+    }
+    let mut urls = Vec::new();
+    for item in servers.try_iter().map_err(|_| wrong_type())? {
+        urls.push(item?.extract::<String>().map_err(|_| wrong_type())?);
     }
     Ok(urls)
 }
@@ -735,6 +771,32 @@ impl PyConnectOptions {
         }))
     }
 
+    /// `cb(event)` (plain or async) for every connection event, in order, on the
+    /// connecting loop. An exception in it is logged and reported, never fatal.
+    fn event_callback(slf: &Bound<'_, Self>, callback: Py<PyAny>) -> PyResult<Py<Self>> {
+        let callback = checked_callable(slf.py(), callback, "event callback")?;
+        Ok(Self::set(slf, |s| s.event_callback = Some(callback)))
+    }
+
+    /// `cb(attempts) -> float | timedelta`: the wait before a reconnect attempt.
+    fn reconnect_delay_callback(slf: &Bound<'_, Self>, callback: Py<PyAny>) -> PyResult<Py<Self>> {
+        let callback = checked_callable(slf.py(), callback, "reconnect delay callback")?;
+        Ok(Self::set(slf, |s| {
+            s.reconnect_delay_callback = Some(callback)
+        }))
+    }
+
+    /// `async cb(servers, info) -> ReconnectToServer | None`: which server to try next.
+    fn reconnect_to_server_callback(
+        slf: &Bound<'_, Self>,
+        callback: Py<PyAny>,
+    ) -> PyResult<Py<Self>> {
+        let callback = checked_callable(slf.py(), callback, "reconnect-to-server callback")?;
+        Ok(Self::set(slf, |s| {
+            s.reconnect_to_server_callback = Some(callback)
+        }))
+    }
+
     /// Connect; the awaitable resolves to a `Client`.
     #[pyo3(signature = (servers = None))]
     fn connect(&self, py: Python<'_>, servers: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
@@ -758,7 +820,7 @@ impl PyConnectOptions {
              skip_subject_validation={}, subscription_capacity={}, client_capacity={}, \
              custom_inbox_prefix={:?}, read_buffer_capacity={}, local_address={}, \
              no_echo={}, require_tls={}, tls_first={}, root_certificates={:?}, \
-             client_certificate={}, tls={}, auth={})",
+             client_certificate={}, tls={}, auth={}, callbacks=[{}])",
             s.name
                 .as_ref()
                 .map_or("None".to_owned(), |n| format!("{n:?}")),
@@ -786,6 +848,22 @@ impl PyConnectOptions {
                 .map_or("None".to_owned(), |(c, k)| format!("({c:?}, {k:?})")),
             s.tls.as_ref().map_or("None", |t| t.describe.as_str()),
             s.auth.describe(),
+            [
+                ("event_callback", s.event_callback.is_some()),
+                (
+                    "reconnect_delay_callback",
+                    s.reconnect_delay_callback.is_some()
+                ),
+                (
+                    "reconnect_to_server_callback",
+                    s.reconnect_to_server_callback.is_some()
+                ),
+            ]
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", "),
         )
     }
 }
@@ -847,6 +925,14 @@ fn missing_ssl_context_certificate(settings: &Settings, message: &str) -> bool {
         && ["CertificateRequired", "HandshakeFailure", "BadCertificate"]
             .iter()
             .any(|alert| message.contains(alert))
+}
+
+fn checked_callable(py: Python<'_>, callback: Py<PyAny>, what: &str) -> PyResult<Arc<Py<PyAny>>> {
+    if callback.bind(py).is_callable() {
+        Ok(Arc::new(callback))
+    } else {
+        Err(PyTypeError::new_err(format!("the {what} must be callable")))
+    }
 }
 
 fn readable_file(path: &std::path::Path, what: &str) -> PyResult<()> {

@@ -26,8 +26,13 @@ __all__ = [
     "Client",
     "ConnectOptions",
     "ConnectionState",
+    "Event",
+    "EventKind",
+    "EventStream",
     "HeaderMap",
     "Message",
+    "ReconnectToServer",
+    "Server",
     "ServerInfo",
     "Statistics",
     "Subscriber",
@@ -167,6 +172,28 @@ class ConnectOptions:
         """``callback(nonce) -> Auth`` (plain or async), called on every connect and
         reconnect, on the event loop that called ``connect()``. An exception raised in it
         becomes the ``__cause__`` of the ``AuthorizationError``."""
+    def event_callback(self, callback: Callable[[Event], object]) -> Self:
+        """``callback(event)`` (plain or async) for every connection event, in order, one
+        at a time, on the event loop that called ``connect()``. An exception in it is
+        logged on the ``natsrs`` logger and reported as a ``CLIENT_ERROR`` event on
+        ``Client.events()``; the connection is not affected."""
+    def reconnect_delay_callback(
+        self, callback: Callable[[int], float | datetime.timedelta]
+    ) -> Self:
+        """``callback(attempts) -> seconds``: the wait before reconnect attempt ``attempts``
+        (synchronous; it runs on the connecting loop; the engine's backoff when absent or
+        when it fails)."""
+    def reconnect_to_server_callback(
+        self,
+        callback: Callable[
+            [list[Server], ServerInfo],
+            ReconnectToServer | Awaitable[ReconnectToServer | None] | None,
+        ],
+    ) -> Self:
+        """``callback(servers, info)`` chooses the server of the next attempt (``None``:
+        default selection). A server not in the pool falls back to default selection and
+        reports a ``CLIENT_ERROR`` event. A zero delay retries a server that just failed
+        after 50 ms at the earliest, so it cannot spin."""
     def connect(self, servers: str | Sequence[str] | None = None) -> Awaitable[Client]:
         """Connect to ``servers`` (default ``nats://127.0.0.1:4222``).
 
@@ -175,6 +202,63 @@ class ConnectOptions:
             natsrs.errors.AuthorizationError: the server refused the credentials.
             natsrs.errors.InvalidServerAddressError: a URL could not be parsed.
         """
+
+@final
+class EventKind:
+    """Kind of a connection event."""
+
+    CONNECTED: ClassVar[EventKind]
+    DISCONNECTED: ClassVar[EventKind]
+    LAME_DUCK_MODE: ClassVar[EventKind]
+    DRAINING: ClassVar[EventKind]
+    CLOSED: ClassVar[EventKind]
+    SLOW_CONSUMER: ClassVar[EventKind]
+    SERVER_ERROR: ClassVar[EventKind]
+    CLIENT_ERROR: ClassVar[EventKind]
+    def __int__(self) -> int: ...
+
+@final
+class Event:
+    """A connection event."""
+
+    @property
+    def kind(self) -> EventKind: ...
+    @property
+    def sid(self) -> int | None:
+        """The subscription of a ``SLOW_CONSUMER`` event."""
+    @property
+    def message(self) -> str | None:
+        """Detail of error events."""
+
+@final
+class EventStream:
+    """``Client.events()``: every event from its creation on, none dropped; ends after
+    ``CLOSED``."""
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+    def __anext__(self) -> Awaitable[Event]: ...
+
+@final
+class Server:
+    """A server of the client's pool and its connection history."""
+
+    addr: Final[str]
+    """The URL, credentials replaced by ``***``."""
+    failed_attempts: Final[int]
+    did_connect: Final[bool]
+    is_discovered: Final[bool]
+    """Announced by the cluster rather than configured."""
+    last_error: Final[str | None]
+
+@final
+class ReconnectToServer:
+    """The answer of a reconnect-to-server callback."""
+
+    def __new__(cls, addr: str, delay: _Duration | None = None) -> Self: ...
+    @property
+    def addr(self) -> str: ...
+    @property
+    def delay(self) -> float | None: ...
 
 @final
 class TlsConfig:
@@ -408,6 +492,18 @@ class Client:
         """Close the connection for good: reconnecting stops, subscriptions end.
 
         Later calls raise ``natsrs.errors.ConnectionClosedError``. Idempotent.
+        """
+    def events(self) -> EventStream:
+        """Connection events from now on, as an async iterator that never drops one."""
+    def force_reconnect(self) -> Awaitable[None]:
+        """Drop the connection and reconnect."""
+    def server_pool(self) -> Awaitable[list[Server]]: ...
+    def set_server_pool(self, servers: str | Sequence[str]) -> Awaitable[None]:
+        """Replace the pool; servers in both keep their history; attempts reset.
+
+        Raises:
+            natsrs.errors.ServerPoolError: empty, or websocket mixed with plain URLs.
+            natsrs.errors.InvalidServerAddressError: a URL cannot be parsed.
         """
     def new_inbox(self) -> str: ...
     def statistics(self) -> Statistics: ...

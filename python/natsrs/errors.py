@@ -30,6 +30,7 @@ __all__ = [
     "NoRespondersError",
     "NoServersError",
     "RequestError",
+    "ServerPoolError",
     "SlowConsumerError",
     "TimeoutError",
     "TlsError",
@@ -102,6 +103,10 @@ class InvalidServerAddressError(ConnectError, ValueError):
 
 class InvalidCredentialsError(Error, ValueError):
     """A token, nkey seed, JWT or ``.creds`` content is malformed (raised when it is set)."""
+
+
+class ServerPoolError(Error, ValueError):
+    """A server pool is empty or mixes websocket and plain URLs."""
 
 
 class BadSubjectError(Error, ValueError):
