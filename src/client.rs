@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::callbacks::CallbackErrors;
 use crate::connector::PyServer;
-use crate::error::Error;
+use crate::error::{Error, Kind};
 use crate::events::{EventData, EventHub, EventKind, PyEventStream};
 use crate::header::PyHeaderMap;
 use crate::message::PyMessage;
@@ -22,6 +22,9 @@ use crate::options::{extract_duration, Settings};
 use crate::runtime::{self, ToPy};
 use crate::subject;
 use crate::subscriber::PySubscriber;
+
+/// `flush()`'s default limit, nats-py's.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long `close()`/`drain()` wait for the engine's handler to flush and exit.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
@@ -155,9 +158,19 @@ pub(crate) struct ClientInner {
     pub(crate) client: async_nats::Client,
     pub(crate) life: Arc<Lifecycle>,
     pub(crate) skip_subject_validation: bool,
+    /// nats-py's `error_cb`: where callback subscriptions report their errors.
+    error_callback: std::sync::Mutex<Option<Py<PyAny>>>,
 }
 
 impl ClientInner {
+    fn error_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.error_callback
+            .lock()
+            .expect("client lock")
+            .as_ref()
+            .map(|cb| cb.clone_ref(py))
+    }
+
     /// Publish with every check natsrs adds to the engine's, through the fast path.
     pub(crate) fn publish(
         self: &Arc<Self>,
@@ -321,6 +334,7 @@ impl PyClient {
                 client,
                 life,
                 skip_subject_validation: settings.skip_subject_validation,
+                error_callback: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -330,6 +344,8 @@ impl PyClient {
         py: Python<'_>,
         subject: String,
         queue: Option<String>,
+        max_msgs: u64,
+        delivery: Option<CallbackDelivery>,
     ) -> PyResult<Py<PyAny>> {
         let checked = (|| {
             self.inner.life.check_open()?;
@@ -344,7 +360,7 @@ impl PyClient {
         }
         let inner = self.inner.clone();
         let fut = async move {
-            let sub = match &queue {
+            let mut sub = match &queue {
                 None => inner.client.subscribe(subject.clone()).await?,
                 Some(q) => {
                     inner
@@ -353,11 +369,15 @@ impl PyClient {
                         .await?
                 }
             };
+            if max_msgs > 0 {
+                sub.unsubscribe_after(max_msgs).await?;
+            }
             Ok(NewSubscriber {
                 sub,
                 subject,
                 queue,
                 client: inner,
+                delivery,
             })
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
@@ -405,17 +425,40 @@ impl ToPy for Pool {
     }
 }
 
+/// nats-py-style delivery of a subscription's messages: handed to
+/// `natsrs._compat.deliver`, which runs it as an asyncio task on the subscribing loop.
+struct CallbackDelivery {
+    cb: Option<Py<PyAny>>,
+    future: Option<Py<PyAny>>,
+    pending_msgs_limit: Option<i64>,
+    pending_bytes_limit: Option<i64>,
+}
+
 struct NewSubscriber {
     sub: async_nats::Subscriber,
     subject: String,
     queue: Option<String>,
     client: Arc<ClientInner>,
+    delivery: Option<CallbackDelivery>,
 }
 
 impl ToPy for NewSubscriber {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let error_callback = self.client.error_callback(py);
         let sub = PySubscriber::new(self.sub, self.subject, self.queue, self.client);
-        Ok(Py::new(py, sub)?.into_any())
+        let sub = Py::new(py, sub)?.into_any();
+        if let Some(d) = self.delivery {
+            static DELIVER: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+            DELIVER.import(py, "natsrs._compat", "deliver")?.call1((
+                sub.clone_ref(py),
+                d.cb,
+                d.future,
+                d.pending_msgs_limit,
+                d.pending_bytes_limit,
+                error_callback,
+            ))?;
+        }
+        Ok(sub)
     }
 }
 
@@ -433,9 +476,11 @@ impl ToPy for Reply {
 
 #[pymethods]
 impl PyClient {
+    /// `reply` and `headers` may also be given positionally, and an empty `reply`
+    /// means none, as in nats-py.
     #[pyo3(
-        signature = (subject, payload = Payload::default(), *, reply = None, headers = None),
-        text_signature = "($self, subject, payload=b'', *, reply=None, headers=None)"
+        signature = (subject, payload = Payload::default(), reply = None, headers = None),
+        text_signature = "($self, subject, payload=b'', reply=None, headers=None)"
     )]
     fn publish(
         &self,
@@ -445,8 +490,8 @@ impl PyClient {
         reply: Option<PyBackedStr>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.inner
-            .publish(py, &subject, payload.0, reply.as_deref(), headers)
+        let reply = reply.as_deref().filter(|r| !r.is_empty());
+        self.inner.publish(py, &subject, payload.0, reply, headers)
     }
 
     #[pyo3(
@@ -495,19 +540,27 @@ impl PyClient {
             .publish(py, &subject, payload.0, Some(&reply), Some(headers))
     }
 
+    /// nats-py's positional order (`timeout`, `old_style`, `headers`) works too;
+    /// `old_style=True` waits on a dedicated inbox subscription, like `inbox=`.
     #[pyo3(
-        signature = (subject, payload = Payload::default(), *, headers = None, timeout = None, inbox = None),
-        text_signature = "($self, subject, payload=b'', *, headers=None, timeout=None, inbox=None)"
+        signature = (subject, payload = Payload::default(), timeout = None, old_style = false, headers = None, *, inbox = None),
+        text_signature = "($self, subject, payload=b'', timeout=None, old_style=False, headers=None, *, inbox=None)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn request(
         &self,
         py: Python<'_>,
         subject: String,
         payload: Payload,
-        headers: Option<&Bound<'_, PyAny>>,
         timeout: Option<&Bound<'_, PyAny>>,
+        old_style: bool,
+        headers: Option<&Bound<'_, PyAny>>,
         inbox: Option<String>,
     ) -> PyResult<Py<PyAny>> {
+        let inbox = match inbox {
+            None if old_style => Some(self.inner.client.new_inbox()),
+            other => other,
+        };
         let checked = (|| {
             self.inner.life.check_open()?;
             subject::check(&subject)?;
@@ -543,14 +596,34 @@ impl PyClient {
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
-    #[pyo3(signature = (subject, *, queue = None))]
+    /// nats-py's parameters work too: `cb` (a coroutine function called for each
+    /// message, one at a time), `future` (resolved with the first message), `max_msgs`
+    /// (unsubscribe after that many), and the pending limits of a callback
+    /// subscription. An empty `queue` means none.
+    #[pyo3(signature = (subject, queue = None, cb = None, future = None, max_msgs = 0, pending_msgs_limit = None, pending_bytes_limit = None))]
+    #[allow(clippy::too_many_arguments)]
     fn subscribe(
         &self,
         py: Python<'_>,
         subject: String,
         queue: Option<String>,
+        cb: Option<Py<PyAny>>,
+        future: Option<Py<PyAny>>,
+        max_msgs: u64,
+        pending_msgs_limit: Option<i64>,
+        pending_bytes_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
-        self.subscribe_impl(py, subject, queue)
+        let queue = queue.filter(|q| !q.is_empty());
+        let delivery = match (cb, future) {
+            (None, None) => None,
+            (cb, future) => Some(CallbackDelivery {
+                cb,
+                future,
+                pending_msgs_limit,
+                pending_bytes_limit,
+            }),
+        };
+        self.subscribe_impl(py, subject, queue, max_msgs, delivery)
     }
 
     fn queue_subscribe(
@@ -559,15 +632,45 @@ impl PyClient {
         subject: String,
         queue: String,
     ) -> PyResult<Py<PyAny>> {
-        self.subscribe_impl(py, subject, Some(queue))
+        self.subscribe_impl(py, subject, Some(queue), 0, None)
     }
 
-    fn flush(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    /// Waits until the server has processed everything sent before (a round trip, as
+    /// in nats-py): a subscription made before `flush()` is live on the server after it.
+    #[pyo3(signature = (timeout = None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
             return runtime::failed(py, err.into_pyerr(py));
         }
+        let limit = match timeout.filter(|t| !t.is_none()) {
+            Some(t) => extract_duration(t, "timeout", false)?,
+            None => FLUSH_TIMEOUT,
+        };
         let inner = self.inner.clone();
-        let fut = async move { inner.client.flush().await.map_err(Error::from) };
+        let fut = async move {
+            let timed_out = || Error::new(Kind::FlushTimeout, "flush timed out");
+            tokio::time::timeout(limit, inner.client.flush())
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(Error::from)?;
+            // The engine's flush only empties the write buffer. A request to a subject
+            // nobody listens on comes back as "no responders" once the server got to it,
+            // and the server handles a connection's commands in order.
+            let probe = async_nats::Request::new().timeout(Some(limit));
+            match inner
+                .client
+                .send_request(inner.client.new_inbox(), probe)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(err) => match err.kind() {
+                    async_nats::client::RequestErrorKind::NoResponders => Ok(()),
+                    async_nats::client::RequestErrorKind::TimedOut => Err(timed_out()),
+                    _ if inner.life.is_closed() => Err(Error::closed()),
+                    _ => Err(Error::from(err)),
+                },
+            }
+        };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
@@ -580,6 +683,18 @@ impl PyClient {
 
     fn close(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.shutdown(py, false)
+    }
+
+    /// The coroutine function that callback subscriptions report errors to (nats-py's
+    /// `error_cb`), or `None`.
+    #[getter(_error_callback)]
+    fn get_error_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.inner.error_callback(py)
+    }
+
+    #[setter(_error_callback)]
+    fn set_error_callback(&self, callback: Option<Py<PyAny>>) {
+        *self.inner.error_callback.lock().expect("client lock") = callback;
     }
 
     /// Every connection event from now on, as an async iterator; ends after CLOSED.

@@ -34,13 +34,15 @@ pub(crate) enum Kind {
     InvalidServerAddress,
     InvalidCredentials,
     ServerPool,
+    BadSubscription,
+    FlushTimeout,
     /// The base `natsrs.errors.Error`.
     Other,
     /// An argument error that is not NATS-specific.
     Value,
 }
 
-const CLASS_NAMES: [&str; 17] = [
+const CLASS_NAMES: [&str; 19] = [
     "ConnectionClosedError",
     "TimeoutError",
     "NoRespondersError",
@@ -57,6 +59,8 @@ const CLASS_NAMES: [&str; 17] = [
     "InvalidServerAddressError",
     "InvalidCredentialsError",
     "ServerPoolError",
+    "BadSubscriptionError",
+    "FlushTimeoutError",
     "Error",
 ];
 

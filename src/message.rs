@@ -41,9 +41,21 @@ impl PyMessage {
         PyBytes::new(py, &self.msg.payload)
     }
 
+    /// The payload under nats-py's name.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.payload(py)
+    }
+
     #[getter]
     fn headers(&self) -> Option<PyHeaderMap> {
         self.msg.headers.as_ref().map(PyHeaderMap::from_engine)
+    }
+
+    /// The headers under nats-py's other name.
+    #[getter]
+    fn header(&self) -> Option<PyHeaderMap> {
+        self.headers()
     }
 
     #[getter]

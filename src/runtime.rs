@@ -145,6 +145,10 @@ type Done = Box<dyn Completion>;
 /// An awaitable that is already finished: awaiting it returns `value` without yielding
 /// to the event loop. It is its own iterator; the first `__next__` raises
 /// `StopIteration(value)`. A `None` result is a shared, stateless singleton.
+///
+/// Deliberately not coroutine-like (no `send`/`throw`/`close`): `collections.abc`
+/// would then call it a Coroutine, and Python 3.9's tasks cannot drive it.
+/// `asyncio.ensure_future` wraps it as the awaitable it is.
 #[pyclass(name = "_Ready", frozen, module = "natsrs._natsrs")]
 pub(crate) struct Ready {
     value: Option<Py<PyAny>>,
@@ -166,28 +170,6 @@ impl Ready {
             Some(value) => Err(PyStopIteration::new_err((value.clone_ref(py),))),
         }
     }
-
-    fn send(&self, py: Python<'_>, _value: Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
-        self.__next__(py)
-    }
-
-    #[pyo3(signature = (typ, val = None, tb = None))]
-    fn throw(
-        &self,
-        py: Python<'_>,
-        typ: Py<PyAny>,
-        val: Option<Py<PyAny>>,
-        tb: Option<Py<PyAny>>,
-    ) -> PyResult<Option<Py<PyAny>>> {
-        let _ = tb;
-        let err = match val {
-            Some(val) if !val.is_none(py) => PyErr::from_value(val.into_bound(py)),
-            _ => PyErr::from_value(typ.into_bound(py)),
-        };
-        Err(err)
-    }
-
-    fn close(&self) {}
 }
 
 /// An awaitable that raises `error` when awaited: errors found during the call surface
@@ -210,12 +192,6 @@ impl Failed {
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         Err(PyErr::from_value(self.error.bind(py).clone().into_any()))
     }
-
-    fn send(&self, py: Python<'_>, _value: Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
-        self.__next__(py)
-    }
-
-    fn close(&self) {}
 }
 
 pub(crate) fn ready_none(py: Python<'_>) -> PyResult<Py<PyAny>> {

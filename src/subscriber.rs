@@ -35,6 +35,7 @@ struct Shared {
     /// Wakes a waiter when `unsubscribe` ends the subscription from outside.
     kick: AtomicWaker,
     ended: AtomicBool,
+    delivered: std::sync::atomic::AtomicU64,
     client: Arc<ClientInner>,
 }
 
@@ -103,19 +104,40 @@ impl Drop for Shared {
 struct Delivery {
     msg: Option<async_nats::Message>,
     shared: Arc<Shared>,
-    end_as_none: bool,
+    end: End,
+}
+
+/// How the end of a subscription reaches the caller.
+#[derive(Clone, Copy)]
+enum End {
+    /// `__anext__`: `StopAsyncIteration`.
+    StopIteration,
+    /// `next()`: `None`.
+    Nothing,
+    /// nats-py's `next_msg()`: `BadSubscriptionError`.
+    BadSubscription,
 }
 
 impl ToPy for Delivery {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.msg {
-            Some(msg) => Reply {
-                msg,
-                client: self.shared.client.clone(),
+            Some(msg) => {
+                self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                Reply {
+                    msg,
+                    client: self.shared.client.clone(),
+                }
+                .to_py(py)
             }
-            .to_py(py),
-            None if self.end_as_none => Ok(py.None()),
-            None => Err(PyStopAsyncIteration::new_err(())),
+            None => match self.end {
+                End::Nothing => Ok(py.None()),
+                End::StopIteration => Err(PyStopAsyncIteration::new_err(())),
+                End::BadSubscription => Err(Error::new(
+                    Kind::BadSubscription,
+                    "the subscription has ended (unsubscribed, drained or closed)",
+                )
+                .into_pyerr(py)),
+            },
         }
     }
 
@@ -163,6 +185,7 @@ impl PySubscriber {
                 waiter: tokio::sync::Mutex::new(()),
                 kick: AtomicWaker::new(),
                 ended: AtomicBool::new(false),
+                delivered: std::sync::atomic::AtomicU64::new(0),
                 client,
             }),
             subject,
@@ -174,7 +197,7 @@ impl PySubscriber {
     fn next_message(
         &self,
         py: Python<'_>,
-        end_as_none: bool,
+        end: End,
         timeout: Option<std::time::Duration>,
     ) -> PyResult<Py<PyAny>> {
         let shared = &self.shared;
@@ -186,13 +209,14 @@ impl PySubscriber {
                     let delivery = Delivery {
                         msg,
                         shared: shared.clone(),
-                        end_as_none,
+                        end,
                     };
                     return match delivery.to_py(py) {
                         Ok(value) if value.is_none(py) => runtime::ready_none(py),
                         Ok(value) => runtime::ready(py, value),
-                        Err(err) if end_as_none => runtime::failed(py, err),
-                        Err(err) => Err(err),
+                        // `async for` ends on StopAsyncIteration raised by __anext__.
+                        Err(err) if matches!(end, End::StopIteration) => Err(err),
+                        Err(err) => runtime::failed(py, err),
                     };
                 }
             }
@@ -217,7 +241,7 @@ impl PySubscriber {
             Ok(Delivery {
                 msg,
                 shared: shared.clone(),
-                end_as_none,
+                end,
             })
         })
     }
@@ -267,7 +291,33 @@ impl PySubscriber {
     }
 
     fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.next_message(py, false, None)
+        self.next_message(py, End::StopIteration, None)
+    }
+
+    /// nats-py's iterator: the subscriber itself.
+    #[getter]
+    fn messages(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Messages handed to Python so far.
+    #[getter]
+    fn delivered(&self) -> u64 {
+        self.shared.delivered.load(Ordering::Relaxed)
+    }
+
+    /// nats-py's `next_msg`: the next message within `timeout` seconds (default 1).
+    #[pyo3(signature = (timeout = Some(1.0)), text_signature = "($self, timeout=1.0)")]
+    fn next_msg(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        let timeout = match timeout {
+            Some(t) => Some(extract_duration(
+                pyo3::types::PyFloat::new(py, t).as_any(),
+                "timeout",
+                true,
+            )?),
+            None => None,
+        };
+        self.next_message(py, End::BadSubscription, timeout)
     }
 
     /// The next message, or `None` once the subscription has ended.
@@ -277,10 +327,15 @@ impl PySubscriber {
             Some(t) => Some(extract_duration(t, "timeout", true)?),
             None => None,
         };
-        self.next_message(py, true, timeout)
+        self.next_message(py, End::Nothing, timeout)
     }
 
-    fn unsubscribe(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    /// Ends the subscription; with `limit > 0` (nats-py), after that many messages.
+    #[pyo3(signature = (limit = 0))]
+    fn unsubscribe(&self, py: Python<'_>, limit: u64) -> PyResult<Py<PyAny>> {
+        if limit > 0 {
+            return self.unsubscribe_after(py, limit);
+        }
         self.shared.end();
         self.with_subscriber(py, |mut sub| async move {
             let result = sub.unsubscribe().await.map_err(Error::from);

@@ -9,9 +9,11 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable
+import sysconfig
+import time
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -21,11 +23,44 @@ from natsrs._server import NatsServer, free_port
 T = TypeVar("T")
 WAIT = 5.0
 CLI_WAIT = 30.0
+WINDOWS = sys.platform == "win32"
+# Signals: asyncio cannot send SIGINT to a child on Windows, and SIGTERM there is
+# TerminateProcess, which gives the command no chance to stop its nats-server.
+needs_posix_signals = pytest.mark.skipif(WINDOWS, reason="POSIX signals")
+AUTH_FLAGS = [
+    "--creds",
+    "--user",
+    "--password",
+    "--token",
+    "--nkey",
+    "--tlscert",
+    "--tlskey",
+    "--tlsca",
+]
 
 
 async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
     """Await with a bound, so a broken operation fails the test instead of hanging it."""
-    return await asyncio.wait_for(awaitable, timeout)
+
+    async def wait() -> T:
+        # wait_for gets a coroutine: on Python 3.9 a task cannot drive natsrs's
+        # already-complete awaitables directly (the CLI does the same in `_within`).
+        return await awaitable
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def sync(client: natsrs.Client) -> None:
+    """Wait until the server has processed what ``client`` sent, subscriptions included.
+
+    ``flush()`` only writes the buffer out; a message to ourselves coming back proves the
+    server handled everything before it (it keeps one connection's messages in order).
+    """
+    inbox = client.new_inbox()
+    probe = await w(client.subscribe(inbox))
+    await w(client.publish(inbox))
+    assert await w(probe.next()) is not None
+    await w(probe.unsubscribe())
 
 
 def cli_env() -> dict[str, str]:
@@ -66,9 +101,7 @@ async def run_cli_async(*args: str) -> tuple[int, str, str]:
     try:
         out, err = await w(proc.communicate(), CLI_WAIT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await kill_on_exit(proc)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -87,6 +120,19 @@ async def read_line_containing(stream: asyncio.StreamReader, text: str) -> str:
 
 
 def pid_exists(pid: int) -> bool:
+    if WINDOWS:  # os.kill(pid, 0) would terminate the process on Windows
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        try:
+            code = ctypes.c_ulong()
+            kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -97,9 +143,16 @@ def pid_exists(pid: int) -> bool:
 
 
 async def kill_on_exit(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.kill()
-        await proc.wait()
+    """End a CLI that is still running: SIGTERM first, so it stops any embedded server."""
+    if proc.returncode is not None:
+        return
+    if not WINDOWS:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), WAIT)
+            return
+    proc.kill()
+    await proc.wait()
 
 
 # -- demo ----------------------------------------------------------------------------------
@@ -158,7 +211,7 @@ def test_help_lists_the_commands() -> None:
 
 async def test_pub_publishes_to_the_server(client: natsrs.Client, nats_server: NatsServer) -> None:
     sub = await w(client.subscribe("cli.pub"))
-    await w(client.flush())
+    await sync(client)
 
     code, out, err = await run_cli_async(
         "pub", "cli.pub", "hello cli", "--server", nats_server.url, "-H", "X-From=cli"
@@ -176,7 +229,7 @@ async def test_pub_count_publishes_n_messages(
     client: natsrs.Client, nats_server: NatsServer
 ) -> None:
     sub = await w(client.subscribe("cli.pub"))
-    await w(client.flush())
+    await sync(client)
 
     code, _, err = await run_cli_async(
         "pub", "cli.pub", "x", "--count", "3", "--server", nats_server.url
@@ -196,7 +249,7 @@ async def test_req_prints_the_reply(client: natsrs.Client, nats_server: NatsServ
             await msg.respond(b"pong:" + msg.payload)
 
     responder = asyncio.create_task(serve())
-    await w(client.flush())
+    await sync(client)
     try:
         code, out, err = await run_cli_async("req", "cli.svc", "ping", "--server", nats_server.url)
     finally:
@@ -266,6 +319,7 @@ def test_pub_to_unreachable_server_exits_non_zero_with_a_message() -> None:
 # -- server --------------------------------------------------------------------------------
 
 
+@needs_posix_signals
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_server_command_runs_until_interrupted_then_stops_its_server(
     stop_signal: signal.Signals,
@@ -298,3 +352,560 @@ async def test_server_command_runs_until_interrupted_then_stops_its_server(
     if pid_exists(server_pid):
         os.kill(server_pid, signal.SIGKILL)
         pytest.fail(f"nats-server pid {server_pid} outlived `python -m natsrs server`")
+
+
+# -- helpers for the tools -----------------------------------------------------------------
+
+
+async def finish(proc: asyncio.subprocess.Process) -> tuple[int, bytes, bytes]:
+    """Wait (bounded) for a started CLI to exit on its own; kill it on failure."""
+    try:
+        out, err = await w(proc.communicate(), CLI_WAIT)
+    finally:
+        await kill_on_exit(proc)
+    assert proc.returncode is not None
+    return proc.returncode, out, err
+
+
+async def responder(
+    client: natsrs.Client, subject: str, answer: Any = None, *, headers: Any = None
+) -> asyncio.Task[None]:
+    """Answer requests on ``subject`` (with ``answer(msg)`` bytes) until cancelled."""
+    sub = await w(client.subscribe(subject))
+
+    async def serve() -> None:
+        async for msg in sub:
+            body = answer(msg) if answer is not None else b"pong:" + msg.payload
+            await msg.respond(body, headers=headers)
+
+    task = asyncio.ensure_future(serve())
+    await sync(client)
+    return task
+
+
+async def stop(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.wait({task}, timeout=WAIT)
+
+
+def queue_groups(server: NatsServer, subject: str) -> list[str | None]:
+    """The queue group of every subscription to exactly ``subject`` (monitoring /subsz)."""
+    subs = server.subsz({"subs": 1}).get("subscriptions_list") or []
+    return [sub.get("qgroup") for sub in subs if sub.get("subject") == subject]
+
+
+async def wait_for_subscription(server: NatsServer, subject: str) -> list[str | None]:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        groups = queue_groups(server, subject)
+        if groups:
+            return groups
+        await asyncio.sleep(0.05)
+    pytest.fail(f"no subscription to {subject} on the server")
+
+
+# -- entry points and help -------------------------------------------------------------------
+
+
+def test_main_is_the_console_script_entry_point_and_returns_the_status() -> None:
+    from natsrs.__main__ import main
+
+    # Rejected before any signal handler is installed or server started: safe in-process.
+    assert main(["pub", "x", "y", "--token", "t"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+
+
+def test_the_natsrs_console_script_runs() -> None:
+    script = Path(sysconfig.get_path("scripts")) / ("natsrs.exe" if WINDOWS else "natsrs")
+    if not script.exists():
+        pytest.skip(f"console script not installed at {script}")
+    result = subprocess.run(
+        [str(script), "--version"],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=CLI_WAIT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"natsrs {natsrs.__version__}"
+
+
+@pytest.mark.parametrize("command", ["demo", "pub", "sub", "req", "reply"])
+def test_every_client_command_takes_server_timeout_and_the_auth_flags(command: str) -> None:
+    result = run_cli(command, "--help")
+
+    assert result.returncode == 0, result.stderr
+    for flag in ["--server", "--timeout", *AUTH_FLAGS]:
+        assert flag in result.stdout, (command, flag)
+    if command in ("pub", "req", "reply"):
+        assert "--header" in result.stdout
+    if command in ("pub", "sub", "req", "reply"):
+        assert "--count" in result.stdout
+    if command in ("sub", "reply"):
+        assert "--queue" in result.stdout
+
+
+def test_server_help_lists_its_options() -> None:
+    result = run_cli("server", "--help")
+
+    assert result.returncode == 0, result.stderr
+    for flag in ("--port", "--jetstream", "--no-jetstream", "--config"):
+        assert flag in result.stdout
+
+
+# -- authentication and TLS flags: parsed, not supported yet ---------------------------------
+
+
+@pytest.mark.parametrize("flag", AUTH_FLAGS)
+def test_auth_and_tls_flags_exit_2_with_a_clear_message(flag: str) -> None:
+    result = run_cli("pub", "x", "y", flag, "value")
+
+    assert result.returncode == 2
+    assert f"natsrs: error: {flag}: not supported yet in this build" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "embedded nats-server" not in result.stderr  # refused before starting anything
+
+
+@pytest.mark.parametrize("command", [["demo"], ["sub", "x"], ["req", "x"], ["reply", "x", "y"]])
+def test_every_client_command_refuses_the_auth_flags(command: list[str]) -> None:
+    result = run_cli(*command, "--user", "u", "--password", "p")
+
+    assert result.returncode == 2
+    assert "--user, --password: not supported yet in this build" in result.stderr
+
+
+# -- pub ---------------------------------------------------------------------------------------
+
+
+async def test_pub_headers_in_nats_cli_form_repeatable_and_reply(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    sub = await w(client.subscribe("cli.pub.h"))
+    await sync(client)
+
+    code, _, err = await run_cli_async(
+        "pub",
+        "cli.pub.h",
+        "with headers",
+        "--server",
+        nats_server.url,
+        "-H",
+        "X-A: 1",
+        "--header",
+        "X-A:2",
+        "-H",
+        "Y=z",
+        "-H",
+        "Url:http://x/?a=b",
+        "--reply",
+        "cli.answers",
+    )
+
+    assert code == 0, err
+    msg = await w(sub.next())
+    assert msg is not None
+    assert msg.reply == "cli.answers"
+    assert msg.headers is not None
+    assert msg.headers.get_all("X-A") == ["1", "2"]
+    assert msg.headers.get("Y") == "z"
+    assert msg.headers.get("Url") == "http://x/?a=b"  # split at the first ':' or '='
+
+
+async def test_pub_reads_the_payload_from_stdin(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    sub = await w(client.subscribe("cli.pub.stdin"))
+    await sync(client)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "natsrs",
+        "pub",
+        "cli.pub.stdin",
+        "-",
+        "--server",
+        nats_server.url,
+        env=cli_env(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        _, err = await w(proc.communicate(b"\x00\xffbinary"), CLI_WAIT)
+    finally:
+        await kill_on_exit(proc)
+
+    assert proc.returncode == 0, err.decode()
+    msg = await w(sub.next())
+    assert msg is not None and msg.payload == b"\x00\xffbinary"
+
+
+def test_pub_rejects_a_malformed_header() -> None:
+    result = run_cli("pub", "x", "y", "-H", "no-separator")
+
+    assert result.returncode == 1
+    assert "is not NAME:VALUE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pub_without_server_or_nats_url_uses_an_embedded_server() -> None:
+    result = run_cli("pub", "cli.embedded", "x", "--count", "2")
+
+    assert result.returncode == 0, result.stderr
+    assert "published 2 messages to cli.embedded" in result.stdout
+    assert "embedded nats-server, pid" in result.stderr
+    assert "embedded nats-server stopped" in result.stderr
+    pid = int(re.search(r"pid (\d+)", result.stderr).group(1))  # type: ignore[union-attr]
+    assert not pid_exists(pid)
+
+
+# -- sub ---------------------------------------------------------------------------------------
+
+
+async def test_sub_shows_reply_headers_and_unprintable_payloads_safely(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    proc = await start_cli("sub", "cli.show.>", "--count", "4", "--server", nats_server.url)
+    try:
+        assert proc.stderr is not None
+        await read_line_containing(proc.stderr, "subscribed to cli.show.>")
+        await w(client.publish("cli.show.a", b"plain text", reply="cli.inbox"))
+        await w(client.publish("cli.show.b", b"hi", headers={"X-K": ["v1", "v2"]}))
+        await w(client.publish("cli.show.c", b"\xff\xfe\x00binary"))
+        await w(client.publish("cli.show.d", b"tab\there\x1b[31mred\nline"))
+        await w(client.flush())
+        code, out, err = await finish(proc)
+    finally:
+        await kill_on_exit(proc)
+
+    assert code == 0, err.decode()
+    assert b"\x1b" not in out  # no raw escape sequence reaches the terminal
+    assert out.decode().splitlines() == [
+        "[#1] cli.show.a (reply: cli.inbox): plain text",
+        "[#2] cli.show.b: hi",
+        "    X-K: v1",
+        "    X-K: v2",
+        "[#3] cli.show.c: b'\\xff\\xfe\\x00binary'",
+        "[#4] cli.show.d: 'tab\\there\\x1b[31mred\\nline'",
+    ]
+
+
+async def test_sub_raw_prints_only_payload_bytes(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    proc = await start_cli("sub", "cli.raw", "--raw", "--count", "2", "--server", nats_server.url)
+    try:
+        assert proc.stderr is not None
+        await read_line_containing(proc.stderr, "subscribed to cli.raw")
+        await w(client.publish("cli.raw", b"one"))
+        await w(client.publish("cli.raw", b"\xfftwo"))
+        await w(client.flush())
+        code, out, err = await finish(proc)
+    finally:
+        await kill_on_exit(proc)
+
+    assert code == 0, err.decode()
+    assert out.replace(b"\r\n", b"\n") == b"one\n\xfftwo\n"
+
+
+async def test_sub_queue_joins_the_queue_group(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    proc = await start_cli(
+        "sub", "cli.q", "--queue", "grp", "--count", "1", "--server", nats_server.url
+    )
+    try:
+        assert proc.stderr is not None
+        await read_line_containing(proc.stderr, "subscribed to cli.q in grp")
+        assert await wait_for_subscription(nats_server, "cli.q") == ["grp"]
+        await w(client.publish("cli.q", b"job"))
+        await w(client.flush())
+        code, out, err = await finish(proc)
+    finally:
+        await kill_on_exit(proc)
+
+    assert code == 0, err.decode()
+    assert out.decode().splitlines() == ["[#1] cli.q: job"]
+
+
+async def test_sub_on_an_embedded_server_stops_it_afterwards() -> None:
+    proc = await start_cli("sub", "cli.emb", "--count", "1")
+    try:
+        assert proc.stderr is not None
+        line = await read_line_containing(proc.stderr, "embedded nats-server, pid")
+        match = re.search(r"(nats://127\.0\.0\.1:\d+) \(embedded nats-server, pid (\d+)", line)
+        assert match, line
+        url, server_pid = match.group(1), int(match.group(2))
+        await read_line_containing(proc.stderr, "subscribed to cli.emb")
+        nc = await w(natsrs.connect(url))
+        try:
+            await w(nc.publish("cli.emb", b"to the embedded server"))
+            await w(nc.flush())
+        finally:
+            with contextlib.suppress(Exception):
+                await w(nc.close())
+        code, out, err = await finish(proc)
+    finally:
+        await kill_on_exit(proc)
+
+    assert code == 0, err.decode()
+    assert out.decode().splitlines() == ["[#1] cli.emb: to the embedded server"]
+    assert "embedded nats-server stopped" in err.decode()
+    assert not pid_exists(server_pid)
+
+
+# -- req ---------------------------------------------------------------------------------------
+
+
+async def test_req_sends_headers_and_prints_the_reply_headers(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    def answer(msg: natsrs.Message) -> bytes:
+        assert msg.headers is not None
+        return f"got {msg.headers.get('X-Q')}".encode()
+
+    task = await responder(client, "cli.req.h", answer, headers={"X-Served-By": "test"})
+    try:
+        code, out, err = await run_cli_async(
+            "req", "cli.req.h", "q", "-H", "X-Q:42", "--server", nats_server.url
+        )
+    finally:
+        await stop(task)
+
+    assert code == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(r"_INBOX\.\S+: got 42", lines[0]), lines
+    assert lines[1:] == ["    X-Served-By: test"]
+    assert "reply from _INBOX." in err
+
+
+async def test_req_count_sends_n_requests(client: natsrs.Client, nats_server: NatsServer) -> None:
+    task = await responder(client, "cli.req.n")
+    try:
+        code, out, err = await run_cli_async(
+            "req", "cli.req.n", "ping", "--count", "3", "--server", nats_server.url
+        )
+    finally:
+        await stop(task)
+
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3, lines
+    for number, line in enumerate(lines, 1):
+        assert re.fullmatch(rf"\[#{number}\] _INBOX\.\S+: pong:ping", line), line
+
+
+async def test_req_replies_collects_every_responder(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    first = await responder(client, "cli.req.all", lambda msg: b"from one")
+    second = await responder(client, "cli.req.all", lambda msg: b"from two")
+    try:
+        code, out, err = await run_cli_async(
+            "req",
+            "cli.req.all",
+            "?",
+            "--replies",
+            "0",
+            "--timeout",
+            "1",
+            "--server",
+            nats_server.url,
+        )
+        code2, out2, err2 = await run_cli_async(
+            "req",
+            "cli.req.all",
+            "?",
+            "--replies",
+            "2",
+            "--timeout",
+            "5",
+            "--server",
+            nats_server.url,
+        )
+    finally:
+        await stop(first)
+        await stop(second)
+
+    assert code == 0, err
+    assert sorted(line.split(": ", 1)[1] for line in out.splitlines()) == ["from one", "from two"]
+    assert "received 2 replies" in err
+    assert code2 == 0, err2
+    assert len(out2.splitlines()) == 2
+    assert "received 2 of 2 replies" in err2
+
+
+async def test_req_replies_without_responders_fails(nats_server: NatsServer) -> None:
+    code, _, err = await run_cli_async(
+        "req", "nobody.here", "?", "--replies", "0", "--timeout", "1", "--server", nats_server.url
+    )
+
+    assert code == 1
+    assert "NoRespondersError" in err
+
+
+async def test_req_times_out_after_timeout(client: natsrs.Client, nats_server: NatsServer) -> None:
+    silent = await w(client.subscribe("cli.silent"))  # a responder that never answers
+    await sync(client)
+    started = time.monotonic()
+    code, _, err = await run_cli_async(
+        "req", "cli.silent", "?", "--timeout", "0.5", "--server", nats_server.url
+    )
+    elapsed = time.monotonic() - started
+    await w(silent.unsubscribe())
+
+    assert code == 1
+    assert "TimeoutError" in err
+    assert "Traceback" not in err
+    assert elapsed < CLI_WAIT / 2
+
+
+async def test_req_shows_a_binary_reply_safely(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    task = await responder(client, "cli.req.bin", lambda msg: b"\x00\xff")
+    try:
+        code, out, err = await run_cli_async("req", "cli.req.bin", "--server", nats_server.url)
+    finally:
+        await stop(task)
+
+    assert code == 0, err
+    assert out.rstrip().endswith(": b'\\x00\\xff'")
+
+
+# -- reply -------------------------------------------------------------------------------------
+
+
+async def test_reply_echo_with_headers(client: natsrs.Client, nats_server: NatsServer) -> None:
+    proc = await start_cli(
+        "reply",
+        "cli.echo",
+        "--echo",
+        "-H",
+        "X-Svc:cli",
+        "--count",
+        "2",
+        "--server",
+        nats_server.url,
+    )
+    try:
+        assert proc.stderr is not None
+        await read_line_containing(proc.stderr, "answering requests on cli.echo")
+        first = await w(client.request("cli.echo", b"one"))
+        second = await w(client.request("cli.echo", b"two", headers={"X-In": "1"}))
+        code, out, err = await finish(proc)
+    finally:
+        await kill_on_exit(proc)
+
+    assert code == 0, err.decode()
+    assert (first.payload, second.payload) == (b"one", b"two")
+    assert first.headers is not None and first.headers.get("X-Svc") == "cli"
+    lines = out.decode().splitlines()
+    assert re.fullmatch(r"\[#1\] cli\.echo \(reply: _INBOX\.\S+\): one", lines[0]), lines
+    assert "    X-In: 1" in lines
+
+
+async def test_reply_queue_joins_the_queue_group(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    proc = await start_cli(
+        "reply", "cli.rq", "ok", "--queue", "svc", "--count", "1", "--server", nats_server.url
+    )
+    try:
+        assert proc.stderr is not None
+        await read_line_containing(proc.stderr, "answering requests on cli.rq in svc")
+        assert await wait_for_subscription(nats_server, "cli.rq") == ["svc"]
+        reply = await w(client.request("cli.rq", b"?"))
+        code, _, err = await finish(proc)
+    finally:
+        await kill_on_exit(proc)
+
+    assert code == 0, err.decode()
+    assert reply.payload == b"ok"
+
+
+def test_reply_needs_a_response_or_echo() -> None:
+    result = run_cli("reply", "x")
+
+    assert result.returncode == 1
+    assert "give either RESPONSE or --echo" in result.stderr
+
+
+# -- server options ----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def server_cli(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
+    """Run ``python -m natsrs server ARGS``; yields its URL and its first output lines.
+
+    Stops it with SIGTERM afterwards and checks that it exited 0 and reaped its server.
+    """
+    proc = await start_cli("server", *args)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or "press Ctrl-C to stop" not in lines[-1]:
+            raw = await w(proc.stdout.readline(), CLI_WAIT)
+            if not raw:
+                pytest.fail(f"`natsrs server` ended early; printed {lines!r}")
+            lines.append(raw.decode().rstrip("\n"))
+        match = re.search(r"(nats://127\.0\.0\.1:\d+) \(pid (\d+)\)", lines[0])
+        assert match, lines
+        url, server_pid = match.group(1), int(match.group(2))
+        yield url, lines
+        proc.send_signal(signal.SIGTERM)
+        code = await w(proc.wait(), CLI_WAIT)
+    finally:
+        await kill_on_exit(proc)
+    assert code == 0
+    assert not pid_exists(server_pid)
+
+
+@needs_posix_signals
+async def test_server_port_option() -> None:
+    port = free_port()
+    async with server_cli("--port", str(port)) as (url, _):
+        assert url == f"nats://127.0.0.1:{port}"
+        nc = await w(natsrs.connect(url))
+        try:
+            assert nc.server_info is not None and nc.server_info.port == port
+        finally:
+            await w(nc.close())
+
+
+@needs_posix_signals
+@pytest.mark.parametrize(("flag", "enabled"), [("--jetstream", True), ("--no-jetstream", False)])
+async def test_server_jetstream_switch(flag: str, enabled: bool) -> None:
+    async with server_cli(flag) as (url, lines):
+        assert any("JetStream store in" in line for line in lines) == enabled
+        nc = await w(natsrs.connect(url))
+        try:
+            assert nc.server_info is not None and nc.server_info.jetstream == enabled
+        finally:
+            await w(nc.close())
+
+
+@needs_posix_signals
+async def test_server_config_file_with_a_relative_include(tmp_path: Path) -> None:
+    (tmp_path / "limits.conf").write_text("max_payload: 4096\n", encoding="utf-8")
+    config = tmp_path / "server.conf"
+    config.write_text('server_name: "cli-config"\ninclude "limits.conf"\n', encoding="utf-8")
+
+    async with server_cli("--config", str(config)) as (url, lines):
+        assert any(f"configuration from {config}" in line for line in lines), lines
+        nc = await w(natsrs.connect(url))
+        try:
+            assert nc.max_payload == 4096
+            assert nc.server_info is not None and nc.server_info.server_name == "cli-config"
+        finally:
+            await w(nc.close())
+
+
+def test_server_config_file_must_exist(tmp_path: Path) -> None:
+    result = run_cli("server", "--config", str(tmp_path / "missing.conf"))
+
+    assert result.returncode == 1
+    assert "cannot read" in result.stderr

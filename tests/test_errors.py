@@ -116,13 +116,21 @@ BAD_QUEUES = ["", " ", "a b", "a\tb", "a\r\nb"]
 BAD_QUEUE_IDS = ["empty", "space", "inner-space", "tab", "crlf"]
 
 
-@pytest.mark.parametrize("queue", BAD_QUEUES, ids=BAD_QUEUE_IDS)
+@pytest.mark.parametrize("queue", BAD_QUEUES[1:], ids=BAD_QUEUE_IDS[1:])
 async def test_invalid_queue_in_subscribe_raises_bad_queue(
     client: natsrs.Client, queue: str
 ) -> None:
     with pytest.raises(errors.BadQueueError):
         await w(client.subscribe("jobs", queue=queue))
 
+    await assert_client_works(client)
+
+
+async def test_empty_queue_in_subscribe_means_no_queue_group_as_in_nats_py(
+    client: natsrs.Client,
+) -> None:
+    sub = await w(client.subscribe("jobs.plain", queue=""))
+    assert sub.queue is None
     await assert_client_works(client)
 
 

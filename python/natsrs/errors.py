@@ -17,12 +17,14 @@ __all__ = [
     "BadHeaderError",
     "BadQueueError",
     "BadSubjectError",
+    "BadSubscriptionError",
     "ConnectError",
     "ConnectTimeoutError",
     "ConnectionClosedError",
     "DrainTimeoutError",
     "Error",
     "FlushTimeoutError",
+    "InvalidCallbackTypeError",
     "InvalidCredentialsError",
     "InvalidServerAddressError",
     "MaxPayloadError",
@@ -74,7 +76,18 @@ class RequestError(Error):
 
 
 class SlowConsumerError(Error):
-    """A subscription's buffer was full and the server's messages were dropped."""
+    """A subscription's buffer was full and a message was dropped."""
+
+    def __init__(
+        self, message: str = "slow consumer", *, subject: str | None = None, sid: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.subject = subject
+        self.sid = sid
+
+
+class InvalidCallbackTypeError(Error, TypeError):
+    """A callback that must be a coroutine function is not one."""
 
 
 class ConnectError(Error):
@@ -103,6 +116,10 @@ class InvalidServerAddressError(ConnectError, ValueError):
 
 class InvalidCredentialsError(Error, ValueError):
     """A token, nkey seed, JWT or ``.creds`` content is malformed (raised when it is set)."""
+
+
+class BadSubscriptionError(Error):
+    """The subscription has ended (unsubscribed, drained or closed)."""
 
 
 class ServerPoolError(Error, ValueError):

@@ -1,0 +1,147 @@
+"""nats-py-style delivery for subscriptions made with ``cb=`` or ``future=``.
+
+``Client.subscribe(..., cb=...)`` hands the new subscriber here. A reader task moves
+messages from the engine into a pending queue with nats-py's limits (a message over
+``pending_msgs_limit``/``pending_bytes_limit`` is dropped and ``SlowConsumerError`` goes
+to the client's ``error_cb``); a worker task runs the callback on one message at a time,
+and an exception in it goes to ``error_cb`` too. Both tasks end with the subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Callable
+
+from natsrs import errors
+
+if TYPE_CHECKING:
+    from natsrs._natsrs import Message, Subscriber
+
+logger = logging.getLogger("natsrs")
+
+# nats-py's defaults (nats.aio.subscription).
+DEFAULT_PENDING_MSGS_LIMIT = 512 * 1024
+DEFAULT_PENDING_BYTES_LIMIT = 128 * 1024 * 1024
+
+ErrorCallback = Callable[[Exception], Awaitable[None]]
+
+
+async def report(error_cb: ErrorCallback | None, error: Exception) -> None:
+    """Give ``error`` to ``error_cb``, or log it when there is none (or it fails)."""
+    if error_cb is None:
+        logger.error("natsrs: %s", error, exc_info=error)
+        return
+    try:
+        await error_cb(error)
+    except Exception:
+        logger.exception("natsrs: the error callback raised")
+
+
+def deliver(
+    sub: Subscriber,
+    cb: Callable[[Message], Awaitable[None]] | None,
+    future: asyncio.Future[Message] | None,
+    pending_msgs_limit: int | None,
+    pending_bytes_limit: int | None,
+    error_cb: ErrorCallback | None,
+) -> None:
+    if cb is not None and not inspect.iscoroutinefunction(cb):
+        raise errors.InvalidCallbackTypeError(
+            "the subscription callback must be a coroutine function"
+        )
+    loop = asyncio.get_running_loop()
+    if cb is None:
+        assert future is not None
+        _keep(loop.create_task(_resolve_future(sub, future)))
+        return
+    max_msgs = DEFAULT_PENDING_MSGS_LIMIT if pending_msgs_limit is None else pending_msgs_limit
+    max_bytes = DEFAULT_PENDING_BYTES_LIMIT if pending_bytes_limit is None else pending_bytes_limit
+    pending: collections.deque[Message] = collections.deque()
+    state = _Pending(max_msgs, max_bytes)
+    ready = asyncio.Event()
+    _keep(
+        loop.create_task(_read(sub, pending, state, ready, error_cb)),
+        loop.create_task(_work(cb, pending, state, ready, error_cb)),
+    )
+
+
+# Keeps delivery tasks alive until they end (asyncio holds only weak references).
+_TASKS: set[asyncio.Task[Any]] = set()
+
+
+def _keep(*tasks: asyncio.Task[Any]) -> None:
+    for task in tasks:
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
+
+
+class _Pending:
+    __slots__ = ("bytes", "ended", "max_bytes", "max_msgs")
+
+    def __init__(self, max_msgs: int, max_bytes: int) -> None:
+        self.max_msgs = max_msgs
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.ended = False
+
+
+async def _read(
+    sub: Subscriber,
+    pending: collections.deque[Message],
+    state: _Pending,
+    ready: asyncio.Event,
+    error_cb: ErrorCallback | None,
+) -> None:
+    try:
+        async for msg in sub:
+            size = len(msg.payload)
+            over_msgs = 0 < state.max_msgs <= len(pending)
+            over_bytes = 0 < state.max_bytes < state.bytes + size
+            if over_msgs or over_bytes:
+                await report(
+                    error_cb,
+                    errors.SlowConsumerError(
+                        f"slow consumer on {sub.subject!r} (sid {sub.sid}): message dropped",
+                        subject=sub.subject,
+                        sid=sub.sid,
+                    ),
+                )
+                continue
+            pending.append(msg)
+            state.bytes += size
+            ready.set()
+    finally:
+        state.ended = True
+        ready.set()
+
+
+async def _work(
+    cb: Callable[[Message], Awaitable[None]],
+    pending: collections.deque[Message],
+    state: _Pending,
+    ready: asyncio.Event,
+    error_cb: ErrorCallback | None,
+) -> None:
+    while True:
+        while pending:
+            msg = pending.popleft()
+            state.bytes -= len(msg.payload)
+            try:
+                await cb(msg)
+            except Exception as exc:
+                await report(error_cb, exc)
+        if state.ended:
+            return
+        ready.clear()
+        await ready.wait()
+
+
+async def _resolve_future(sub: Subscriber, future: asyncio.Future[Message]) -> None:
+    msg = await sub.next()
+    if msg is not None and not future.done():
+        future.set_result(msg)
+    await sub.unsubscribe()

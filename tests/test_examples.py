@@ -1,0 +1,133 @@
+"""The scripts in ``examples/``, each run as a subprocess against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import natsrs
+from natsrs._server import NatsServer, free_port
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+RUN_TIMEOUT = 60.0
+WAIT = 30.0
+
+# Each example and lines (or fragments) its output must contain.
+EXPECTED = {
+    "pubsub.py": [
+        "published 5 messages",
+        "received #5 on sensor.4.temperature: 20.4 C",
+        "pubsub: published 5, received 5 messages",
+    ],
+    "request_reply.py": [
+        "client:  'hello' -> 'HELLO'",
+        "client:  'request/reply' -> 'REQUEST/REPLY'",
+        "service: drained after 4 requests",
+        "no responders once the service is gone (NoRespondersError)",
+        "request_reply: 4 requests answered by the service",
+    ],
+    "queue_workers.py": [
+        "producer published 30 jobs",
+        "(sum 30)",
+        "every job processed exactly once: True",
+        "queue_workers: 30 jobs processed by 3 workers",
+    ],
+    "reconnect_events.py": [
+        "retry_on_initial_connect: state right after connect(): PENDING",
+        "before: state CONNECTED, is_closed False",
+        "before: connects 1",
+        "after close: state CLOSED, is_closed True",
+        "after close: publish raises ConnectionClosedError",
+        "reconnect_events: done",
+    ],
+    "headers.py": [
+        "X-Tags has every value in order: ['new', 'priority']",
+        "HeaderMap: {'X-Trace-Id': ['trace-2'], 'X-Hop': ['gateway', 'router']}",
+        "reply 'done' with headers {'X-Served-By': ['headers-example'], 'X-Trace-Id': ['trace-2']}",
+        "invalid header name rejected: BadHeaderError",
+        "invalid header value rejected: BadHeaderError",
+        "headers: done",
+    ],
+}
+
+
+def example_env(url: str) -> dict[str, str]:
+    """This environment with ``NATS_URL`` set, importing the natsrs under test."""
+    env = dict(os.environ)
+    env["NATS_URL"] = url
+    package_root = str(Path(natsrs.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def run_example(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        env=example_env(url),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+
+def test_every_example_is_tested() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_against_a_server(name: str, nats_server: NatsServer) -> None:
+    result = run_example(name, nats_server.url)
+
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    for fragment in EXPECTED[name]:
+        assert fragment in result.stdout, f"{fragment!r} missing from:\n{result.stdout}"
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_reports_an_unreachable_server(name: str) -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    result = run_example(name, url)
+
+    assert result.returncode == 1
+    assert f"cannot connect to {url}: NoServersError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_reconnect_example_sees_a_server_restart(nats_server: NatsServer) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "reconnect_events.py"),
+        "--watch",
+        "20",
+        env=example_env(nats_server.url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        while not seen or "watching the connection" not in seen[-1]:
+            raw = await asyncio.wait_for(proc.stdout.readline(), WAIT)
+            if not raw:
+                pytest.fail(f"the example ended before watching: {seen!r}")
+            seen.append(raw.decode().rstrip())
+        # Same ports, so the client's reconnect loop finds the server again.
+        await asyncio.get_running_loop().run_in_executor(None, nats_server.restart)
+        out, err = await asyncio.wait_for(proc.communicate(), WAIT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    text = out.decode()
+    assert proc.returncode == 0, f"{text}\n{err.decode()}"
+    assert "reconnected (connects: 1 -> 2)" in text
+    assert "after watching: round trip ok (still here)" in text
+    assert "after close: state CLOSED" in text
