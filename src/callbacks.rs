@@ -65,7 +65,7 @@ impl PyCallback {
         let this = self.clone();
         // A spawned task makes the future the engine stores `Sync`, which it requires.
         let joined = tokio::spawn(async move {
-            let pending = Python::attach(|py| {
+            let pending = Python::try_attach(|py| {
                 static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
                 let call = CALL.import(py, "natsrs._callbacks", "call")?;
                 let mut all = vec![this.func.clone_ref(py).into_bound(py)];
@@ -74,21 +74,24 @@ impl PyCallback {
                 pyo3_async_runtimes::into_future_with_locals(&this.locals, coro)
             });
             let result = match pending {
-                Ok(fut) => fut.await,
-                Err(err) => Err(err),
+                Some(Ok(fut)) => fut.await,
+                Some(Err(err)) => Err(err),
+                None => return Err(None),
             };
-            Python::attach(|py| match result {
-                Ok(value) => extract(value.bind(py)).map_err(|err| (err.to_string(), err)),
-                Err(err) => Err((err.to_string(), err)),
+            Python::try_attach(|py| match result {
+                Ok(value) => extract(value.bind(py)).map_err(|err| Some((err.to_string(), err))),
+                Err(err) => Err(Some((err.to_string(), err))),
             })
+            .unwrap_or(Err(None))
         })
         .await;
         match joined {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err((message, err))) => {
+            Ok(Err(Some((message, err)))) => {
                 self.errors.store(err);
                 Err(message)
             }
+            Ok(Err(None)) => Err("the interpreter is shutting down".to_owned()),
             Err(join_error) => Err(format!("callback task failed: {join_error}")),
         }
     }
@@ -103,7 +106,7 @@ impl PyCallback {
     {
         let this = self.clone();
         let joined = tokio::spawn(async move {
-            let pending = Python::attach(|py| {
+            let pending = Python::try_attach(|py| {
                 static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
                 let call = CALL.import(py, "natsrs._callbacks", "call_reporting")?;
                 let mut all = vec![
@@ -115,14 +118,24 @@ impl PyCallback {
                 pyo3_async_runtimes::into_future_with_locals(&this.locals, coro)
             });
             let result = match pending {
-                Ok(fut) => fut.await,
-                Err(err) => Err(err),
+                Some(Ok(fut)) => fut.await,
+                Some(Err(err)) => Err(err),
+                None => {
+                    return Err(format!(
+                        "the {what} could not run: interpreter shutting down"
+                    ))
+                }
             };
-            Python::attach(|py| match result {
+            Python::try_attach(|py| match result {
                 Ok(value) if value.is_none(py) => Ok(()),
                 Ok(value) => Err(value.bind(py).to_string()),
                 // The loop is gone (closed) or the call could not be made.
                 Err(err) => Err(format!("the {what} could not run: {err}")),
+            })
+            .unwrap_or_else(|| {
+                Err(format!(
+                    "the {what} could not run: interpreter shutting down"
+                ))
             })
         })
         .await;
@@ -132,7 +145,7 @@ impl PyCallback {
 
 /// A warning on the `natsrs` logger (rare paths: a callback that failed).
 pub(crate) fn warn(message: &str) {
-    Python::attach(|py| {
+    Python::try_attach(|py| {
         static WARN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         if let Ok(warn) = WARN.import(py, "natsrs._callbacks", "warn") {
             let _ = warn.call1((message,));

@@ -21,6 +21,7 @@ mod connector;
 mod error;
 mod events;
 mod header;
+mod logging;
 mod message;
 mod nkey;
 mod options;
@@ -36,6 +37,7 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_URL", options::DEFAULT_URL)?;
     m.add_function(wrap_pyfunction!(runtime::set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_started, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_create, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_public_key, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_sign, m)?)?;

@@ -72,6 +72,27 @@ pub(crate) struct AuthSettings {
 }
 
 impl AuthSettings {
+    /// Lets the log bridge scrub these values from engine records.
+    fn register_secrets(&self) {
+        use crate::logging::register_secret;
+        self.token.iter().for_each(|t| register_secret(t));
+        self.user_and_password
+            .iter()
+            .for_each(|(_, p)| register_secret(p));
+        self.nkey_seed.iter().for_each(|s| register_secret(s));
+        if let Some((jwt, _)) = &self.jwt {
+            register_secret(jwt);
+        }
+        if let Some(creds) = &self.credentials {
+            // The JWT and seed lines; the armour lines and prose have spaces or dashes.
+            creds
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= 20 && !l.starts_with(['-', '*']) && !l.contains(' '))
+                .for_each(register_secret);
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.token.is_none()
             && self.user_and_password.is_none()
@@ -806,6 +827,16 @@ impl PyConnectOptions {
             Ok(addrs) => addrs,
             Err(err) => return runtime::failed(py, err.into_pyerr(py)),
         };
+        crate::logging::refresh(py)?;
+        settings.auth.register_secrets();
+        for addr in &addrs {
+            if let Some(password) = addr.password() {
+                crate::logging::register_secret(password);
+            }
+            if let Some(user) = addr.username().filter(|_| addr.password().is_none()) {
+                crate::logging::register_secret(user);
+            }
+        }
         let life = Lifecycle::new();
         let options = settings.to_engine(py, &life, url_auth(&addrs))?;
         runtime::spawn(py, connect(settings, addrs, options, life))

@@ -396,7 +396,7 @@ struct WakeSignal {
 #[cfg(not(unix))]
 impl WakeSignal {
     fn wake(&self) {
-        Python::attach(|py| {
+        Python::try_attach(|py| {
             if let Some(drain) = self.drain.get() {
                 if let Err(err) = self.call_soon_threadsafe.call1(py, (drain.clone_ref(py),)) {
                     // The loop is closed; nobody is left to resolve.

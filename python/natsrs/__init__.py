@@ -25,6 +25,7 @@ from natsrs._natsrs import (
     Subscriber,
     TlsConfig,
     __version__,
+    refresh_log_level,
     runtime_started,
     set_worker_threads,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "connect",
     "errors",
     "nkeys",
+    "refresh_log_level",
     "runtime_started",
     "set_worker_threads",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "_nkeys_create",
     "_nkeys_public_key",
     "_nkeys_sign",
+    "refresh_log_level",
     "runtime_started",
     "set_worker_threads",
 ]
@@ -68,6 +69,13 @@ def set_worker_threads(count: int) -> None:
 def _nkeys_create(kind: str) -> tuple[str, str]: ...
 def _nkeys_public_key(seed: str) -> str: ...
 def _nkeys_sign(seed: str, data: bytes) -> bytes: ...
+def refresh_log_level() -> None:
+    """Make the engine's records follow the ``natsrs`` logger's current level.
+
+    natsrs reads the level at every connect; call this after changing it while clients
+    are connected. Records below the level are not even produced.
+    """
+
 def runtime_started() -> bool:
     """Whether natsrs's tokio runtime has started."""
 

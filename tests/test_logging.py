@@ -1,0 +1,70 @@
+"""Engine records reach Python's logging under the natsrs logger, scrubbed of secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+
+import natsrs
+from natsrs import nkeys
+
+if TYPE_CHECKING:
+    from conftest import ServerFactory
+
+WAIT = 10.0
+
+
+async def test_engine_records_reach_the_natsrs_logger_without_secrets(
+    nats_server_factory: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "log-scan-token-8a7f"
+    password = "log-scan-password-19c2"
+    seed, public = nkeys.create("user")
+    token_server = nats_server_factory(f'authorization {{ token: "{token}" }}')
+    user_server = nats_server_factory(
+        f'authorization {{ users = [{{ user: "ann", password: "{password}" }}] }}'
+    )
+    nkey_server = nats_server_factory(f"authorization {{ users = [{{ nkey: {public} }}] }}")
+    caplog.set_level(5, logger="natsrs")  # below DEBUG: the engine's trace records too
+
+    clients = [
+        await natsrs.connect(token_server.url, token=token),
+        await natsrs.connect(f"nats://ann:{password}@127.0.0.1:{user_server.port}"),
+        await natsrs.connect(nkey_server.url, nkey=seed),
+    ]
+    for nc in clients:
+        events = nc.events()
+        await nc.force_reconnect()
+        while (await asyncio.wait_for(events.__anext__(), WAIT)).kind != natsrs.EventKind.CONNECTED:
+            pass
+        sub = await nc.subscribe("log.scan")
+        await nc.publish("log.scan", b"x")
+        await asyncio.wait_for(sub.next(), WAIT)
+    with pytest.raises(natsrs.errors.AuthorizationError):
+        await asyncio.wait_for(natsrs.connect(token_server.url, token="log-scan-wrong-77"), WAIT)
+    for nc in clients:
+        await nc.close()
+
+    records = [r for r in caplog.records if r.name == "natsrs"]
+    levels = {r.levelno for r in records}
+    assert {5, logging.DEBUG} <= levels, "trace and debug records arrive with their levels"
+    assert any(r.levelno >= logging.INFO for r in records)
+    text = "\n".join(r.getMessage() for r in records)
+    for secret in (token, password, seed, "log-scan-wrong-77"):
+        assert secret not in text
+
+
+async def test_records_below_the_logger_level_are_not_produced(
+    nats_server_factory: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = nats_server_factory()
+    caplog.set_level(logging.WARNING, logger="natsrs")
+    nc = await natsrs.connect(server.url)
+    sub = await nc.subscribe("log.quiet")
+    await nc.publish("log.quiet", b"x")
+    await asyncio.wait_for(sub.next(), WAIT)
+    await nc.close()
+    assert not [r for r in caplog.records if r.name == "natsrs" and r.levelno < logging.WARNING]
