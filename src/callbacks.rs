@@ -71,7 +71,7 @@ impl PyCallback {
                 let mut all = vec![this.func.clone_ref(py).into_bound(py)];
                 all.extend(args(py)?.iter());
                 let coro = call.call1(PyTuple::new(py, all)?)?;
-                pyo3_async_runtimes::into_future_with_locals(&this.locals, coro)
+                schedule(&this.locals, coro)
             });
             let result = match pending {
                 Some(Ok(fut)) => fut.await,
@@ -115,7 +115,7 @@ impl PyCallback {
                 ];
                 all.extend(args(py)?.iter());
                 let coro = call.call1(PyTuple::new(py, all)?)?;
-                pyo3_async_runtimes::into_future_with_locals(&this.locals, coro)
+                schedule(&this.locals, coro)
             });
             let result = match pending {
                 Some(Ok(fut)) => fut.await,
@@ -141,6 +141,30 @@ impl PyCallback {
         .await;
         joined.unwrap_or_else(|err| Err(format!("the {what} task failed: {err}")))
     }
+}
+
+/// Hands `coro` to its loop; if that fails (the loop is closed), closes the coroutine so
+/// Python does not warn that it was never awaited.
+fn schedule(
+    locals: &TaskLocals,
+    coro: Bound<'_, PyAny>,
+) -> PyResult<impl std::future::Future<Output = PyResult<Py<PyAny>>> + Send> {
+    let closed = locals
+        .event_loop(coro.py())
+        .call_method0("is_closed")
+        .and_then(|c| c.is_truthy())
+        .unwrap_or(true);
+    let result = if closed {
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "the event loop that connected is closed",
+        ))
+    } else {
+        pyo3_async_runtimes::into_future_with_locals(locals, coro.clone())
+    };
+    if result.is_err() {
+        let _ = coro.call_method0("close");
+    }
+    result
 }
 
 /// A warning on the `natsrs` logger (rare paths: a callback that failed).

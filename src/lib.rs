@@ -3,6 +3,8 @@
 //! Modules mirror async-nats's (`options`, `client`, `subscriber`, `message`, `header`,
 //! `error`); `runtime` is the only place where asyncio and tokio meet.
 
+#![deny(unsafe_code)]
+
 use pyo3::prelude::*;
 
 #[cfg(all(feature = "ring", feature = "aws-lc-rs"))]
@@ -32,12 +34,15 @@ mod tls;
 
 #[pymodule(gil_used = false)]
 fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    runtime::watch_forks();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("BUILD_GIL", cfg!(not(Py_GIL_DISABLED)))?;
     m.add("DEFAULT_URL", options::DEFAULT_URL)?;
     m.add_function(wrap_pyfunction!(runtime::set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_started, m)?)?;
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_runtime_alive_tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_create, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_public_key, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_sign, m)?)?;

@@ -43,6 +43,67 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 /// 0: not configured (environment variable, else tokio's default of one per core).
 static WORKER_THREADS: AtomicUsize = AtomicUsize::new(0);
 
+/// Set in a child process forked after the runtime started: its worker threads did not
+/// survive the fork, so nothing spawned there would ever run.
+static FORKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(unix)]
+extern "C" fn after_fork_in_child() {
+    if RUNTIME.get().is_some() {
+        FORKED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Registers the fork hook (module import).
+pub(crate) fn watch_forks() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: registers a handler that only stores to an atomic, which is
+            // async-signal-safe as a fork child handler must be.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::pthread_atfork(None, None, Some(after_fork_in_child));
+            }
+        });
+    }
+}
+
+/// Fails in a child forked from a process whose runtime had started.
+pub(crate) fn check_not_forked() -> PyResult<()> {
+    if FORKED.load(Ordering::Relaxed) {
+        return Err(PyRuntimeError::new_err(
+            "natsrs cannot be used in a process forked after it started its runtime: the \
+             runtime's threads and connections stay in the parent. Connect in the child \
+             only (use multiprocessing's 'spawn' or 'forkserver' start method, or fork \
+             before the first connect)",
+        ));
+    }
+    Ok(())
+}
+
+/// Tasks alive on the runtime (0 before it starts); for leak tests.
+#[pyfunction]
+pub(crate) fn _runtime_alive_tasks() -> usize {
+    RUNTIME.get().map_or(0, |rt| rt.metrics().num_alive_tasks())
+}
+
+/// Panics on purpose, in the call (`where_ == "call"`) or in a tokio task (`"task"`), so
+/// tests can check that a Rust panic becomes a Python exception and nothing else breaks.
+#[pyfunction]
+pub(crate) fn _panic_for_tests(py: Python<'_>, where_: &str) -> PyResult<Py<PyAny>> {
+    match where_ {
+        "call" => panic!("natsrs test panic in a call"),
+        _ => spawn(py, async {
+            if true {
+                panic!("natsrs test panic in a task");
+            }
+            Ok(())
+        }),
+    }
+}
+
 pub(crate) fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -233,6 +294,7 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: ToPy,
 {
+    check_not_forked()?;
     let mut fut = Box::pin(fut);
     match poll_here(fut.as_mut()) {
         Poll::Ready(result) => finished(py, result),
@@ -251,6 +313,7 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: ToPy,
 {
+    check_not_forked()?;
     let mut fut = Box::pin(fut);
     match poll_here(fut.as_mut()) {
         Poll::Ready(result) => finished(py, result),
@@ -280,6 +343,7 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: ToPy,
 {
+    check_not_forked()?;
     register_with_pyo3_async_runtimes();
     let hub = LoopHub::current(py)?;
     let hub_ref = hub.get();

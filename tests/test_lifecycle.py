@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -242,3 +247,217 @@ def test_publish_and_queued_messages_create_no_asyncio_future(nats_server: NatsS
         loop.close()
     assert publish_futures == 0
     assert read_futures == 0
+
+
+EXIT_SCRIPT = """
+import asyncio, sys
+import natsrs
+
+async def main(mode):
+    nc = await natsrs.connect(sys.argv[1])
+    sub = await nc.subscribe("exit.test")
+    waiting = asyncio.ensure_future(sub.next())
+    await nc.publish("exit.test.other", b"x")
+    if mode == "exit":
+        sys.exit(3)
+    if mode == "raise":
+        raise RuntimeError("boom")
+    # "end": return with the client, the subscription and a waiter still open.
+
+asyncio.run(main(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize(("mode", "code"), [("end", 0), ("exit", 3), ("raise", 1)])
+def test_interpreter_exits_promptly_with_open_clients(
+    nats_server: NatsServer, mode: str, code: int, tmp_path: Path
+) -> None:
+    script = tmp_path / "exit_script.py"
+    script.write_text(EXIT_SCRIPT)
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(script), nats_server.url, mode],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert time.monotonic() - started < 10
+    assert proc.returncode == code, proc.stderr
+    assert "panick" not in proc.stderr and "Fatal Python error" not in proc.stderr
+
+
+FORK_SCRIPT = """
+import asyncio, os, sys
+import natsrs
+
+async def parent_use():
+    nc = await natsrs.connect(sys.argv[1])
+    await nc.publish("fork.test", b"x")
+    await nc.flush()
+    return nc
+
+nc = asyncio.run(parent_use())
+pid = os.fork()
+if pid == 0:
+    async def child():
+        try:
+            await natsrs.connect(sys.argv[1])
+        except RuntimeError as exc:
+            print("child refused:", exc, flush=True)
+            os._exit(0)
+        os._exit(1)
+    asyncio.run(child())
+else:
+    _, status = os.waitpid(pid, 0)
+    print("child status", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_fork_after_use_gives_the_child_a_clear_error_not_a_hang(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "fork_script.py"
+    script.write_text(FORK_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script), nats_server.url], capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "child refused: natsrs cannot be used in a process forked" in proc.stdout
+    assert "child status 0" in proc.stdout
+
+
+async def test_a_rust_panic_becomes_a_python_exception(client: natsrs.Client) -> None:
+    from natsrs import _natsrs
+
+    with pytest.raises(BaseException, match="natsrs test panic in a call"):
+        _natsrs._panic_for_tests("call")
+    with pytest.raises(natsrs.errors.Error, match="internal error"):
+        await asyncio.wait_for(_natsrs._panic_for_tests("task"), WAIT)
+    sub = await client.subscribe("lifecycle.panic")
+    await client.publish("lifecycle.panic", b"alive")
+    msg = await asyncio.wait_for(sub.next(), WAIT)
+    assert msg is not None and msg.payload == b"alive"
+
+
+def test_one_client_used_from_a_second_loop(nats_server: NatsServer) -> None:
+    """Supported: a client made on one loop works from another (each loop gets its own
+    completion hub); callbacks stay bound to the loop that connected."""
+
+    async def make() -> natsrs.Client:
+        return await natsrs.connect(nats_server.url)
+
+    nc = asyncio.run(make())  # that loop is now closed
+
+    async def use() -> bytes:
+        sub = await nc.subscribe("lifecycle.loops")
+        await nc.flush()
+        await nc.publish("lifecycle.loops", b"second loop")
+        msg = await asyncio.wait_for(sub.next(), WAIT)
+        await nc.close()
+        assert msg is not None
+        return msg.payload
+
+    assert asyncio.run(use()) == b"second loop"
+
+
+def test_callbacks_of_a_closed_loop_fail_quietly_and_the_client_keeps_working(
+    nats_server: NatsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[natsrs.Event] = []
+
+    async def on_event(event: natsrs.Event) -> None:
+        seen.append(event)
+
+    async def make() -> natsrs.Client:
+        return await natsrs.connect(nats_server.url, event_callback=on_event)
+
+    nc = asyncio.run(make())
+    before = len(seen)
+
+    async def use() -> list[natsrs.EventKind]:
+        events = nc.events()
+        await nc.force_reconnect()
+        kinds = []
+        while (event := await asyncio.wait_for(events.__anext__(), WAIT)).kind != (
+            natsrs.EventKind.CONNECTED
+        ):
+            kinds.append(event.kind)
+        sub = await nc.subscribe("lifecycle.closedloop")
+        await nc.publish("lifecycle.closedloop", b"ok")
+        assert await asyncio.wait_for(sub.next(), WAIT) is not None
+        await nc.close()
+        return kinds
+
+    kinds = asyncio.run(use())
+    assert natsrs.EventKind.DISCONNECTED in kinds
+    assert len(seen) == before, "a callback bound to a closed loop cannot run"
+    assert len(caplog.records) < 20, "no error spam"
+
+
+async def test_cancelled_connect_flush_and_drain_propagate(nats_server: NatsServer) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        connecting = asyncio.ensure_future(
+            natsrs.connect(f"nats://127.0.0.1:{silent.getsockname()[1]}", connection_timeout=30)
+        )
+        await asyncio.sleep(0.1)
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+    finally:
+        silent.close()
+    nc = await natsrs.connect(nats_server.url)
+    flushing = asyncio.ensure_future(nc.flush())
+    flushing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flushing
+    await nc.flush()
+    draining = asyncio.ensure_future(nc.drain())
+    draining.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await draining
+    await asyncio.wait_for(nc.close(), WAIT)
+
+
+async def test_no_task_or_fd_growth_over_many_requests_and_subscriptions(
+    client: natsrs.Client,
+) -> None:
+    from natsrs import _natsrs
+
+    service = await client.subscribe("lifecycle.leak")
+
+    async def respond() -> None:
+        async for msg in service:
+            await msg.respond(b"r")
+
+    responder = asyncio.ensure_future(respond())
+
+    async def round_of_work() -> None:
+        for _ in range(200):
+            await client.request("lifecycle.leak", b"q", timeout=WAIT)
+        subs = [await client.subscribe(f"lifecycle.leak.{i}") for i in range(50)]
+        for sub in subs:
+            await sub.unsubscribe()
+        waits = [
+            asyncio.ensure_future(client.request("lifecycle.nobody", timeout=WAIT))
+            for _ in range(20)
+        ]
+        for w in waits:
+            w.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        await client.flush()
+
+    await round_of_work()
+    await asyncio.sleep(0.2)
+    tasks_before = _natsrs._runtime_alive_tasks()
+    fds_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+    for _ in range(3):
+        await round_of_work()
+    await asyncio.sleep(0.2)
+    assert _natsrs._runtime_alive_tasks() <= tasks_before
+    if fds_before:
+        assert len(os.listdir("/proc/self/fd")) <= fds_before
+    responder.cancel()

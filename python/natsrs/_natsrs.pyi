@@ -42,6 +42,8 @@ __all__ = [
     "_nkeys_create",
     "_nkeys_public_key",
     "_nkeys_sign",
+    "_panic_for_tests",
+    "_runtime_alive_tasks",
     "refresh_log_level",
     "runtime_started",
     "set_worker_threads",
@@ -69,6 +71,12 @@ def set_worker_threads(count: int) -> None:
 def _nkeys_create(kind: str) -> tuple[str, str]: ...
 def _nkeys_public_key(seed: str) -> str: ...
 def _nkeys_sign(seed: str, data: bytes) -> bytes: ...
+def _runtime_alive_tasks() -> int:
+    """Tasks alive on natsrs's runtime (0 before it starts); for leak tests."""
+
+def _panic_for_tests(where_: str) -> Awaitable[None]:
+    """Panics on purpose (``"call"``: in the call; otherwise in a tokio task)."""
+
 def refresh_log_level() -> None:
     """Make the engine's records follow the ``natsrs`` logger's current level.
 
