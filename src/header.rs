@@ -30,18 +30,31 @@ pub(crate) struct PyHeaderMap {
 }
 
 fn check_name(name: &str) -> Result<(), Error> {
-    HeaderName::from_str(name)
-        .map(drop)
-        .map_err(|_| Error::new(Kind::BadHeader, format!("invalid header name {name:?}")))
+    if name.is_empty() || HeaderName::from_str(name).is_err() {
+        return Err(Error::new(
+            Kind::BadHeader,
+            format!("invalid header name {name:?}: it must be printable ASCII without ':'"),
+        ));
+    }
+    Ok(())
 }
 
+/// CR/LF would break the framing; leading or trailing blanks would not survive it (the
+/// wire format trims them), so they are refused rather than silently changed.
 fn check_value(value: &str) -> Result<(), Error> {
-    HeaderValue::from_str(value).map(drop).map_err(|_| {
-        Error::new(
+    if HeaderValue::from_str(value).is_err() {
+        return Err(Error::new(
             Kind::BadHeader,
             "invalid header value: it must not contain CR or LF",
-        )
-    })
+        ));
+    }
+    if value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']) {
+        return Err(Error::new(
+            Kind::BadHeader,
+            "invalid header value: leading or trailing blanks are trimmed on the wire",
+        ));
+    }
+    Ok(())
 }
 
 impl PyHeaderMap {

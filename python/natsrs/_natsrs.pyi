@@ -362,8 +362,9 @@ class Statistics:
 class HeaderMap:
     """Multi-valued, order- and case-preserving NATS headers.
 
-    Names and values are validated when set: a name must be printable ASCII without
-    ``:`` or whitespace, a value must not contain CR or LF; otherwise
+    Names and values are validated when set: a name must be non-empty printable ASCII
+    without ``:`` or whitespace; a value must not contain CR or LF, nor start or end
+    with a blank (the wire format trims those); otherwise
     ``natsrs.errors.BadHeaderError``. Lookups are case-sensitive.
     """
 
