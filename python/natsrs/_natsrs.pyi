@@ -364,7 +364,7 @@ class HeaderMap:
 
     Names and values are validated when set: a name must be non-empty printable ASCII
     without ``:`` or whitespace; a value must not contain CR or LF, nor start or end
-    with a blank (the wire format trims those); otherwise
+    with whitespace (the wire format trims it); otherwise
     ``natsrs.errors.BadHeaderError``. Lookups are case-sensitive.
     """
 
