@@ -22,6 +22,7 @@ use pyo3::prelude::*;
 
 use crate::client::{ClientInner, Reply};
 use crate::error::{Error, Kind};
+use crate::message::PyMessage;
 use crate::options::extract_duration;
 use crate::runtime::{self, ToPy};
 
@@ -75,6 +76,25 @@ impl Shared {
         }
     }
 
+    /// Takes up to `max` queued messages into `out`; `Ready` once at least one was taken
+    /// or the subscription ended.
+    fn poll_batch(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        out: &mut Vec<async_nats::Message>,
+    ) -> Poll<()> {
+        while out.len() < max {
+            match self.poll_message(cx) {
+                Poll::Ready(Some(msg)) => out.push(msg),
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending if out.is_empty() => return Poll::Pending,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(())
+    }
+
     fn give_back(&self, msg: async_nats::Message) {
         let mut returned = self.returned.lock().expect("subscriber lock");
         returned.push_front(msg);
@@ -96,6 +116,32 @@ impl Drop for Shared {
         // any thread, so give it the runtime's context.
         let _guard = runtime::runtime().enter();
         drop(self.sub.get_mut().take());
+    }
+}
+
+/// Several messages at once, for `next_batch`.
+struct Batch {
+    msgs: Vec<async_nats::Message>,
+    shared: Arc<Shared>,
+}
+
+impl ToPy for Batch {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.shared
+            .delivered
+            .fetch_add(self.msgs.len() as u64, Ordering::Relaxed);
+        let client = &self.shared.client;
+        let list = pyo3::types::PyList::empty(py);
+        for msg in self.msgs {
+            list.append(Py::new(py, PyMessage::new(msg, Some(client.clone())))?)?;
+        }
+        Ok(list.into_any().unbind())
+    }
+
+    fn abandon(self) {
+        for msg in self.msgs.into_iter().rev() {
+            self.shared.give_back(msg);
+        }
     }
 }
 
@@ -298,6 +344,43 @@ impl PySubscriber {
     #[getter]
     fn messages(slf: Py<Self>) -> Py<Self> {
         slf
+    }
+
+    /// Every queued message, up to `max`, in one call: waits for the first one only. An
+    /// empty list means the subscription has ended. The way to the engine's speed when
+    /// messages arrive faster than one `await` each can take them.
+    #[pyo3(signature = (max = 1024))]
+    fn next_batch(&self, py: Python<'_>, max: usize) -> PyResult<Py<PyAny>> {
+        let max = max.max(1);
+        let shared = &self.shared;
+        if let Ok(_slot) = shared.waiter.try_lock() {
+            let mut msgs = Vec::new();
+            let polled = runtime::poll_here(std::pin::pin!(poll_fn(
+                |cx| shared.poll_batch(cx, max, &mut msgs)
+            )));
+            if polled.is_ready() {
+                let batch = Batch {
+                    msgs,
+                    shared: shared.clone(),
+                };
+                return runtime::ready(py, batch.to_py(py)?);
+            }
+        }
+        let shared = shared.clone();
+        let lifeline = shared.client.life.lifeline.clone();
+        runtime::spawn(py, async move {
+            let _slot = shared.waiter.lock().await;
+            let mut msgs = Vec::new();
+            tokio::select! {
+                biased;
+                () = poll_fn(|cx| shared.poll_batch(cx, max, &mut msgs)) => {}
+                () = lifeline.cancelled() => {}
+            }
+            Ok(Batch {
+                msgs,
+                shared: shared.clone(),
+            })
+        })
     }
 
     /// Messages handed to Python so far.

@@ -11,7 +11,15 @@ import asyncio
 import datetime
 import os
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import ClassVar, Final, final
 
 from typing_extensions import Self, TypeAlias
@@ -452,6 +460,9 @@ class Subscriber:
     @property
     def messages(self) -> Subscriber:
         """nats-py's message iterator: the subscriber itself."""
+    def next_batch(self, max: int = 1024) -> Awaitable[list[Message]]:
+        """Every queued message up to ``max`` in one call, waiting only for the first;
+        an empty list once the subscription has ended."""
     @property
     def delivered(self) -> int:
         """Messages handed to Python so far."""
@@ -490,6 +501,12 @@ class Client:
             natsrs.errors.MaxPayloadError: payload larger than the server's limit.
             natsrs.errors.BadHeaderError: invalid header name or value.
             natsrs.errors.ConnectionClosedError: the client is closed.
+        """
+    def publish_many(self, messages: Iterable[tuple[str, _Payload]]) -> Awaitable[None]:
+        """Publish many ``(subject, payload)`` messages in one call, in order.
+
+        Each is queued at once while the engine has room; if it fills up the rest wait
+        on one task. On an error the messages before it were published.
         """
     def publish_with_reply(
         self, subject: str, reply: str, payload: _Payload = b""
