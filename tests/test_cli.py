@@ -13,12 +13,15 @@ import sysconfig
 import time
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 import natsrs
 from natsrs._server import NatsServer, free_port
+
+if TYPE_CHECKING:
+    from conftest import ServerFactory
 
 T = TypeVar("T")
 WAIT = 5.0
@@ -411,7 +414,7 @@ def test_main_is_the_console_script_entry_point_and_returns_the_status() -> None
     from natsrs.__main__ import main
 
     # Rejected before any signal handler is installed or server started: safe in-process.
-    assert main(["pub", "x", "y", "--token", "t"]) == 2
+    assert main(["pub", "x", "y", "--user", "only-a-user"]) == 2
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0
@@ -456,25 +459,38 @@ def test_server_help_lists_its_options() -> None:
         assert flag in result.stdout
 
 
-# -- authentication and TLS flags: parsed, not supported yet ---------------------------------
+# -- authentication and TLS flags ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag", AUTH_FLAGS)
-def test_auth_and_tls_flags_exit_2_with_a_clear_message(flag: str) -> None:
-    result = run_cli("pub", "x", "y", flag, "value")
-
+def test_auth_flags_are_checked_before_anything_starts(tmp_path: Path) -> None:
+    half = run_cli("pub", "x", "y", "--user", "u")
+    assert half.returncode == 2
+    assert "--user and --password go together" in half.stderr
+    bad_seed = tmp_path / "seed.txt"
+    bad_seed.write_text("not a seed")
+    result = run_cli("pub", "x", "y", "--nkey", str(bad_seed))
     assert result.returncode == 2
-    assert f"natsrs: error: {flag}: not supported yet in this build" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "malformed nkey seed" in result.stderr
+    assert "not a seed" not in result.stderr
     assert "embedded nats-server" not in result.stderr  # refused before starting anything
 
 
-@pytest.mark.parametrize("command", [["demo"], ["sub", "x"], ["req", "x"], ["reply", "x", "y"]])
-def test_every_client_command_refuses_the_auth_flags(command: list[str]) -> None:
-    result = run_cli(*command, "--user", "u", "--password", "p")
-
-    assert result.returncode == 2
-    assert "--user, --password: not supported yet in this build" in result.stderr
+async def test_token_and_user_flags_authenticate(
+    nats_server_factory: ServerFactory,
+) -> None:
+    token_server = nats_server_factory('authorization { token: "cli-token-123" }')
+    user_server = nats_server_factory(
+        'authorization { users = [{ user: "cli", password: "cli-pass-456" }] }'
+    )
+    ok = run_cli("pub", "x", "y", "--server", token_server.url, "--token", "cli-token-123")
+    assert ok.returncode == 0, ok.stderr
+    refused = run_cli("pub", "x", "y", "--server", token_server.url, "--token", "wrong-tok")
+    assert refused.returncode == 1
+    assert "AuthorizationError" in refused.stderr and "wrong-tok" not in refused.stderr
+    ok = run_cli(
+        "pub", "x", "y", "--server", user_server.url, "--user", "cli", "--password", "cli-pass-456"
+    )
+    assert ok.returncode == 0, ok.stderr
 
 
 # -- pub ---------------------------------------------------------------------------------------

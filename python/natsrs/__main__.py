@@ -35,6 +35,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import natsrs
@@ -51,7 +52,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 # Options parsed by every client command but not implemented yet: (dest, flag, metavar, help).
-UNSUPPORTED_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
+AUTH_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("creds", "--creds", "FILE", "user credentials file (JWT and NKey seed)"),
     ("user", "--user", "USER", "user name"),
     ("password", "--password", "PASSWORD", "password"),
@@ -61,7 +62,14 @@ UNSUPPORTED_OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("tlskey", "--tlskey", "FILE", "TLS client private key"),
     ("tlsca", "--tlsca", "FILE", "CA certificate to verify the server"),
 )
-NOT_SUPPORTED = "not supported yet in this build (authentication and TLS come in a later release)"
+
+
+# Applied to every connection the tools make (set by ``main`` from the flags above).
+def _no_auth(opts: natsrs.ConnectOptions) -> natsrs.ConnectOptions:
+    return opts
+
+
+_auth: Callable[[natsrs.ConnectOptions], natsrs.ConnectOptions] = _no_auth
 
 
 class CommandError(Exception):
@@ -211,10 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="timeout of connecting and of each operation (default: 5)",
     )
-    auth = connection.add_argument_group(
-        "authentication and TLS", "Parsed, but not supported yet in this build (exit status 2)."
-    )
-    for dest, flag, metavar, what in UNSUPPORTED_OPTIONS:
+    auth = connection.add_argument_group("authentication and TLS")
+    for dest, flag, metavar, what in AUTH_OPTIONS:
         auth.add_argument(flag, dest=dest, metavar=metavar, default=None, help=what)
 
     headers = argparse.ArgumentParser(add_help=False)
@@ -342,9 +348,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _unsupported(args: argparse.Namespace) -> list[str]:
-    """The authentication/TLS flags that were given."""
-    return [flag for dest, flag, _, _ in UNSUPPORTED_OPTIONS if getattr(args, dest, None)]
+_Setup = Callable[[natsrs.ConnectOptions], natsrs.ConnectOptions]
+
+
+def _auth_from(args: argparse.Namespace) -> _Setup:
+    """What the authentication/TLS flags add to a connection; checks them first.
+
+    Raises:
+        CommandError: a flag without its partner, or a file that cannot be used.
+    """
+    user, password = getattr(args, "user", None), getattr(args, "password", None)
+    cert, key = getattr(args, "tlscert", None), getattr(args, "tlskey", None)
+    if (user is None) != (password is None):
+        raise CommandError("--user and --password go together")
+    if (cert is None) != (key is None):
+        raise CommandError("--tlscert and --tlskey go together")
+    steps: list[_Setup] = []
+    if getattr(args, "creds", None):
+        steps.append(lambda o: o.credentials_file(args.creds))
+    if user is not None and password is not None:
+        steps.append(lambda o: o.user_and_password(user, password))
+    if getattr(args, "token", None):
+        steps.append(lambda o: o.token(args.token))
+    if getattr(args, "nkey", None):
+        try:
+            seed = Path(args.nkey).read_text().strip()
+        except OSError as exc:
+            raise CommandError(f"cannot read the nkey seed file: {exc}") from exc
+        steps.append(lambda o: o.nkey(seed))
+    if getattr(args, "tlsca", None):
+        steps.append(lambda o: o.add_root_certificates(args.tlsca))
+    if cert is not None and key is not None:
+        steps.append(lambda o: o.add_client_certificate(cert, key))
+
+    def apply(opts: natsrs.ConnectOptions) -> natsrs.ConnectOptions:
+        for step in steps:
+            opts = step(opts)
+        return opts
+
+    # Bad seeds, creds or files fail here, before any server starts.
+    try:
+        apply(natsrs.ConnectOptions())
+    except (natsrs.errors.Error, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
+    return apply
 
 
 # -- server and client plumbing ------------------------------------------------------------
@@ -389,7 +436,7 @@ async def _within(timeout: float, what: str, awaitable: Awaitable[T]) -> T:
 
 
 async def _connect(url: str, timeout: float, name: str) -> Client:
-    opts = natsrs.ConnectOptions().name(name).connection_timeout(timeout)
+    opts = _auth(natsrs.ConnectOptions().name(name).connection_timeout(timeout))
     return await _within(timeout + 1, f"connecting to {url}", opts.connect(url))
 
 
@@ -712,11 +759,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     This is the ``natsrs`` console script's entry point.
     """
+    global _auth
     parser = build_parser()
     args = parser.parse_args(argv)
-    unsupported = _unsupported(args)
-    if unsupported:
-        print(f"natsrs: error: {', '.join(unsupported)}: {NOT_SUPPORTED}", file=sys.stderr)
+    try:
+        _auth = _auth_from(args)
+    except CommandError as exc:
+        print(f"natsrs: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     # SIGTERM takes the Ctrl-C path, so an embedded server is always stopped.
     signal.signal(signal.SIGTERM, _interrupt)
