@@ -467,3 +467,16 @@ async def test_no_task_or_fd_growth_over_many_requests_and_subscriptions(
     if fds_before:
         assert open_fds() <= fds_before
     responder.cancel()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_soak_script_short_run_passes_its_own_checks() -> None:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "soak.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--messages", "50000", "--requests", "5000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith("ok")
