@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +21,17 @@ import natsrs
 from natsrs._server import NatsServer
 
 CONNECT_TIMEOUT = 5.0
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+    """``NATSRS_TEST_LOOP=uvloop`` runs every async test on uvloop (CI runs both)."""
+    if os.environ.get("NATSRS_TEST_LOOP") == "uvloop":
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+    return None
 
 
 class ServerFactory(Protocol):

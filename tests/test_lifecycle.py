@@ -480,3 +480,11 @@ def test_soak_script_short_run_passes_its_own_checks() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.strip().endswith("ok")
+
+
+async def test_the_requested_event_loop_is_the_one_running() -> None:
+    loop_module = type(asyncio.get_running_loop()).__module__
+    if os.environ.get("NATSRS_TEST_LOOP") == "uvloop":
+        assert loop_module.startswith("uvloop")
+    else:
+        assert loop_module.startswith("asyncio")
