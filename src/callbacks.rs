@@ -53,93 +53,99 @@ impl PyCallback {
         }
     }
 
+    /// Runs `natsrs._callbacks.<helper>(*leading, func, *args)` on the callback's loop
+    /// and hands the outcome to `finish` with the interpreter attached, all inside one
+    /// spawned task: the future the engine stores must be `Sync`, and a `JoinHandle` is.
+    /// `None` when the interpreter is shutting down.
+    async fn run<A, F, R>(
+        &self,
+        helper: &'static PyOnceLock<Py<PyAny>>,
+        helper_name: &'static str,
+        leading: Option<&'static str>,
+        args: A,
+        finish: F,
+    ) -> Option<R>
+    where
+        A: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>> + Send + 'static,
+        F: for<'py> FnOnce(Python<'py>, PyResult<Py<PyAny>>) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            let pending = Python::try_attach(|py| {
+                let call = helper.import(py, "natsrs._callbacks", helper_name)?;
+                let mut all: Vec<Bound<'_, PyAny>> = leading
+                    .map(|text| pyo3::types::PyString::new(py, text).into_any())
+                    .into_iter()
+                    .collect();
+                all.push(this.func.clone_ref(py).into_bound(py));
+                all.extend(args(py)?.iter());
+                let coro = call.call1(PyTuple::new(py, all)?)?;
+                schedule(&this.locals, coro)
+            })?;
+            let result = match pending {
+                Ok(fut) => fut.await,
+                Err(err) => Err(err),
+            };
+            Python::try_attach(|py| finish(py, result))
+        });
+        task.await.ok().flatten()
+    }
+
     /// Runs the callback on its loop with `args` and converts the result with
-    /// `extract` (on the calling tokio thread, interpreter attached). A Python exception
-    /// is recorded for the connect error and returned as its message.
+    /// `extract`. A Python exception is recorded for the connect error and returned as
+    /// its message.
     pub(crate) async fn call<T, A, E>(&self, args: A, extract: E) -> Result<T, String>
     where
         A: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>> + Send + 'static,
         E: for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let this = self.clone();
-        // A spawned task makes the future the engine stores `Sync`, which it requires.
-        let joined = tokio::spawn(async move {
-            let pending = Python::try_attach(|py| {
-                static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-                let call = CALL.import(py, "natsrs._callbacks", "call")?;
-                let mut all = vec![this.func.clone_ref(py).into_bound(py)];
-                all.extend(args(py)?.iter());
-                let coro = call.call1(PyTuple::new(py, all)?)?;
-                schedule(&this.locals, coro)
-            });
-            let result = match pending {
-                Some(Ok(fut)) => fut.await,
-                Some(Err(err)) => Err(err),
-                None => return Err(None),
-            };
-            Python::try_attach(|py| match result {
-                Ok(value) => extract(value.bind(py)).map_err(|err| Some((err.to_string(), err))),
-                Err(err) => Err(Some((err.to_string(), err))),
+        static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let outcome = self
+            .run(&CALL, "call", None, args, |py, result| {
+                result.and_then(|value| extract(value.bind(py)))
             })
-            .unwrap_or(Err(None))
-        })
-        .await;
-        match joined {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(Some((message, err)))) => {
+            .await;
+        match outcome {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(err)) => {
+                let message = err.to_string();
                 self.errors.store(err);
                 Err(message)
             }
-            Ok(Err(None)) => Err("the interpreter is shutting down".to_owned()),
-            Err(join_error) => Err(format!("callback task failed: {join_error}")),
+            None => Err("the interpreter is shutting down".to_owned()),
         }
     }
-}
 
-impl PyCallback {
     /// Runs a callback whose exceptions are only reported: logged on the `natsrs`
     /// logger by Python, and returned as text for an event.
     pub(crate) async fn call_reporting<A>(&self, what: &'static str, args: A) -> Result<(), String>
     where
         A: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>> + Send + 'static,
     {
-        let this = self.clone();
-        let joined = tokio::spawn(async move {
-            let pending = Python::try_attach(|py| {
-                static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-                let call = CALL.import(py, "natsrs._callbacks", "call_reporting")?;
-                let mut all = vec![
-                    pyo3::types::PyString::new(py, what).into_any(),
-                    this.func.clone_ref(py).into_bound(py),
-                ];
-                all.extend(args(py)?.iter());
-                let coro = call.call1(PyTuple::new(py, all)?)?;
-                schedule(&this.locals, coro)
-            });
-            let result = match pending {
-                Some(Ok(fut)) => fut.await,
-                Some(Err(err)) => Err(err),
-                None => {
-                    return Err(format!(
-                        "the {what} could not run: interpreter shutting down"
-                    ))
-                }
-            };
-            Python::try_attach(|py| match result {
-                Ok(value) if value.is_none(py) => Ok(()),
-                Ok(value) => Err(value.bind(py).to_string()),
-                // The loop is gone (closed) or the call could not be made.
-                Err(err) => Err(format!("the {what} could not run: {err}")),
-            })
-            .unwrap_or_else(|| {
-                Err(format!(
-                    "the {what} could not run: interpreter shutting down"
-                ))
-            })
+        static CALL_REPORTING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let outcome = self
+            .run(
+                &CALL_REPORTING,
+                "call_reporting",
+                Some(what),
+                args,
+                move |py, result| {
+                    match result {
+                        Ok(value) if value.is_none(py) => Ok(()),
+                        Ok(description) => Err(description.bind(py).to_string()),
+                        // The loop is gone (closed) or the call could not be made.
+                        Err(err) => Err(format!("the {what} could not run: {err}")),
+                    }
+                },
+            )
+            .await;
+        outcome.unwrap_or_else(|| {
+            Err(format!(
+                "the {what} could not run: interpreter shutting down"
+            ))
         })
-        .await;
-        joined.unwrap_or_else(|err| Err(format!("the {what} task failed: {err}")))
     }
 }
 
