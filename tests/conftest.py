@@ -25,13 +25,13 @@ CONNECT_TIMEOUT = 5.0
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
-) -> dict[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     """``NATSRS_TEST_LOOP=uvloop`` runs every async test on uvloop (CI runs both)."""
     if os.environ.get("NATSRS_TEST_LOOP") == "uvloop":
         import uvloop
 
         return {"uvloop": uvloop.new_event_loop}
-    return None
+    return {"asyncio": asyncio.new_event_loop}
 
 
 class ServerFactory(Protocol):
