@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from natsrs import errors, nkeys
+from natsrs import _nats_py, errors, nkeys
 from natsrs._natsrs import (
     BUILD_GIL,
     DEFAULT_URL,
@@ -29,10 +29,12 @@ from natsrs._natsrs import (
     runtime_started,
     set_worker_threads,
 )
+from natsrs.aio.client import Client as NATS
 
 __all__ = [
     "BUILD_GIL",
     "DEFAULT_URL",
+    "NATS",
     "Auth",
     "Client",
     "ConnectOptions",
@@ -67,9 +69,15 @@ def connect(servers: str | Sequence[str] | None = None, **options: Any) -> Await
     Setters that take two arguments take a tuple: ``user_and_password=("u", "p")``,
     ``jwt=(jwt, sign_cb)``, ``add_client_certificate=(cert_path, key_path)``.
 
+    nats-py's ``connect`` keywords are accepted too, alone or mixed with these (for
+    example ``error_cb=``, ``max_reconnect_attempts=``, ``user_credentials=``); any of
+    them makes this a coroutine that still resolves to a ``Client`` (``MIGRATING.md``).
+
     Raises:
         TypeError: an unknown keyword.
     """
+    if _nats_py.uses_nats_py(options):
+        return _nats_py.connect(servers, options)
     opts = ConnectOptions()
     for key, value in options.items():
         setter = getattr(ConnectOptions, key, None)

@@ -144,3 +144,79 @@ class BadHeaderError(Error, ValueError):
 
 class NoReplySubjectError(Error, ValueError):
     """``respond`` was called on a message that has no reply subject."""
+
+
+# -- nats-py's remaining names ------------------------------------------------------------
+#
+# nats-py (``nats.errors``) defines these too. The ones natsrs raises are documented where
+# they come from; the others are defined so that code written for nats-py, which names
+# them in ``except`` clauses, keeps importing and running (an ``except`` naming a missing
+# class fails with ``AttributeError`` the moment any exception reaches it).
+
+__all__ += [
+    "BadTimeoutError",
+    "ConnectionDrainingError",
+    "ConnectionReconnectingError",
+    "InvalidUserCredentialsError",
+    "JsonParseError",
+    "OutboundBufferLimitError",
+    "ProtocolError",
+    "SecureConnFailedError",
+    "SecureConnRequiredError",
+    "SecureConnWantedError",
+    "ServerNotInPoolError",
+    "StaleConnectionError",
+    "UnexpectedEOF",
+]
+
+
+class StaleConnectionError(Error):
+    """The server closed the connection as stale (``-ERR 'Stale Connection'``); given to
+    ``error_cb``. The engine's own ping check reconnects without raising it."""
+
+
+class UnexpectedEOF(StaleConnectionError):
+    """nats-py's end-of-stream error. Never raised by natsrs: the engine reconnects and
+    reports a ``DISCONNECTED`` event (``disconnected_cb``) instead."""
+
+
+class OutboundBufferLimitError(Error):
+    """nats-py's full publish buffer. Never raised by natsrs: while disconnected the
+    engine keeps up to ``client_capacity`` commands and ``publish`` waits for room."""
+
+
+class BadTimeoutError(Error, ValueError):
+    """A timeout that is not a positive number (``flush``/``rtt`` of ``natsrs.NATS``)."""
+
+
+class ConnectionDrainingError(Error):
+    """nats-py's "connection draining". natsrs raises ``ConnectionClosedError`` for an
+    operation made after ``drain()`` started; this name exists for ``except`` clauses."""
+
+
+class ConnectionReconnectingError(Error):
+    """``natsrs.NATS.drain()`` was called while the client was connecting or reconnecting."""
+
+
+class ProtocolError(Error):
+    """nats-py's protocol parse error. Never raised by natsrs (the engine parses the
+    protocol and reconnects on a broken stream)."""
+
+
+class JsonParseError(Error):
+    """nats-py's INFO parse error. Never raised by natsrs (a bad INFO fails the connect
+    with ``NoServersError``)."""
+
+
+class ServerNotInPoolError(Error):
+    """A reconnect handler chose a server that is not in the pool (given to ``error_cb``;
+    the default choice is used instead)."""
+
+
+InvalidUserCredentialsError = InvalidCredentialsError
+"""nats-py's name for :class:`InvalidCredentialsError`."""
+
+# natsrs has one TLS failure class; nats-py's three names all catch it.
+SecureConnRequiredError = TlsError
+SecureConnWantedError = TlsError
+SecureConnFailedError = TlsError

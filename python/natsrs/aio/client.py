@@ -1,0 +1,524 @@
+"""``natsrs.NATS`` (``natsrs.aio.client.Client``): nats-py's ``Client`` over natsrs's engine.
+
+A plain Python object, made without a running loop, that holds one native
+:class:`natsrs.Client` per ``connect()`` and delegates to it: ``publish``, ``subscribe``,
+``request`` and ``new_inbox`` are the native client's own bound methods once connected
+(no extra Python frame on the hot paths). It uses nats-py's defaults (request timeout
+0.5 s, connect timeout 2 s, 60 reconnect attempts 2 s apart, a PING every 120 s) and
+has nats-py's properties. ``MIGRATING.md`` lists what differs and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import string
+import time
+import urllib.parse
+from collections import UserString
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, NoReturn
+
+from natsrs import _compat, _nats_py, errors
+from natsrs._nats_py import PoolServer as Server
+from natsrs._natsrs import Client as NativeClient
+from natsrs._natsrs import ConnectionState, HeaderMap, Message, Subscriber
+
+Msg = Message
+Subscription = Subscriber
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_DRAIN_TIMEOUT",
+    "DEFAULT_FLUSH_TIMEOUT",
+    "DEFAULT_MAX_PAYLOAD_SIZE",
+    "DEFAULT_MAX_RECONNECT_ATTEMPTS",
+    "DEFAULT_PING_INTERVAL",
+    "DEFAULT_RECONNECT_TIME_WAIT",
+    "Client",
+    "Msg",
+    "RawCredentials",
+    "Server",
+    "ServerVersion",
+    "Subscription",
+]
+
+DEFAULT_RECONNECT_TIME_WAIT = 2
+DEFAULT_MAX_RECONNECT_ATTEMPTS = 60
+DEFAULT_PING_INTERVAL = 120
+DEFAULT_MAX_PAYLOAD_SIZE = 1048576
+DEFAULT_FLUSH_TIMEOUT = 10
+DEFAULT_CONNECT_TIMEOUT = 2
+DEFAULT_DRAIN_TIMEOUT = 30
+DEFAULT_SERVERS = "nats://localhost:4222"
+
+_NUID_ALPHABET = string.digits + string.ascii_letters
+
+_SEMVER = re.compile(
+    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<prerelease>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?$"
+)
+
+
+class RawCredentials(UserString):
+    """nats-py's ``RawCredentials``: the text of a ``.creds`` file, for
+    ``user_credentials=`` (a plain ``str`` there is a path)."""
+
+
+class ServerVersion:
+    """nats-py's ``ServerVersion``: the connected server's semantic version."""
+
+    def __init__(self, server_version: str) -> None:
+        self._server_version = server_version
+        self._parts: dict[str, str] | None = None
+
+    def _parsed(self) -> dict[str, str]:
+        if self._parts is None:
+            match = _SEMVER.match(self._server_version)
+            if match is None:
+                raise ValueError(f"{self._server_version} is not a valid Semantic Version")
+            self._parts = {k: v or "" for k, v in match.groupdict().items()}
+        return self._parts
+
+    @property
+    def major(self) -> int:
+        return int(self._parsed()["major"])
+
+    @property
+    def minor(self) -> int:
+        return int(self._parsed()["minor"])
+
+    @property
+    def patch(self) -> int:
+        return int(self._parsed()["patch"])
+
+    @property
+    def prerelease(self) -> str:
+        return self._parsed()["prerelease"]
+
+    @property
+    def build(self) -> str:
+        return self._parsed()["build"]
+
+    @property
+    def dev(self) -> str:
+        parts = self._parsed()
+        return (
+            "+".join([parts["prerelease"], parts["build"]])
+            if parts["build"]
+            else parts["prerelease"]
+        )
+
+    def __repr__(self) -> str:
+        return f"<nats server v{self._server_version}>"
+
+
+def _parse(url: str) -> urllib.parse.ParseResult:
+    """A pool URL as nats-py shows it: a ``ParseResult`` with the default port filled in."""
+    uri = urllib.parse.urlparse(url)
+    if uri.port is None and uri.scheme not in ("ws", "wss"):
+        uri = uri._replace(netloc=f"{uri.netloc.rstrip(':')}:4222")
+    return uri
+
+
+async def _not_connected() -> NoReturn:
+    raise errors.ConnectionClosedError("nats: not connected (call connect() first)")
+
+
+class Client:
+    """nats-py's client class: ``nc = NATS(); await nc.connect(servers, **options)``.
+
+    ``connect`` takes nats-py's keywords and natsrs's option names (see
+    ``natsrs.connect``). After ``close()`` the same object can connect again.
+    """
+
+    def __init__(self) -> None:
+        self._native: NativeClient | None = None
+        self._dispatcher: _nats_py.Dispatcher | None = None
+        self._connecting = False
+        self._draining = False
+        self._closed = False
+        self._last_error: Exception | None = None
+        self._stats_before: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
+        # The URLs just given to set_server_pool(), until the engine's view is read back.
+        self._pool_override: list[str] | None = None
+        self.options: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<natsrs.NATS {self._native!r}>"
+
+    # -- connecting ---------------------------------------------------------------------
+
+    async def connect(self, servers: str | Sequence[str] = DEFAULT_SERVERS, **options: Any) -> None:
+        """Connect with nats-py's keywords (and nats-py's defaults for those not given).
+
+        Raises:
+            natsrs.errors.NoServersError: no server could be reached.
+            natsrs.errors.InvalidCallbackTypeError: a callback is not a coroutine function.
+            natsrs.errors.Error: this client is connected already.
+        """
+        if self._native is not None and not self._native.is_closed:
+            raise errors.Error("nats: already connected; close() it first")
+        merged = _nats_py.with_nats_py_defaults(options)
+        self._connecting = True
+        try:
+            native, dispatcher = await _nats_py.connect_with_dispatcher(
+                servers, merged, for_nats_class=True
+            )
+        except Exception as exc:
+            self._last_error = exc
+            raise
+        finally:
+            self._connecting = False
+        self._retire()
+        self.options = {"servers": servers, **merged}
+        self._native = native
+        self._dispatcher = dispatcher
+        self._closed = False
+        self._last_error = None
+        self._pool_override = None
+        # The hot paths are the native client's own methods.
+        self.__dict__.update(
+            publish=native.publish,
+            subscribe=native.subscribe,
+            request=native.request,
+            new_inbox=native.new_inbox,
+        )
+
+    def _retire(self) -> None:
+        """Fold the previous connection's counters into ``stats`` (nats-py keeps them)."""
+        old = self._native
+        if old is not None:
+            for key, value in _native_stats(old).items():
+                self._stats_before[key] += value
+            if self._dispatcher is not None:
+                self._stats_before["errors_received"] += self._dispatcher.errors_received
+
+    # -- the hot paths, until connect() binds the native client's methods -----------------
+
+    def publish(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        reply: str | None = "",
+        headers: HeaderMap | Mapping[str, str | Sequence[str]] | None = None,
+    ) -> Awaitable[None]:
+        """Publish a message (``natsrs.Client.publish``)."""
+        return _not_connected()
+
+    def subscribe(
+        self,
+        subject: str,
+        queue: str | None = "",
+        cb: Callable[[Message], Awaitable[None]] | None = None,
+        future: asyncio.Future[Message] | None = None,
+        max_msgs: int = 0,
+        pending_msgs_limit: int | None = _compat.DEFAULT_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int | None = _compat.DEFAULT_PENDING_BYTES_LIMIT,
+    ) -> Awaitable[Subscriber]:
+        """Subscribe (``natsrs.Client.subscribe``)."""
+        return _not_connected()
+
+    def request(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        timeout: float | None = 0.5,
+        old_style: bool = False,
+        headers: HeaderMap | Mapping[str, str | Sequence[str]] | None = None,
+    ) -> Awaitable[Message]:
+        """Request and wait for the first reply (``natsrs.Client.request``)."""
+        return _not_connected()
+
+    def new_inbox(self) -> str:
+        """A unique inbox subject; before ``connect()``, under nats-py's default prefix."""
+        return "_INBOX." + "".join(secrets.choice(_NUID_ALPHABET) for _ in range(22))
+
+    # -- the rest ---------------------------------------------------------------------------
+
+    def _live(self) -> NativeClient:
+        native = self._native
+        if native is None or native.is_closed:
+            raise errors.ConnectionClosedError("nats: connection closed")
+        return native
+
+    async def flush(self, timeout: float = DEFAULT_FLUSH_TIMEOUT) -> None:
+        """Wait until the server has processed everything sent so far (a round trip).
+
+        Raises:
+            natsrs.errors.BadTimeoutError: ``timeout`` is not positive.
+            natsrs.errors.FlushTimeoutError: not within ``timeout`` seconds.
+        """
+        if timeout <= 0:
+            raise errors.BadTimeoutError("nats: timeout invalid")
+        await self._live().flush(timeout)
+
+    async def rtt(self, timeout: float = DEFAULT_FLUSH_TIMEOUT) -> float:
+        """Seconds for one round trip to the server (timed over ``flush()``'s round trip,
+        a request the server answers itself, rather than nats-py's PING/PONG).
+
+        Raises:
+            natsrs.errors.BadTimeoutError: ``timeout`` is not positive.
+            natsrs.errors.TimeoutError: no answer within ``timeout`` seconds.
+        """
+        if timeout <= 0:
+            raise errors.BadTimeoutError("nats: timeout invalid")
+        native = self._live()
+        start = time.perf_counter()  # not loop.time(): uvloop's has 1 ms resolution
+        await native.flush(timeout)
+        return time.perf_counter() - start
+
+    async def drain(self) -> None:
+        """Drain every subscription, flush, then close, within ``drain_timeout``.
+
+        On timeout ``error_cb`` gets ``DrainTimeoutError`` and the client closes anyway
+        (nats-py's behaviour).
+
+        Raises:
+            natsrs.errors.ConnectionClosedError: the client is closed.
+            natsrs.errors.ConnectionReconnectingError: it is (re)connecting.
+        """
+        if self._draining:
+            return
+        native = self._live()
+        if self.is_connecting or self.is_reconnecting:
+            raise errors.ConnectionReconnectingError("nats: connection reconnecting")
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        self._draining = True
+        try:
+            await asyncio.wait_for(_awaited(native.drain()), dispatcher.drain_timeout)
+        except asyncio.TimeoutError:
+            await _compat.report(dispatcher.error_cb, errors.DrainTimeoutError("nats: drain"))
+            await native.close()
+        finally:
+            self._draining = False
+        await self._wait_closed()
+
+    async def close(self) -> None:
+        """Close for good; ``closed_cb`` has run when this returns (or soon after, when
+        the client was reconnecting and the engine's attempt has not ended yet)."""
+        native = self._native
+        if native is None:
+            self._closed = True
+            return
+        await native.close()
+        await self._wait_closed()
+
+    async def _wait_closed(self) -> None:
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return
+        # A reconnecting engine stops at its next attempt: after the delay and at most one
+        # connection timeout.
+        wait = float(self.options.get("reconnect_time_wait") or DEFAULT_RECONNECT_TIME_WAIT)
+        limit = float(self.options.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)
+        try:
+            await asyncio.wait_for(dispatcher.closed_event.wait(), wait + limit + 1.0)
+        except asyncio.TimeoutError:
+            pass
+
+    async def force_reconnect(self) -> None:
+        """Drop the connection and reconnect; nothing when not connected or when
+        reconnecting is disallowed (as in nats-py)."""
+        native = self._native
+        if native is None or native.is_closed or not self.is_connected:
+            return
+        if self._dispatcher is not None and not self._dispatcher.allow_reconnect:
+            return
+        await native.force_reconnect()
+
+    def set_server_pool(self, servers: list[str]) -> None:
+        """Replace the server pool (used from the next reconnect on), as nats-py: a plain
+        call.
+
+        Raises:
+            natsrs.errors.ConnectionClosedError: the client is closed.
+            natsrs.errors.ServerPoolError: the list is empty or mixes ws and plain URLs.
+            natsrs.errors.InvalidServerAddressError: a URL cannot be parsed.
+        """
+        native = self._live()
+        _run_now(native.set_server_pool(servers))
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            self._pool_override = [_nats_py.redact(url) for url in servers]
+            dispatcher._spawn(self._refresh_pool())
+
+    async def _refresh_pool(self) -> None:
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            await dispatcher.refresh()
+            self._pool_override = None
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        # As in nats-py, a draining client is not closed yet (the engine's is).
+        native = self._native
+        if self._draining:
+            return False
+        return self._closed if native is None else native.is_closed
+
+    @property
+    def is_connected(self) -> bool:
+        native = self._native
+        if self._draining:
+            return True
+        if native is None or native.is_closed:
+            return False
+        return native.connection_state == ConnectionState.CONNECTED
+
+    @property
+    def is_reconnecting(self) -> bool:
+        return self._dispatcher is not None and self._dispatcher.is_reconnecting
+
+    @property
+    def is_connecting(self) -> bool:
+        native = self._native
+        pending = (
+            native is not None
+            and not native.is_closed
+            and native.connection_state == ConnectionState.PENDING
+        )
+        return self._connecting or pending
+
+    @property
+    def is_draining(self) -> bool:
+        return self._draining
+
+    @property
+    def is_draining_pubs(self) -> bool:
+        return self._draining
+
+    def _pool_urls(self) -> list[tuple[str, bool]]:
+        if self._pool_override is not None:
+            return [(url, False) for url in self._pool_override]
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return []
+        return [(s.addr, s.is_discovered) for s in dispatcher.pool]
+
+    @property
+    def connected_url(self) -> urllib.parse.ParseResult | None:
+        """The server connected to, credentials replaced by ``***``; ``None`` when not
+        connected."""
+        dispatcher = self._dispatcher
+        if dispatcher is None or dispatcher.current_url is None or not self.is_connected:
+            return None
+        return _parse(dispatcher.current_url)
+
+    @property
+    def servers(self) -> list[urllib.parse.ParseResult]:
+        """The pool (configured and discovered servers), credentials replaced by ``***``."""
+        return [_parse(url) for url, _ in self._pool_urls()]
+
+    @property
+    def discovered_servers(self) -> list[urllib.parse.ParseResult]:
+        """The servers of the pool that the cluster announced."""
+        return [_parse(url) for url, found in self._pool_urls() if found]
+
+    @property
+    def server_pool(self) -> list[Server]:
+        """nats-py's ``Server`` entries: URL and failed attempts (as last refreshed, on
+        each connection event)."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return []
+        return [Server(uri=_parse(s.addr), reconnects=s.failed_attempts) for s in dispatcher.pool]
+
+    @property
+    def max_payload(self) -> int:
+        native = self._native
+        return DEFAULT_MAX_PAYLOAD_SIZE if native is None else native.max_payload
+
+    @property
+    def client_id(self) -> int | None:
+        info = None if self._native is None or self.is_closed else self._native.server_info
+        return None if info is None else info.client_id
+
+    @property
+    def client_ip(self) -> str | None:
+        info = None if self._native is None or self.is_closed else self._native.server_info
+        return None if info is None or not info.client_ip else info.client_ip
+
+    @property
+    def connected_server_version(self) -> ServerVersion:
+        info = None if self._native is None else self._native.server_info
+        return ServerVersion(info.version if info is not None else "0.0.0-unknown")
+
+    @property
+    def last_error(self) -> Exception | None:
+        dispatcher = self._dispatcher
+        if dispatcher is not None and dispatcher.last_error is not None:
+            return dispatcher.last_error
+        return self._last_error
+
+    @property
+    def pending_data_size(self) -> int:
+        """Always 0: the engine's write buffer is not observable (see MIGRATING.md)."""
+        return 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """nats-py's counters, from the engine's (``in_bytes``/``out_bytes`` count wire
+        bytes; ``flush()`` adds one message each way)."""
+        totals = dict(self._stats_before)
+        if self._native is not None:
+            for key, value in _native_stats(self._native).items():
+                totals[key] += value
+        if self._dispatcher is not None:
+            totals["errors_received"] += self._dispatcher.errors_received
+        return totals
+
+    # -- context manager --------------------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+_STAT_KEYS = ("in_msgs", "out_msgs", "in_bytes", "out_bytes", "reconnects", "errors_received")
+
+
+def _native_stats(native: NativeClient) -> dict[str, int]:
+    s = native.statistics()
+    return {
+        "in_msgs": s.in_messages,
+        "out_msgs": s.out_messages,
+        "in_bytes": s.in_bytes,
+        "out_bytes": s.out_bytes,
+        "reconnects": max(0, s.connects - 1),
+        "errors_received": 0,
+    }
+
+
+async def _awaited(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+def _run_now(awaitable: Awaitable[None]) -> None:
+    """Drive a native awaitable one step, now: a finished one returns or raises here; a
+    pending one goes on in the engine (its failure then reaches no one, as nats-py's
+    plain ``set_server_pool`` call would not either)."""
+    step = awaitable.__await__()
+    try:
+        pending = next(step)
+    except StopIteration:
+        return
+    if isinstance(pending, asyncio.Future):
+        pending.add_done_callback(_consume)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
