@@ -86,6 +86,10 @@ pub(crate) struct Lifecycle {
     pub(crate) events: Arc<EventHub>,
     /// The CLOSED event went out (once, whichever way the handler ended).
     finished: AtomicBool,
+    draining: AtomicBool,
+    /// The last error event's text, and how many errors the server sent.
+    last_error: std::sync::Mutex<Option<String>>,
+    errors_received: std::sync::atomic::AtomicU64,
 }
 
 /// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
@@ -100,6 +104,9 @@ impl Lifecycle {
             callback_errors: Arc::default(),
             events: Arc::default(),
             finished: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            last_error: std::sync::Mutex::new(None),
+            errors_received: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -126,7 +133,20 @@ impl Lifecycle {
                 self.lifeline.cancel();
                 self.finish();
             }
-            event => self.events.emit(EventData::from_engine(&event)),
+            event => {
+                match &event {
+                    Event::Draining => self.draining.store(true, Ordering::Release),
+                    Event::ServerError(err) => {
+                        self.errors_received.fetch_add(1, Ordering::Relaxed);
+                        *self.last_error.lock().expect("client lock") = Some(err.to_string());
+                    }
+                    Event::ClientError(err) => {
+                        *self.last_error.lock().expect("client lock") = Some(err.to_string());
+                    }
+                    _ => {}
+                }
+                self.events.emit(EventData::from_engine(&event));
+            }
         }
     }
 
@@ -414,6 +434,14 @@ impl PyClient {
             Ok(())
         };
         runtime::spawn(py, fut)
+    }
+}
+
+struct Seconds(f64);
+
+impl ToPy for Seconds {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(pyo3::types::PyFloat::new(py, self.0).into_any().unbind())
     }
 }
 
@@ -866,6 +894,92 @@ impl PyClient {
     #[getter]
     fn is_closed(&self) -> bool {
         self.inner.life.is_closed()
+    }
+
+    /// nats-py's state flags, from `connection_state`.
+    #[getter]
+    fn is_connected(&self) -> bool {
+        self.connection_state() == PyConnectionState::CONNECTED
+    }
+
+    #[getter]
+    fn is_reconnecting(&self) -> bool {
+        self.connection_state() == PyConnectionState::DISCONNECTED
+    }
+
+    #[getter]
+    fn is_connecting(&self) -> bool {
+        self.connection_state() == PyConnectionState::PENDING
+    }
+
+    #[getter]
+    fn is_draining(&self) -> bool {
+        let life = &self.inner.life;
+        life.draining.load(Ordering::Acquire) && !life.finished.load(Ordering::Acquire)
+    }
+
+    /// The text of the last error event (server or client), or `None`.
+    #[getter]
+    fn last_error(&self) -> Option<String> {
+        self.inner
+            .life
+            .last_error
+            .lock()
+            .expect("client lock")
+            .clone()
+    }
+
+    #[getter]
+    fn client_id(&self) -> Option<u64> {
+        self.inner.client.try_server_info().map(|i| i.client_id)
+    }
+
+    #[getter]
+    fn client_ip(&self) -> Option<String> {
+        self.inner.client.try_server_info().map(|i| i.client_ip)
+    }
+
+    /// nats-py's `stats` dict: in/out messages and bytes, reconnects, server errors.
+    #[getter]
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let s = self.inner.client.statistics();
+        let dict = pyo3::types::PyDict::new(py);
+        dict.set_item("in_msgs", s.in_messages.load(Ordering::Relaxed))?;
+        dict.set_item("out_msgs", s.out_messages.load(Ordering::Relaxed))?;
+        dict.set_item("in_bytes", s.in_bytes.load(Ordering::Relaxed))?;
+        dict.set_item("out_bytes", s.out_bytes.load(Ordering::Relaxed))?;
+        dict.set_item(
+            "reconnects",
+            s.connects.load(Ordering::Relaxed).saturating_sub(1),
+        )?;
+        dict.set_item(
+            "errors_received",
+            self.inner.life.errors_received.load(Ordering::Relaxed),
+        )?;
+        Ok(dict)
+    }
+
+    /// Round-trip time to the server in seconds, timed over `flush()`'s round trip.
+    fn rtt(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Err(err) = self.inner.life.check_open() {
+            return runtime::failed(py, err.into_pyerr(py));
+        }
+        let inner = self.inner.clone();
+        let fut = async move {
+            let started = std::time::Instant::now();
+            let probe = async_nats::Request::new().timeout(Some(FLUSH_TIMEOUT));
+            match inner
+                .client
+                .send_request(inner.client.new_inbox(), probe)
+                .await
+            {
+                Ok(_) => {}
+                Err(err) if err.kind() == async_nats::client::RequestErrorKind::NoResponders => {}
+                Err(err) => return Err(Error::from(err)),
+            }
+            Ok(Seconds(started.elapsed().as_secs_f64()))
+        };
+        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
     #[getter]

@@ -16,13 +16,7 @@ use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 
 use crate::error::{Error, Kind};
 
-#[pyclass(
-    name = "HeaderMap",
-    module = "natsrs",
-    mapping,
-    eq,
-    skip_from_py_object
-)]
+#[pyclass(name = "HeaderMap", module = "natsrs", mapping, skip_from_py_object)]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct PyHeaderMap {
     /// Names in first-insertion order, each with its values in order.
@@ -230,6 +224,18 @@ impl PyHeaderMap {
         name.extract::<String>()
             .map(|n| self.position(&n).is_some())
             .unwrap_or(false)
+    }
+
+    /// Equal to another `HeaderMap` with the same entries, or to a mapping that would
+    /// build one (`{"K": "v"}` as nats-py's headers dict, or `{"K": ["v", "w"]}`).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        PyHeaderMap::from_py(other).is_ok_and(|other| {
+            other.entries.len() == self.entries.len()
+                && other.entries.iter().all(|(name, values)| {
+                    self.position(name)
+                        .is_some_and(|i| self.entries[i].1 == *values)
+                })
+        })
     }
 
     fn __len__(&self) -> usize {

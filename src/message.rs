@@ -16,11 +16,17 @@ pub(crate) struct PyMessage {
     msg: async_nats::Message,
     /// The client it arrived on, for `respond`.
     client: Option<Arc<ClientInner>>,
+    /// The payload as Python `bytes`, made on first access: one copy at most.
+    payload: pyo3::sync::PyOnceLock<Py<PyBytes>>,
 }
 
 impl PyMessage {
     pub(crate) fn new(msg: async_nats::Message, client: Option<Arc<ClientInner>>) -> Self {
-        PyMessage { msg, client }
+        PyMessage {
+            msg,
+            client,
+            payload: pyo3::sync::PyOnceLock::new(),
+        }
     }
 }
 
@@ -38,7 +44,10 @@ impl PyMessage {
 
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.msg.payload)
+        self.payload
+            .get_or_init(py, || PyBytes::new(py, &self.msg.payload).unbind())
+            .bind(py)
+            .clone()
     }
 
     /// The payload under nats-py's name.

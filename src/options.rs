@@ -474,14 +474,16 @@ pub(crate) fn extract_duration(
             "{what} must be seconds (int or float) or a datetime.timedelta, not bool"
         )));
     }
-    let seconds: f64 = if let Ok(total) = value.call_method0("total_seconds") {
+    // Numbers first: probing `total_seconds` on a float raises and discards an
+    // AttributeError, which showed in request profiles.
+    let seconds: f64 = if let Ok(number) = value.extract::<f64>() {
+        number
+    } else if let Ok(total) = value.call_method0("total_seconds") {
         total.extract()?
     } else {
-        value.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{what} must be seconds (int or float) or a datetime.timedelta"
-            ))
-        })?
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be seconds (int or float) or a datetime.timedelta"
+        )));
     };
     if seconds.is_nan() {
         return Err(PyValueError::new_err(format!("{what} must not be NaN")));

@@ -595,3 +595,33 @@ async def test_timeout_property_reflects_request_timeout(nats_server: NatsServer
     finally:
         for nc in (default, custom, unbounded):
             await w(nc.close())
+
+
+async def test_nats_py_state_flags_stats_and_rtt_on_the_native_client(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    assert client.is_connected and not client.is_reconnecting and not client.is_connecting
+    assert not client.is_draining and client.last_error is None
+    assert client.client_id is not None and client.client_ip
+    sub = await w(client.subscribe("flags"))
+    await w(client.publish("flags", b"abc"))
+    await w(sub.next())
+    stats = client.stats
+    assert stats["in_msgs"] >= 1 and stats["out_msgs"] >= 1 and stats["reconnects"] == 0
+    assert set(stats) == {
+        "in_msgs",
+        "out_msgs",
+        "in_bytes",
+        "out_bytes",
+        "reconnects",
+        "errors_received",
+    }
+    rtt = await w(client.rtt())
+    assert 0 < rtt < 5
+    events = client.events()
+    await w(client.force_reconnect())
+    while (await w(events.__anext__())).kind != natsrs.EventKind.CONNECTED:
+        pass
+    assert client.stats["reconnects"] == 1
+    await w(client.drain())
+    assert client.is_closed and not client.is_connected and not client.is_draining

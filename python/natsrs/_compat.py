@@ -98,7 +98,7 @@ async def _read(
 ) -> None:
     try:
         async for msg in sub:
-            size = len(msg.payload)
+            size = msg.length  # payload and headers, without making the payload bytes
             over_msgs = 0 < state.max_msgs <= len(pending)
             over_bytes = 0 < state.max_bytes < state.bytes + size
             if over_msgs or over_bytes:
@@ -129,7 +129,7 @@ async def _work(
     while True:
         while pending:
             msg = pending.popleft()
-            state.bytes -= len(msg.payload)
+            state.bytes -= msg.length
             try:
                 await cb(msg)
             except Exception as exc:

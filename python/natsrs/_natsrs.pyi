@@ -398,7 +398,9 @@ class HeaderMap:
     def __len__(self) -> int:
         """Number of distinct names."""
     def __iter__(self) -> Iterator[str]: ...
-    def __eq__(self, other: object, /) -> bool: ...
+    def __eq__(self, other: object, /) -> bool:
+        """Equal to a ``HeaderMap`` or a mapping with the same entries
+        (``{"K": "v"}`` or ``{"K": ["v", "w"]}``)."""
 
 @final
 class Message:
@@ -602,6 +604,28 @@ class Client:
     def connection_state(self) -> ConnectionState: ...
     @property
     def is_closed(self) -> bool: ...
+    @property
+    def is_connected(self) -> bool:
+        """nats-py's flags, from ``connection_state``."""
+    @property
+    def is_reconnecting(self) -> bool: ...
+    @property
+    def is_connecting(self) -> bool: ...
+    @property
+    def is_draining(self) -> bool: ...
+    @property
+    def last_error(self) -> str | None:
+        """The text of the last error event (server or client)."""
+    @property
+    def client_id(self) -> int | None: ...
+    @property
+    def client_ip(self) -> str | None: ...
+    @property
+    def stats(self) -> dict[str, int]:
+        """nats-py's counters: ``in_msgs``, ``out_msgs``, ``in_bytes``, ``out_bytes``,
+        ``reconnects``, ``errors_received``."""
+    def rtt(self) -> Awaitable[float]:
+        """Round-trip time to the server in seconds (one request nobody answers)."""
     @property
     def max_payload(self) -> int: ...
     @property

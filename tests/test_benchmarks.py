@@ -1,0 +1,45 @@
+"""Smoke test of the benchmark suite (``benchmarks/bench.py``): it runs and reports figures.
+
+Only that the driver works end to end: no timing is asserted (the figures depend on the
+machine), and the raw engine is skipped (``--no-raw``) so no Rust build is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+
+
+@pytest.mark.timeout(120)
+def test_quick_run_reports_positive_natsrs_figures(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable, str(BENCH),
+        "--quick", "--runs", "1", "--no-raw", "--loop", "asyncio",
+        "--scenarios", "publish,request", "--busy-threshold", "0", "--json", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "publish, await each" in result.stdout
+
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["meta"]["quick"] is True
+    results = {(r["case"], r["client"]): r for r in document["results"]}
+    assert {case for case, _ in results} == {"publish", "request"}
+    assert all(client != "raw" for _, client in results)
+
+    publish = results[("publish", "natsrs")]
+    assert publish["errors"] == []
+    assert publish["metrics"]["msgs_per_s"]["median"] > 0
+    request = results[("request", "natsrs")]
+    assert request["errors"] == []
+    for key in ("p50_us", "p99_us", "req_per_s"):
+        assert request["metrics"][key]["median"] > 0, key
+    rows = [row for row in document["rows"] if row["case"] == "publish"]
+    assert rows and rows[0]["natsrs"] > 0
