@@ -72,7 +72,7 @@ impl PyCallback {
     {
         let this = self.clone();
         let task = tokio::spawn(async move {
-            let pending = Python::try_attach(|py| {
+            let pending = crate::runtime::with_python(|py| {
                 let call = helper.import(py, "natsrs._callbacks", helper_name)?;
                 let mut all: Vec<Bound<'_, PyAny>> = leading
                     .map(|text| pyo3::types::PyString::new(py, text).into_any())
@@ -87,7 +87,7 @@ impl PyCallback {
                 Ok(fut) => fut.await,
                 Err(err) => Err(err),
             };
-            Python::try_attach(|py| finish(py, result))
+            crate::runtime::with_python(|py| finish(py, result))
         });
         task.await.ok().flatten()
     }
@@ -175,7 +175,7 @@ fn schedule(
 
 /// A warning on the `natsrs` logger (rare paths: a callback that failed).
 pub(crate) fn warn(message: &str) {
-    Python::try_attach(|py| {
+    crate::runtime::with_python(|py| {
         static WARN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         if let Ok(warn) = WARN.import(py, "natsrs._callbacks", "warn") {
             let _ = warn.call1((message,));

@@ -43,6 +43,11 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_runtime_alive_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_python_exiting, m)?)?;
+    let exiting = m.getattr("_python_exiting")?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (exiting,))?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_create, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_public_key, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_sign, m)?)?;

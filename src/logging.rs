@@ -86,7 +86,7 @@ impl<S: Subscriber> Layer<S> for PythonLogging {
         let level = python_level(*event.metadata().level());
         let target = event.metadata().target().to_owned();
         // Not during interpreter shutdown, and never from a thread that cannot attach.
-        Python::try_attach(|py| {
+        crate::runtime::with_python(|py| {
             static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
             let logger = LOGGER.get_or_try_init(py, || {
                 py.import("logging")?

@@ -83,6 +83,42 @@ pub(crate) fn check_not_forked() -> PyResult<()> {
     Ok(())
 }
 
+/// Set by an `atexit` hook: from then on no runtime thread enters the interpreter. A
+/// thread that waits for the GIL while Python finalizes is ended with `pthread_exit`,
+/// whose forced unwind through Rust frames aborts the process.
+static PYTHON_EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Runtime threads inside, or about to enter, [`with_python`].
+static ATTACHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` with the interpreter attached, from a runtime thread; `None` once Python is
+/// exiting. Every tokio-side entry into Python goes through here.
+pub(crate) fn with_python<F, R>(f: F) -> Option<R>
+where
+    F: for<'py> FnOnce(Python<'py>) -> R,
+{
+    ATTACHED.fetch_add(1, Ordering::SeqCst);
+    let result = if PYTHON_EXITING.load(Ordering::SeqCst) {
+        None
+    } else {
+        Python::try_attach(f)
+    };
+    ATTACHED.fetch_sub(1, Ordering::SeqCst);
+    result
+}
+
+/// The `atexit` hook: stop runtime threads from entering Python, and wait (briefly, with
+/// the GIL released) for those already on their way in to leave.
+#[pyfunction]
+pub(crate) fn _python_exiting(py: Python<'_>) {
+    PYTHON_EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while ATTACHED.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+}
+
 /// Tasks alive on the runtime (0 before it starts); for leak tests.
 #[pyfunction]
 pub(crate) fn _runtime_alive_tasks() -> usize {
@@ -460,7 +496,7 @@ struct WakeSignal {
 #[cfg(not(unix))]
 impl WakeSignal {
     fn wake(&self) {
-        Python::try_attach(|py| {
+        with_python(|py| {
             if let Some(drain) = self.drain.get() {
                 if let Err(err) = self.call_soon_threadsafe.call1(py, (drain.clone_ref(py),)) {
                     // The loop is closed; nobody is left to resolve.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -205,7 +206,7 @@ def test_help_lists_the_commands() -> None:
     result = run_cli("--help")
 
     assert result.returncode == 0
-    for command in ("demo", "server", "pub", "sub", "req", "reply"):
+    for command in ("demo", "server", "pub", "sub", "req", "reply", "bench"):
         assert command in result.stdout
 
 
@@ -436,7 +437,7 @@ def test_the_natsrs_console_script_runs() -> None:
     assert result.stdout.strip() == f"natsrs {natsrs.__version__}"
 
 
-@pytest.mark.parametrize("command", ["demo", "pub", "sub", "req", "reply"])
+@pytest.mark.parametrize("command", ["demo", "pub", "sub", "req", "reply", "bench"])
 def test_every_client_command_takes_server_timeout_and_the_auth_flags(command: str) -> None:
     result = run_cli(command, "--help")
 
@@ -445,7 +446,7 @@ def test_every_client_command_takes_server_timeout_and_the_auth_flags(command: s
         assert flag in result.stdout, (command, flag)
     if command in ("pub", "req", "reply"):
         assert "--header" in result.stdout
-    if command in ("pub", "sub", "req", "reply"):
+    if command in ("pub", "sub", "req", "reply", "bench"):
         assert "--count" in result.stdout
     if command in ("sub", "reply"):
         assert "--queue" in result.stdout
@@ -659,7 +660,8 @@ async def test_sub_on_an_embedded_server_stops_it_afterwards() -> None:
         nc = await w(natsrs.connect(url))
         try:
             await w(nc.publish("cli.emb", b"to the embedded server"))
-            await w(nc.flush())
+            # No flush(): it is a round trip, and the command stops this very server as
+            # soon as the message arrives. close() below writes it out.
         finally:
             with contextlib.suppress(Exception):
                 await w(nc.close())
@@ -925,3 +927,38 @@ def test_server_config_file_must_exist(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "cannot read" in result.stderr
+
+
+def test_bench_json_reports_positive_figures() -> None:
+    result = run_cli("bench", "--count", "2000", "--json")
+
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["count"] == 2000
+    assert figures["size"] == 128
+    for phase in ("publish", "pubsub"):
+        assert figures[phase]["messages"] == 2000, figures
+        assert figures[phase]["msgs_per_sec"] > 0
+        assert figures[phase]["mb_per_sec"] > 0
+    assert figures["lost"] == 0
+    request = figures["request"]
+    assert request["requests"] == 200
+    assert request["requests_per_sec"] > 0
+    assert 0 < request["p50_us"] <= request["p99_us"]
+    # stderr is not a terminal here: no progress bar, only the embedded server's lines.
+    assert "embedded nats-server" in result.stderr
+    assert "[#" not in result.stderr and "%" not in result.stderr
+
+
+def test_bench_prints_a_table_against_a_given_server(nats_server: NatsServer) -> None:
+    result = run_cli(
+        "bench", "--server", nats_server.url, "--count", "500", "--size", "16", "--requests", "50"
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"natsrs {natsrs.__version__} bench: 500 messages of 16 bytes")
+    assert any(line.startswith("publish") for line in lines)
+    assert any(line.startswith("pub->sub") for line in lines)
+    assert any(line.startswith("request") and " 50 " in line for line in lines)
+    assert f"{nats_server.url} (--server)" in result.stderr

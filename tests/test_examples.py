@@ -7,11 +7,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import natsrs
+from nats_jwt import operator_setup
 from natsrs._server import NatsServer, free_port
+from test_tls import Pki
+
+if TYPE_CHECKING:
+    from conftest import ServerFactory
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RUN_TIMEOUT = 60.0
@@ -38,9 +44,14 @@ EXPECTED = {
         "queue_workers: 30 jobs processed by 3 workers",
     ],
     "reconnect_events.py": [
-        "retry_on_initial_connect: state right after connect(): PENDING",
+        # PENDING or already CONNECTED: the background connect may win the race.
+        "retry_on_initial_connect: state right after connect(): ",
         "before: state CONNECTED, is_closed False",
         "before: connects 1",
+        "[callback] CONNECTED",
+        "retry_on_initial_connect: CONNECTED event",
+        "[events()] CLOSED",
+        "[callback] CLOSED",
         "after close: state CLOSED, is_closed True",
         "after close: publish raises ConnectionClosedError",
         "reconnect_events: done",
@@ -54,21 +65,29 @@ EXPECTED = {
         "headers: done",
     ],
 }
+# Examples that need a server set up for them (operator mode, TLS): tested on their own.
+SPECIAL = ["auth_creds.py", "tls.py"]
 
 
-def example_env(url: str) -> dict[str, str]:
-    """This environment with ``NATS_URL`` set, importing the natsrs under test."""
+def example_env(url: str, **extra: str) -> dict[str, str]:
+    """This environment with ``NATS_URL`` (and ``extra``) set, importing the natsrs under
+    test."""
     env = dict(os.environ)
+    for name in ("NATS_CREDS", "NATS_CA", "NATS_CERT", "NATS_KEY"):
+        env.pop(name, None)
     env["NATS_URL"] = url
+    env.update(extra)
     package_root = str(Path(natsrs.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     return env
 
 
-def run_example(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_example(
+    name: str, url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
-        env=example_env(url),
+        env=env or example_env(url),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -77,7 +96,7 @@ def run_example(name: str, url: str, *args: str) -> subprocess.CompletedProcess[
 
 
 def test_every_example_is_tested() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*EXPECTED, *SPECIAL])
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -128,6 +147,99 @@ async def test_reconnect_example_sees_a_server_restart(nats_server: NatsServer) 
 
     text = out.decode()
     assert proc.returncode == 0, f"{text}\n{err.decode()}"
+    assert "[events()] DISCONNECTED" in text
+    assert "[events()] CONNECTED" in text
     assert "reconnected (connects: 1 -> 2)" in text
     assert "after watching: round trip ok (still here)" in text
     assert "after close: state CLOSED" in text
+
+
+def test_auth_creds_example_signs_in_to_an_operator_mode_server(
+    nats_server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    setup = operator_setup()
+    server = nats_server_factory(setup.server_config)
+    creds = tmp_path / "user.creds"
+    creds.write_text(setup.user("example").creds())
+
+    # As an argument, and from $NATS_CREDS.
+    for args, extra in (((str(creds),), {}), ((), {"NATS_CREDS": str(creds)})):
+        result = run_example(
+            "auth_creds.py", server.url, *args, env=example_env(server.url, **extra)
+        )
+        assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        assert "with user.creds (auth_required: True)" in result.stdout
+        assert "round trip: signed in" in result.stdout
+        assert "auth_creds: done" in result.stdout
+        assert result.stderr == ""
+
+    # A server in operator mode refuses a client without credentials.
+    refused = subprocess.run(
+        [sys.executable, str(EXAMPLES / "pubsub.py")],
+        env=example_env(server.url),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert refused.returncode == 1
+
+
+def test_auth_creds_example_without_creds_prints_its_usage(nats_server: NatsServer) -> None:
+    result = run_example("auth_creds.py", nats_server.url)
+
+    assert result.returncode == 2
+    assert "usage: auth_creds.py CREDS_FILE" in result.stderr
+    assert result.stdout == ""
+
+
+def test_auth_creds_example_reports_an_unreachable_server(tmp_path: Path) -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    creds = tmp_path / "user.creds"
+    creds.write_text(operator_setup().user().creds())
+    result = run_example("auth_creds.py", url, str(creds))
+
+    assert result.returncode == 1
+    assert f"cannot connect to {url}: NoServersError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_tls_example_with_mutual_tls(nats_server_factory: ServerFactory, tmp_path: Path) -> None:
+    directory = tmp_path / "pki"
+    directory.mkdir()
+    pki = Pki(directory)
+    server = nats_server_factory(pki.server_config(verify_clients=True))
+    url = f"tls://127.0.0.1:{server.port}"
+    files = {
+        "NATS_CA": str(pki.ca_path),
+        "NATS_CERT": str(pki.client_cert),
+        "NATS_KEY": str(pki.client_key),
+    }
+
+    result = run_example("tls.py", url, env=example_env(url, **files))
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "client certificate yes" in result.stdout
+    assert "(server tls_required: True)" in result.stdout
+    assert "round trip: encrypted" in result.stdout
+    assert "tls: done" in result.stdout
+    assert result.stderr == ""
+
+    # A nats:// URL is upgraded too (TlsConfig implies require_tls).
+    result = run_example("tls.py", server.url, env=example_env(server.url, **files))
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "round trip: encrypted" in result.stdout
+
+    # verify: true refuses a client without a certificate.
+    result = run_example("tls.py", url, env=example_env(url, NATS_CA=str(pki.ca_path)))
+    assert result.returncode == 1
+    assert f"cannot connect to {url}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_tls_example_reports_an_unreachable_server() -> None:
+    url = f"tls://127.0.0.1:{free_port()}"
+    result = run_example("tls.py", url)
+
+    assert result.returncode == 1
+    assert f"cannot connect to {url}: NoServersError" in result.stderr
+    assert "Traceback" not in result.stderr

