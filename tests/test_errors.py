@@ -5,26 +5,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import natsrs
+from helpers import w
 from natsrs import ConnectionState, ConnectOptions, HeaderMap, Message, errors
 from natsrs._server import NatsServer
 
 if TYPE_CHECKING:
     from conftest import ClientFactory
 
-T = TypeVar("T")
 WAIT = 5.0
 
 _subjects = itertools.count()
-
-
-async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
-    """Await with a bound, so a broken operation fails the test instead of hanging it."""
-    return await asyncio.wait_for(awaitable, timeout)
 
 
 async def next_msg(sub: natsrs.Subscriber) -> Message:

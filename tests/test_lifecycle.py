@@ -10,29 +10,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 import natsrs
+from helpers import wait_until
 from natsrs._server import NatsServer
 
 if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
 
 WAIT = 5.0
-
-
-async def wait_until(
-    predicate: Callable[[], bool], timeout: float = WAIT, interval: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(interval)
 
 
 async def test_close_while_reconnecting_stops_the_engine_for_good(

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import natsrs
+from helpers import next_msg, responder, w, wait_until
 from natsrs import ConnectionState, ConnectOptions, Message, Subscriber
 from natsrs._server import NatsServer, free_port
 from natsrs.errors import ConnectError, ConnectTimeoutError, MaxPayloadError, NoServersError
@@ -21,19 +20,7 @@ from natsrs.errors import ConnectError, ConnectTimeoutError, MaxPayloadError, No
 if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
 
-T = TypeVar("T")
 WAIT = 5.0
-
-
-async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
-    """Await with a bound, so a broken operation fails the test instead of hanging it."""
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-async def next_msg(sub: Subscriber, timeout: float = WAIT) -> Message:
-    msg = await w(sub.next(), timeout)
-    assert msg is not None, f"subscription to {sub.subject} ended before a message arrived"
-    return msg
 
 
 async def until_idle(sub: Subscriber, idle: float = 0.5) -> list[Message]:
@@ -59,36 +46,6 @@ async def assert_client_works(nc: natsrs.Client, subject: str = "still.works") -
     await w(nc.publish(subject, b"ok"))
     assert (await next_msg(sub)).payload == b"ok"
     await w(sub.unsubscribe())
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def responder(
-    nc: natsrs.Client,
-    subject: str,
-    handler: Callable[[Message], bytes] = lambda msg: b"re:" + msg.payload,
-) -> AsyncIterator[Subscriber]:
-    """Answer every request on ``subject`` with ``handler(msg)`` while inside the block."""
-    sub = await w(nc.subscribe(subject))
-
-    async def serve() -> None:
-        async for msg in sub:
-            await msg.respond(handler(msg))
-
-    task = asyncio.create_task(serve())
-    await w(nc.flush())
-    try:
-        yield sub
-    finally:
-        task.cancel()
-        await asyncio.wait({task}, timeout=WAIT)
 
 
 def connz_entry(server: NatsServer, nc: natsrs.Client, **params: Any) -> dict[str, Any]:
