@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+import pytest_asyncio.plugin
 
 import natsrs
 from natsrs._server import NatsServer
@@ -23,15 +24,31 @@ from natsrs._server import NatsServer
 CONNECT_TIMEOUT = 5.0
 
 
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+def _test_loop() -> str:
     """``NATSRS_TEST_LOOP=uvloop`` runs every async test on uvloop (CI runs both)."""
-    if os.environ.get("NATSRS_TEST_LOOP") == "uvloop":
-        import uvloop
+    return os.environ.get("NATSRS_TEST_LOOP", "asyncio")
 
-        return {"uvloop": uvloop.new_event_loop}
-    return {"asyncio": asyncio.new_event_loop}
+
+if hasattr(pytest_asyncio.plugin, "PytestAsyncioSpecs"):  # pytest-asyncio >= 1.3
+
+    def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item
+    ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+        if _test_loop() == "uvloop":
+            import uvloop
+
+            return {"uvloop": uvloop.new_event_loop}
+        return {"asyncio": asyncio.new_event_loop}
+
+else:  # older pytest-asyncio (the newest for Python 3.9 is 1.2)
+
+    @pytest.fixture(scope="session")
+    def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+        if _test_loop() == "uvloop":
+            import uvloop
+
+            return uvloop.EventLoopPolicy()
+        return asyncio.DefaultEventLoopPolicy()
 
 
 class ServerFactory(Protocol):
