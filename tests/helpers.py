@@ -56,3 +56,21 @@ async def responder(
     finally:
         task.cancel()
         await asyncio.wait({task}, timeout=WAIT)
+
+
+async def until_idle(sub: Subscriber, idle: float = 0.5) -> list[Message]:
+    """Messages until none arrives for ``idle`` seconds (or the subscription ends)."""
+    received: list[Message] = []
+    while True:
+        try:
+            msg = await w(sub.next(timeout=idle))
+        except natsrs.errors.TimeoutError:
+            return received
+        if msg is None:
+            return received
+        received.append(msg)
+
+
+async def assert_no_message(sub: Subscriber, wait: float = 0.3) -> None:
+    with pytest.raises(natsrs.errors.TimeoutError):
+        await w(sub.next(timeout=wait))

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 import natsrs
-from helpers import next_msg, responder, w, wait_until
+from helpers import assert_no_message, next_msg, responder, until_idle, w, wait_until
 from natsrs import ConnectionState, ConnectOptions, HeaderMap, Message, Subscriber
 from natsrs._server import NatsServer
 from natsrs.errors import ConnectionClosedError, NoRespondersError
@@ -25,24 +25,6 @@ async def collect(sub: Subscriber, count: int) -> list[Message]:
 async def until_end(sub: Subscriber) -> list[Message]:
     """Every message until the subscription's ``async for`` ends."""
     return [msg async for msg in sub]
-
-
-async def until_idle(sub: Subscriber, idle: float = 0.5) -> list[Message]:
-    """Messages until none arrives for ``idle`` seconds (or the subscription ends)."""
-    received: list[Message] = []
-    while True:
-        try:
-            msg = await w(sub.next(timeout=idle))
-        except natsrs.errors.TimeoutError:
-            return received
-        if msg is None:
-            return received
-        received.append(msg)
-
-
-async def assert_no_message(sub: Subscriber, wait: float = 0.3) -> None:
-    with pytest.raises(natsrs.errors.TimeoutError):
-        await w(sub.next(timeout=wait))
 
 
 def connection_ids(server: NatsServer) -> set[int]:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import natsrs
-from helpers import next_msg, responder, w, wait_until
-from natsrs import ConnectionState, ConnectOptions, Message, Subscriber
+from helpers import assert_no_message, next_msg, responder, until_idle, w, wait_until
+from natsrs import ConnectionState, ConnectOptions, Message
 from natsrs._server import NatsServer, free_port
 from natsrs.errors import ConnectError, ConnectTimeoutError, MaxPayloadError, NoServersError
 
@@ -21,24 +21,6 @@ if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
 
 WAIT = 5.0
-
-
-async def until_idle(sub: Subscriber, idle: float = 0.5) -> list[Message]:
-    """Messages until none arrives for ``idle`` seconds (or the subscription ends)."""
-    received: list[Message] = []
-    while True:
-        try:
-            msg = await w(sub.next(timeout=idle))
-        except natsrs.errors.TimeoutError:
-            return received
-        if msg is None:
-            return received
-        received.append(msg)
-
-
-async def assert_no_message(sub: Subscriber, wait: float = 0.3) -> None:
-    with pytest.raises(natsrs.errors.TimeoutError):
-        await w(sub.next(timeout=wait))
 
 
 async def assert_client_works(nc: natsrs.Client, subject: str = "still.works") -> None:
