@@ -1,13 +1,11 @@
 //! `natsrs.Client`: publish, request, subscribe, flush, drain and a real close.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::connection::State;
-use async_nats::{Event, Subject};
+use async_nats::Event;
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
@@ -21,12 +19,10 @@ use crate::events::{EventData, EventHub, EventKind, PyEventStream};
 use crate::header::PyHeaderMap;
 use crate::message::PyMessage;
 use crate::options::{extract_duration, Settings};
+use crate::outbox::{self, Outbox, PayloadArg, Publish, Pushed};
 use crate::runtime::{self, ToPy};
 use crate::subject;
 use crate::subscriber::PySubscriber;
-
-/// A publish that could not be queued at once.
-type PendingPublish = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
 /// `flush()`'s default limit, nats-py's.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -185,6 +181,8 @@ pub(crate) struct ClientInner {
     pub(crate) skip_subject_validation: bool,
     /// nats-py's `error_cb`: where callback subscriptions report their errors.
     error_callback: std::sync::Mutex<Option<Py<PyAny>>>,
+    /// Publishes on their way to the engine.
+    pub(crate) outbox: Outbox,
 }
 
 impl ClientInner {
@@ -196,48 +194,57 @@ impl ClientInner {
             .map(|cb| cb.clone_ref(py))
     }
 
-    /// Publish with every check natsrs adds to the engine's, through the fast path.
+    /// Publish with every check natsrs adds to the engine's, through the outbox.
     pub(crate) fn publish(
         self: &Arc<Self>,
         py: Python<'_>,
         subject: &str,
-        payload: Bytes,
+        payload: PayloadArg<'_>,
         reply: Option<&str>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let headers = match headers.filter(|h| !h.is_none()) {
+            Some(h) => Some(PyHeaderMap::from_py(h)?),
+            None => None,
+        };
         let checked = (|| {
             self.life.check_open()?;
-            subject::check_publish(subject, self.skip_subject_validation)?;
             if let Some(reply) = reply {
                 subject::check_publish(reply, self.skip_subject_validation)?;
+            }
+            // The engine's own check, made here because the engine sees the message
+            // only later, on the drainer's thread.
+            let max_payload = self.client.max_payload();
+            let size = payload.len() + headers.as_ref().map_or(0, PyHeaderMap::wire_len);
+            if size > max_payload {
+                return Err(Error::new(
+                    Kind::MaxPayload,
+                    format!(
+                        "failed to publish message: payload size limit of {max_payload} \
+                         exceeded by message size of {size}"
+                    ),
+                ));
             }
             Ok::<_, Error>(())
         })();
         if let Err(err) = checked {
             return runtime::failed(py, err.into_pyerr(py));
         }
-        let headers = match headers.filter(|h| !h.is_none()) {
-            Some(h) => Some(PyHeaderMap::from_py(h)?.to_engine()),
-            None => None,
+        let msg = Publish {
+            subject,
+            reply,
+            headers: headers.map(|h| h.to_engine()),
+            payload,
         };
-        let inner = self.clone();
-        let subject = Subject::from(subject);
-        let reply = reply.map(Subject::from);
-        let publish = async move {
-            let client = &inner.client;
-            let result = match (reply, headers) {
-                (None, None) => client.publish(subject, payload).await,
-                (Some(r), None) => client.publish_with_reply(subject, r, payload).await,
-                (None, Some(h)) => client.publish_with_headers(subject, h, payload).await,
-                (Some(r), Some(h)) => {
-                    client
-                        .publish_with_reply_and_headers(subject, r, h, payload)
-                        .await
-                }
-            };
-            result.map_err(Error::from)
-        };
-        runtime::resolve_guarded(py, publish, &self.life.lifeline)
+        match self
+            .outbox
+            .push(self, msg, self.skip_subject_validation, true)
+        {
+            Ok(Pushed::Done) => runtime::ready_none(py),
+            Ok(Pushed::Full(seq)) => outbox::wait_for_room(py, self, seq),
+            Ok(Pushed::Direct(seq, msg)) => outbox::publish_direct(py, self, seq, msg),
+            Err(err) => runtime::failed(py, err.into_pyerr(py)),
+        }
     }
 }
 
@@ -360,6 +367,7 @@ impl PyClient {
                 life,
                 skip_subject_validation: settings.skip_subject_validation,
                 error_callback: std::sync::Mutex::new(None),
+                outbox: Outbox::new(outbox::DEFAULT_MAX_QUEUED_BYTES),
             }),
         }
     }
@@ -384,7 +392,7 @@ impl PyClient {
             return runtime::failed(py, err.into_pyerr(py));
         }
         let inner = self.inner.clone();
-        let fut = async move {
+        let fut = outbox::after_publishes(&self.inner, async move {
             let mut sub = match &queue {
                 None => inner.client.subscribe(subject.clone()).await?,
                 Some(q) => {
@@ -404,7 +412,7 @@ impl PyClient {
                 client: inner,
                 delivery,
             })
-        };
+        });
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
@@ -422,6 +430,15 @@ impl PyClient {
         }
         let fut = async move {
             let connected = inner.client.connection_state() == State::Connected;
+            if connected {
+                // Publishes still in the outbox go out first, as nats-py flushes its
+                // buffer on close; a dead connection would only hold the close up.
+                let _ = tokio::time::timeout(
+                    CLOSE_WAIT,
+                    outbox::after_publishes(&inner, std::future::ready(())),
+                )
+                .await;
+            }
             // Fails only if the handler is already gone, which is what we want.
             let _ = inner.client.drain().await;
             if connected {
@@ -512,23 +529,23 @@ impl PyClient {
     /// `reply` and `headers` may also be given positionally, and an empty `reply`
     /// means none, as in nats-py.
     #[pyo3(
-        signature = (subject, payload = Payload::default(), reply = None, headers = None),
+        signature = (subject, payload = PayloadArg::default(), reply = None, headers = None),
         text_signature = "($self, subject, payload=b'', reply=None, headers=None)"
     )]
     fn publish(
         &self,
         py: Python<'_>,
         subject: PyBackedStr,
-        payload: Payload,
+        payload: PayloadArg<'_>,
         reply: Option<PyBackedStr>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let reply = reply.as_deref().filter(|r| !r.is_empty());
-        self.inner.publish(py, &subject, payload.0, reply, headers)
+        self.inner.publish(py, &subject, payload, reply, headers)
     }
 
     #[pyo3(
-        signature = (subject, reply, payload = Payload::default()),
+        signature = (subject, reply, payload = PayloadArg::default()),
         text_signature = "($self, subject, reply, payload=b'')"
     )]
     fn publish_with_reply(
@@ -536,14 +553,14 @@ impl PyClient {
         py: Python<'_>,
         subject: PyBackedStr,
         reply: PyBackedStr,
-        payload: Payload,
+        payload: PayloadArg<'_>,
     ) -> PyResult<Py<PyAny>> {
         self.inner
-            .publish(py, &subject, payload.0, Some(&reply), None)
+            .publish(py, &subject, payload, Some(&reply), None)
     }
 
     #[pyo3(
-        signature = (subject, headers, payload = Payload::default()),
+        signature = (subject, headers, payload = PayloadArg::default()),
         text_signature = "($self, subject, headers, payload=b'')"
     )]
     fn publish_with_headers(
@@ -551,14 +568,14 @@ impl PyClient {
         py: Python<'_>,
         subject: PyBackedStr,
         headers: &Bound<'_, PyAny>,
-        payload: Payload,
+        payload: PayloadArg<'_>,
     ) -> PyResult<Py<PyAny>> {
         self.inner
-            .publish(py, &subject, payload.0, None, Some(headers))
+            .publish(py, &subject, payload, None, Some(headers))
     }
 
     #[pyo3(
-        signature = (subject, reply, headers, payload = Payload::default()),
+        signature = (subject, reply, headers, payload = PayloadArg::default()),
         text_signature = "($self, subject, reply, headers, payload=b'')"
     )]
     fn publish_with_reply_and_headers(
@@ -567,76 +584,61 @@ impl PyClient {
         subject: PyBackedStr,
         reply: PyBackedStr,
         headers: &Bound<'_, PyAny>,
-        payload: Payload,
+        payload: PayloadArg<'_>,
     ) -> PyResult<Py<PyAny>> {
         self.inner
-            .publish(py, &subject, payload.0, Some(&reply), Some(headers))
+            .publish(py, &subject, payload, Some(&reply), Some(headers))
     }
 
     /// Publishes many messages in one call: `messages` is an iterable of
-    /// `(subject, payload)`. Each is queued at once while the engine has room; if it
-    /// fills up, the rest wait in order on one task. The batch path to the engine's
-    /// speed; on an error, the messages before it were published.
+    /// `(subject, payload)`, queued in order behind earlier publishes. The batch path
+    /// to the engine's speed; on an error, the messages before it were published. Like
+    /// `publish`, it waits only when the outbox is past its limits.
     fn publish_many(&self, py: Python<'_>, messages: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        if let Err(err) = self.inner.life.check_open() {
+        let inner = &self.inner;
+        if let Err(err) = inner.life.check_open() {
             return runtime::failed(py, err.into_pyerr(py));
         }
-        let skip = self.inner.skip_subject_validation;
-        let mut waiting: Option<PendingPublish> = None;
-        let mut rest: Vec<(Subject, Bytes)> = Vec::new();
-        let mut last_subject: Option<(PyBackedStr, Subject)> = None;
+        let max_payload = inner.client.max_payload();
+        let mut last = Pushed::Done;
         for item in messages.try_iter()? {
             let item = item?;
-            let (subject, payload): (PyBackedStr, Payload) = item.extract().map_err(|err| {
-                pyo3::exceptions::PyTypeError::new_err(format!(
-                    "publish_many takes (subject: str, payload: bytes) pairs: {err}"
-                ))
-            })?;
-            // Consecutive messages to one subject share its validation and bytes.
-            let subject = match &last_subject {
-                Some((text, parsed)) if **text == *subject => parsed.clone(),
-                _ => {
-                    if let Err(err) = subject::check_publish(&subject, skip) {
-                        return runtime::failed(py, err.into_pyerr(py));
-                    }
-                    let parsed = Subject::from(&*subject);
-                    last_subject = Some((subject, parsed.clone()));
-                    parsed
-                }
-            };
-            if waiting.is_some() {
-                rest.push((subject, payload.0));
-                continue;
+            let (subject, payload): (PyBackedStr, PayloadArg<'_>) =
+                item.extract().map_err(|err| {
+                    pyo3::exceptions::PyTypeError::new_err(format!(
+                        "publish_many takes (subject: str, payload: bytes) pairs: {err}"
+                    ))
+                })?;
+            if payload.len() > max_payload {
+                let err = Error::new(
+                    Kind::MaxPayload,
+                    format!(
+                        "failed to publish message: payload size limit of {max_payload} \
+                         exceeded by message size of {}",
+                        payload.len()
+                    ),
+                );
+                return runtime::failed(py, err.into_pyerr(py));
             }
-            let inner = self.inner.clone();
-            let mut fut: PendingPublish = Box::pin(async move {
-                inner
-                    .client
-                    .publish(subject, payload.0)
-                    .await
-                    .map_err(Error::from)
-            });
-            match runtime::poll_here(fut.as_mut()) {
-                std::task::Poll::Ready(Ok(())) => {}
-                std::task::Poll::Ready(Err(err)) => return runtime::failed(py, err.into_pyerr(py)),
-                std::task::Poll::Pending => waiting = Some(fut),
+            let msg = Publish {
+                subject: &subject,
+                reply: None,
+                headers: None,
+                payload,
+            };
+            // Never directly: each message queues behind the one before it.
+            match inner
+                .outbox
+                .push(inner, msg, inner.skip_subject_validation, false)
+            {
+                Ok(pushed) => last = pushed,
+                Err(err) => return runtime::failed(py, err.into_pyerr(py)),
             }
         }
-        let Some(first) = waiting else {
-            return runtime::ready_none(py);
-        };
-        let inner = self.inner.clone();
-        runtime::resolve_guarded(
-            py,
-            async move {
-                first.await?;
-                for (subject, payload) in rest {
-                    inner.client.publish(subject, payload).await?;
-                }
-                Ok(())
-            },
-            &self.inner.life.lifeline,
-        )
+        match last {
+            Pushed::Full(seq) => outbox::wait_for_room(py, inner, seq),
+            _ => runtime::ready_none(py),
+        }
     }
 
     /// nats-py's positional order (`timeout`, `old_style`, `headers`) works too;
@@ -682,7 +684,7 @@ impl PyClient {
             request = request.inbox(inbox);
         }
         let inner = self.inner.clone();
-        let fut = async move {
+        let fut = outbox::after_publishes(&self.inner, async move {
             match inner.client.send_request(subject, request).await {
                 Ok(msg) => Ok(Reply {
                     msg,
@@ -691,7 +693,7 @@ impl PyClient {
                 Err(_) if inner.life.is_closed() => Err(Error::closed()),
                 Err(err) => Err(Error::from(err)),
             }
-        };
+        });
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
@@ -746,12 +748,16 @@ impl PyClient {
             None => FLUSH_TIMEOUT,
         };
         let inner = self.inner.clone();
+        let ordered = outbox::after_publishes(&self.inner, std::future::ready(()));
         let fut = async move {
             let timed_out = || Error::new(Kind::FlushTimeout, "flush timed out");
-            tokio::time::timeout(limit, inner.client.flush())
-                .await
-                .map_err(|_| timed_out())?
-                .map_err(Error::from)?;
+            tokio::time::timeout(limit, async {
+                ordered.await;
+                inner.client.flush().await
+            })
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(Error::from)?;
             // The engine's flush only empties the write buffer. A request to a subject
             // nobody listens on comes back as "no responders" once the server got to it,
             // and the server handles a connection's commands in order.
@@ -980,6 +986,13 @@ impl PyClient {
             Ok(Seconds(started.elapsed().as_secs_f64()))
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+    }
+
+    /// Payload bytes published but not yet handed to the engine (nats-py's
+    /// `pending_data_size`).
+    #[getter]
+    fn pending_data_size(&self) -> usize {
+        self.inner.outbox.unsent_bytes()
     }
 
     #[getter]

@@ -67,6 +67,25 @@ impl PyHeaderMap {
         Ok(())
     }
 
+    /// Size on the wire ("NATS/1.0\r\n", a "name: value\r\n" line per value, "\r\n"),
+    /// which counts against the server's `max_payload`; an empty map sends none.
+    pub(crate) fn wire_len(&self) -> usize {
+        if self.entries.is_empty() {
+            return 0;
+        }
+        let lines: usize = self
+            .entries
+            .iter()
+            .map(|(name, values)| {
+                values
+                    .iter()
+                    .map(|v| name.len() + v.len() + 4)
+                    .sum::<usize>()
+            })
+            .sum();
+        "NATS/1.0\r\n\r\n".len() + lines
+    }
+
     /// The engine's header map; every entry was validated when it was added.
     pub(crate) fn to_engine(&self) -> async_nats::HeaderMap {
         let mut map = async_nats::HeaderMap::new();

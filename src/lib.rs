@@ -27,6 +27,7 @@ mod logging;
 mod message;
 mod nkey;
 mod options;
+mod outbox;
 mod runtime;
 mod subject;
 mod subscriber;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::client::{ClientInner, Payload};
+use crate::client::ClientInner;
 use crate::error::{Error, Kind};
 use crate::header::PyHeaderMap;
+use crate::outbox::PayloadArg;
 use crate::runtime;
 
 #[pyclass(name = "Message", module = "natsrs", frozen)]
@@ -84,20 +85,20 @@ impl PyMessage {
 
     /// Publish to this message's reply subject.
     #[pyo3(
-        signature = (payload = Payload::default(), *, headers = None),
+        signature = (payload = PayloadArg::default(), *, headers = None),
         text_signature = "($self, payload=b'', *, headers=None)"
     )]
     fn respond(
         &self,
         py: Python<'_>,
-        payload: Payload,
+        payload: PayloadArg<'_>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let (Some(reply), Some(client)) = (&self.msg.reply, &self.client) else {
             let err = Error::new(Kind::NoReplySubject, "the message has no reply subject");
             return runtime::failed(py, err.into_pyerr(py));
         };
-        client.publish(py, reply.as_str(), payload.0, None, headers)
+        client.publish(py, reply.as_str(), payload, None, headers)
     }
 
     fn __repr__(&self) -> String {

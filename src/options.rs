@@ -841,7 +841,7 @@ impl PyConnectOptions {
         }
         let life = Lifecycle::new();
         let options = settings.to_engine(py, &life, url_auth(&addrs))?;
-        runtime::spawn(py, connect(settings, addrs, options, life))
+        runtime::spawn_on_tokio(py, connect(settings, addrs, options, life))
     }
 
     fn __repr__(&self) -> String {

@@ -30,7 +30,6 @@ use futures::FutureExt;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyCFunction, PyTuple};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -373,7 +372,48 @@ pub(crate) fn poll_here<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output>
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
 
-/// Run `fut` on the runtime and return an asyncio Future for its result.
+/// A pending operation, polled on its loop's thread whenever its waker fires.
+type Op = Pin<Box<dyn Future<Output = Done> + Send>>;
+
+/// A pending operation with the asyncio future it resolves and its waker.
+type PendingOp = (Py<PyAny>, Op, Waker);
+
+/// Wakes a pending operation: its id goes into the hub's queue and, if the hub was idle,
+/// one byte wakes the loop. Called from whichever thread completed what the operation
+/// waits for (the engine's handler, a timer); never touches Python.
+struct OpWaker {
+    queue: Arc<Completions>,
+    id: u64,
+}
+
+impl std::task::Wake for OpWaker {
+    fn wake(self: Arc<Self>) {
+        self.queue.poll_again(self.id);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.queue.poll_again(self.id);
+    }
+}
+
+/// Poll with panics caught: a panic in an operation becomes its error.
+fn poll_op(op: Pin<&mut (dyn Future<Output = Done> + Send)>, waker: &Waker) -> Poll<Done> {
+    let _guard = runtime().enter();
+    let mut cx = Context::from_waker(waker);
+    match std::panic::catch_unwind(AssertUnwindSafe(|| op.poll(&mut cx))) {
+        Ok(poll) => poll,
+        Err(panic) => Poll::Ready(Box::new(Err::<(), Error>(Error::new(
+            Kind::Other,
+            panic_message(&panic),
+        )))),
+    }
+}
+
+/// Return an asyncio Future for `fut`'s result. The future is driven on the loop's own
+/// thread: its waker queues it on the loop's hub, and the hub polls it when the loop
+/// wakes. Compared with a tokio task per operation, nothing is spawned and no tokio
+/// worker is woken to poll it, so a pending request costs one hand-off (the engine's
+/// thread to the loop), not two.
 pub(crate) fn spawn<F, T>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
 where
     F: Future<Output = Result<T, Error>> + Send + 'static,
@@ -383,48 +423,72 @@ where
     register_with_pyo3_async_runtimes();
     let hub = LoopHub::current(py)?;
     let hub_ref = hub.get();
-    let future = hub_ref.create_future.bind(py).call0()?;
     let id = hub_ref.next_id.fetch_add(1, Ordering::Relaxed);
+    let waker = Waker::from(Arc::new(OpWaker {
+        queue: hub_ref.queue.clone(),
+        id,
+    }));
+    let mut op: Op = Box::pin(async move { Box::new(fut.await) as Done });
+    // The caller's poll used a no-op waker; this one registers the real one.
+    if let Poll::Ready(done) = poll_op(op.as_mut(), &waker) {
+        return match done.resolve(py) {
+            Ok(value) if value.is_none(py) => ready_none(py),
+            Ok(value) => ready(py, value),
+            Err(err) => failed(py, err),
+        };
+    }
+    let future = hub_ref.create_future.bind(py).call0()?;
     hub_ref
         .futures
         .lock()
         .expect("hub lock")
-        .insert(id, future.clone().unbind());
-    let queue = hub_ref.queue.clone();
+        .insert(id, (future.clone().unbind(), op, waker));
+    future.call_method1(
+        pyo3::intern!(py, "add_done_callback"),
+        (hub_ref.on_done(py, &hub)?,),
+    )?;
+    hub_ref
+        .by_future
+        .lock()
+        .expect("hub lock")
+        .insert(future.as_ptr() as usize, id);
+    Ok(future.unbind())
+}
+
+/// Run `fut` as a tokio task and return an asyncio Future for its result: for operations
+/// that may call back into the loop synchronously (connecting runs the user's
+/// reconnect-delay callback, which waits for the loop), so they must not be polled on
+/// the loop's thread.
+pub(crate) fn spawn_on_tokio<F, T>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: ToPy,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
     let task = runtime().spawn(async move {
         let result = match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(result) => result,
             Err(panic) => Err(Error::new(Kind::Other, panic_message(&panic))),
         };
-        queue.complete(id, Box::new(result));
+        if let Err(Ok(unwanted)) = tx.send(result) {
+            unwanted.abandon();
+        }
     });
+    // Cancelling the asyncio future drops `rx`'s waiter, which aborts the task.
     let abort = task.abort_handle();
-    let hub_for_cancel = hub.clone_ref(py);
-    // Cancelling the asyncio future aborts the tokio task, which drops the engine
-    // future: a cancelled request leaves no inbox entry or subscription behind.
-    let on_done = PyCFunction::new_closure(
-        py,
-        None,
-        None,
-        move |args: &Bound<'_, PyTuple>, _kwargs| -> PyResult<()> {
-            let fut = args.get_item(0)?;
-            if fut
-                .call_method0(pyo3::intern!(args.py(), "cancelled"))?
-                .is_truthy()?
-            {
-                abort.abort();
-                hub_for_cancel
-                    .get()
-                    .futures
-                    .lock()
-                    .expect("hub lock")
-                    .remove(&id);
-            }
-            Ok(())
-        },
-    )?;
-    future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
-    Ok(future.unbind())
+    spawn(py, async move {
+        let _abort_on_drop = AbortOnDrop(abort);
+        rx.await
+            .unwrap_or_else(|_| Err(Error::new(Kind::Other, "internal task ended")))
+    })
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -439,7 +503,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 // ---------------------------------------------------------------------------------------
 // Per-event-loop completion hub
 
-/// The tokio side of a loop's hub: completed operations and the wake-up channel.
+/// The thread-safe side of a loop's hub: operations to poll again, and the wake-up.
 struct Completions {
     state: Mutex<Batch>,
     wake: WakeSignal,
@@ -447,16 +511,16 @@ struct Completions {
 
 #[derive(Default)]
 struct Batch {
-    items: Vec<(u64, Done)>,
-    /// A wake-up is on its way; later completions ride along with it.
+    ready: Vec<u64>,
+    /// A wake-up is on its way; later operations ride along with it.
     scheduled: bool,
 }
 
 impl Completions {
-    fn complete(&self, id: u64, done: Done) {
+    fn poll_again(&self, id: u64) {
         let must_wake = {
             let mut batch = self.state.lock().expect("hub lock");
-            batch.items.push((id, done));
+            batch.ready.push(id);
             !std::mem::replace(&mut batch.scheduled, true)
         };
         if must_wake {
@@ -464,10 +528,10 @@ impl Completions {
         }
     }
 
-    fn take(&self) -> Vec<(u64, Done)> {
+    fn take(&self) -> Vec<u64> {
         let mut batch = self.state.lock().expect("hub lock");
         batch.scheduled = false;
-        std::mem::take(&mut batch.items)
+        std::mem::take(&mut batch.ready)
     }
 }
 
@@ -512,7 +576,12 @@ impl WakeSignal {
 pub(crate) struct LoopHub {
     event_loop: Py<PyAny>,
     create_future: Py<PyAny>,
-    futures: Mutex<HashMap<u64, Py<PyAny>>>,
+    /// Pending operations: the asyncio future, the operation and its waker.
+    futures: Mutex<HashMap<u64, PendingOp>>,
+    /// The asyncio future's address → its operation, for the done callback.
+    by_future: Mutex<HashMap<usize, u64>>,
+    /// `self._on_done`, made once.
+    on_done: OnceLock<Py<PyAny>>,
     next_id: AtomicU64,
     queue: Arc<Completions>,
     #[cfg(unix)]
@@ -549,12 +618,26 @@ impl LoopHub {
                 }
             }
         }
-        for (id, done) in self.queue.take() {
-            let future = self.futures.lock().expect("hub lock").remove(&id);
-            let Some(future) = future else {
-                done.abandon();
-                continue;
+        for id in self.queue.take() {
+            let entry = self.futures.lock().expect("hub lock").remove(&id);
+            let Some((future, mut op, waker)) = entry else {
+                continue; // finished or cancelled already; a late or repeated wake
             };
+            let done = match poll_op(op.as_mut(), &waker) {
+                Poll::Pending => {
+                    self.futures
+                        .lock()
+                        .expect("hub lock")
+                        .insert(id, (future, op, waker));
+                    continue;
+                }
+                Poll::Ready(done) => done,
+            };
+            drop_in_runtime(op);
+            self.by_future
+                .lock()
+                .expect("hub lock")
+                .remove(&(future.as_ptr() as usize));
             let future = future.into_bound(py);
             if future
                 .call_method0(pyo3::intern!(py, "done"))?
@@ -571,9 +654,48 @@ impl LoopHub {
         }
         Ok(())
     }
+
+    /// The asyncio future's done callback: a cancelled future drops its operation (the
+    /// engine future with it, so a cancelled request leaves no inbox entry behind).
+    fn _on_done(&self, future: &Bound<'_, PyAny>) {
+        let id = self
+            .by_future
+            .lock()
+            .expect("hub lock")
+            .remove(&(future.as_ptr() as usize));
+        if let Some(id) = id {
+            let entry = self.futures.lock().expect("hub lock").remove(&id);
+            if let Some((_, op, _)) = entry {
+                drop_in_runtime(op);
+            }
+        }
+    }
+}
+
+/// Engine values may need the runtime's context when dropped (a subscription's UNSUB).
+fn drop_in_runtime<T>(value: T) {
+    let _guard = runtime().enter();
+    drop(value);
+}
+
+impl Drop for LoopHub {
+    fn drop(&mut self) {
+        let pending = std::mem::take(self.futures.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if !pending.is_empty() {
+            drop_in_runtime(pending);
+        }
+    }
 }
 
 impl LoopHub {
+    fn on_done(&self, py: Python<'_>, hub: &Py<LoopHub>) -> PyResult<Py<PyAny>> {
+        if let Some(cb) = self.on_done.get() {
+            return Ok(cb.clone_ref(py));
+        }
+        let cb = hub.bind(py).getattr("_on_done")?.unbind();
+        Ok(self.on_done.get_or_init(|| cb).clone_ref(py))
+    }
+
     /// The hub of the running loop, made and registered with the loop on first use.
     fn current(py: Python<'_>) -> PyResult<Py<LoopHub>> {
         let event_loop = get_running_loop(py)?;
@@ -612,6 +734,8 @@ impl LoopHub {
                 event_loop: event_loop.clone().unbind(),
                 create_future: event_loop.getattr("create_future")?.unbind(),
                 futures: Mutex::new(HashMap::new()),
+                by_future: Mutex::new(HashMap::new()),
+                on_done: OnceLock::new(),
                 next_id: AtomicU64::new(0),
                 queue: Arc::new(Completions {
                     state: Mutex::new(Batch::default()),
@@ -633,6 +757,8 @@ impl LoopHub {
                 event_loop: event_loop.clone().unbind(),
                 create_future: event_loop.getattr("create_future")?.unbind(),
                 futures: Mutex::new(HashMap::new()),
+                by_future: Mutex::new(HashMap::new()),
+                on_done: OnceLock::new(),
                 next_id: AtomicU64::new(0),
                 queue: Arc::new(Completions {
                     state: Mutex::new(Batch::default()),

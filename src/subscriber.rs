@@ -301,7 +301,9 @@ impl PySubscriber {
             + 'static,
     {
         let shared = self.shared.clone();
+        let ordered = crate::outbox::after_publishes(&self.shared.client, std::future::ready(()));
         runtime::resolve(py, async move {
+            ordered.await;
             let mut guard = shared.sub.lock().await;
             let Some(sub) = guard.take() else {
                 return Ok(());

@@ -1099,6 +1099,9 @@ async def test_subscription_api(nc: Any) -> None:
         await sub.next_msg(timeout=0.1)
     for i in range(4):
         await w(nc.publish("compat.subscription", str(i).encode()))
+    # All four are queued here before unsubscribe(limit=2) below: the engine ends a
+    # subscription whose delivered count has reached the limit, dropping later arrivals.
+    await w(nc.flush())
     assert (await w(sub.next_msg())).data == b"0"
     seen = []
     async for msg in sub.messages:

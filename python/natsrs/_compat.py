@@ -26,6 +26,7 @@ logger = logging.getLogger("natsrs")
 # nats-py's defaults (nats.aio.subscription).
 DEFAULT_PENDING_MSGS_LIMIT = 512 * 1024
 DEFAULT_PENDING_BYTES_LIMIT = 128 * 1024 * 1024
+_READ_BATCH = 256
 
 ErrorCallback = Callable[[Exception], Awaitable[None]]
 
@@ -97,22 +98,24 @@ async def _read(
     error_cb: ErrorCallback | None,
 ) -> None:
     try:
-        async for msg in sub:
-            size = msg.length  # payload and headers, without making the payload bytes
-            over_msgs = 0 < state.max_msgs <= len(pending)
-            over_bytes = 0 < state.max_bytes < state.bytes + size
-            if over_msgs or over_bytes:
-                await report(
-                    error_cb,
-                    errors.SlowConsumerError(
-                        f"slow consumer on {sub.subject!r} (sid {sub.sid}): message dropped",
-                        subject=sub.subject,
-                        sid=sub.sid,
-                    ),
-                )
-                continue
-            pending.append(msg)
-            state.bytes += size
+        # Whatever is queued at once: one call per batch, not one await per message.
+        while batch := await sub.next_batch(_READ_BATCH):
+            for msg in batch:
+                size = msg.length  # payload and headers, without making the payload bytes
+                over_msgs = 0 < state.max_msgs <= len(pending)
+                over_bytes = 0 < state.max_bytes < state.bytes + size
+                if over_msgs or over_bytes:
+                    await report(
+                        error_cb,
+                        errors.SlowConsumerError(
+                            f"slow consumer on {sub.subject!r} (sid {sub.sid}): message dropped",
+                            subject=sub.subject,
+                            sid=sub.sid,
+                        ),
+                    )
+                    continue
+                pending.append(msg)
+                state.bytes += size
             ready.set()
     finally:
         state.ended = True

@@ -511,8 +511,9 @@ class Client:
     def publish_many(self, messages: Iterable[tuple[str, _Payload]]) -> Awaitable[None]:
         """Publish many ``(subject, payload)`` messages in one call, in order.
 
-        Each is queued at once while the engine has room; if it fills up the rest wait
-        on one task. On an error the messages before it were published.
+        They queue in the client's outbox behind earlier publishes; the call waits only
+        when the outbox is past its limits. On an error the messages before it were
+        published.
         """
     def publish_with_reply(
         self, subject: str, reply: str, payload: _Payload = b""
@@ -632,6 +633,9 @@ class Client:
         """Round-trip time to the server in seconds (one request nobody answers)."""
     @property
     def max_payload(self) -> int: ...
+    @property
+    def pending_data_size(self) -> int:
+        """Payload bytes published but not yet handed to the engine (nats-py's name)."""
     @property
     def timeout(self) -> float | None:
         """Default request timeout in seconds."""

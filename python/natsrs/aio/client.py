@@ -458,8 +458,10 @@ class Client:
 
     @property
     def pending_data_size(self) -> int:
-        """Always 0: the engine's write buffer is not observable (see MIGRATING.md)."""
-        return 0
+        """Payload bytes published but not yet handed to the engine (its own write
+        buffer is not observable)."""
+        native = self._native
+        return 0 if native is None or native.is_closed else native.pending_data_size
 
     @property
     def stats(self) -> dict[str, int]:
