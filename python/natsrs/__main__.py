@@ -304,15 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print messages on a subject",
         description="Subscribe and print every message until --count or Ctrl-C.",
     )
-    sub.add_argument("subject", help="subject, wildcards allowed")
-    sub.add_argument("--queue", metavar="GROUP", help="join a queue group")
-    sub.add_argument(
-        "--count",
-        type=_count,
-        default=0,
-        metavar="N",
-        help="exit after N messages (default: 0, never)",
-    )
+    _listener_arguments(sub, "messages")
     sub.set_defaults(handler=_cmd_sub)
 
     req = commands.add_parser(
@@ -343,17 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer requests on a subject",
         description="Answer each request with RESPONSE (or, with --echo, its own payload).",
     )
-    reply.add_argument("subject", help="subject, wildcards allowed")
+    _listener_arguments(reply, "requests")
     reply.add_argument("response", nargs="?", default=None, help="response text")
     reply.add_argument("--echo", action="store_true", help="respond with the request's payload")
-    reply.add_argument("--queue", metavar="GROUP", help="join a queue group")
-    reply.add_argument(
-        "--count",
-        type=_count,
-        default=0,
-        metavar="N",
-        help="exit after N requests (default: 0, never)",
-    )
     reply.set_defaults(handler=_cmd_reply)
 
     bench = commands.add_parser(
@@ -391,6 +375,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(handler=_cmd_bench)
     return parser
+
+
+def _listener_arguments(command: argparse.ArgumentParser, what: str) -> None:
+    """The subject, queue group and count shared by ``sub`` and ``reply``."""
+    command.add_argument("subject", help="subject, wildcards allowed")
+    command.add_argument("--queue", metavar="GROUP", help="join a queue group")
+    command.add_argument(
+        "--count",
+        type=_count,
+        default=0,
+        metavar="N",
+        help=f"exit after N {what} (default: 0, never)",
+    )
 
 
 _Setup = Callable[[natsrs.ConnectOptions], natsrs.ConnectOptions]
@@ -654,17 +651,22 @@ def _cmd_pub(args: argparse.Namespace) -> int:
     return _run(main, args)
 
 
+async def _listen(client: Client, args: argparse.Namespace, doing: str) -> natsrs.Subscriber:
+    """Subscribe as ``sub``/``reply`` do: ending after ``--count``, live on the server
+    before it is announced."""
+    sub = await _within(args.timeout, "subscribe", client.subscribe(args.subject, queue=args.queue))
+    if args.count:
+        await _within(args.timeout, "unsubscribe_after", sub.unsubscribe_after(args.count))
+    await _round_trip(client, args.timeout)
+    _info(f"{doing} {args.subject}" + (f" in {args.queue}" if args.queue else ""))
+    return sub
+
+
 def _cmd_sub(args: argparse.Namespace) -> int:
     async def main(url: str) -> int:
         client = await _connect(url, args.timeout, "natsrs-cli-sub")
         try:
-            sub = await _within(
-                args.timeout, "subscribe", client.subscribe(args.subject, queue=args.queue)
-            )
-            if args.count:
-                await _within(args.timeout, "unsubscribe_after", sub.unsubscribe_after(args.count))
-            await _round_trip(client, args.timeout)
-            _info(f"subscribed to {args.subject}" + (f" in {args.queue}" if args.queue else ""))
+            sub = await _listen(client, args, "subscribed to")
             received = 0
             async for msg in sub:
                 received += 1
@@ -766,16 +768,7 @@ def _cmd_reply(args: argparse.Namespace) -> int:
     async def main(url: str) -> int:
         client = await _connect(url, args.timeout, "natsrs-cli-reply")
         try:
-            sub = await _within(
-                args.timeout, "subscribe", client.subscribe(args.subject, queue=args.queue)
-            )
-            if args.count:
-                await _within(args.timeout, "unsubscribe_after", sub.unsubscribe_after(args.count))
-            await _round_trip(client, args.timeout)
-            _info(
-                f"answering requests on {args.subject}"
-                + (f" in {args.queue}" if args.queue else "")
-            )
+            sub = await _listen(client, args, "answering requests on")
             answered = 0
             async for msg in sub:
                 answered += 1
