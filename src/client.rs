@@ -8,8 +8,7 @@ use async_nats::connection::State;
 use async_nats::Event;
 use bytes::Bytes;
 use pyo3::prelude::*;
-use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+use pyo3::pybacked::PyBackedStr;
 use tokio_util::sync::CancellationToken;
 
 use crate::callbacks::CallbackErrors;
@@ -30,10 +29,6 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `close()`/`drain()` wait for the engine's handler to flush and exit.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
-/// Payloads up to this size are copied into Rust; larger `bytes` are shared with
-/// Python instead (one reference held until the message is written).
-const COPY_THRESHOLD: usize = 16 * 1024;
-
 /// `bytes`, `bytearray` or `memoryview`; anything else is a `TypeError`.
 pub(crate) struct Payload(pub(crate) Bytes);
 
@@ -47,27 +42,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Payload {
     type Error = PyErr;
 
     fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        if let Ok(bytes) = obj.cast::<PyBytes>() {
-            let data = bytes.as_bytes();
-            if data.len() <= COPY_THRESHOLD {
-                return Ok(Payload(Bytes::copy_from_slice(data)));
-            }
-            return Ok(Payload(Bytes::from_owner(PyBackedBytes::from(
-                bytes.to_owned(),
-            ))));
-        }
-        if let Ok(array) = obj.cast::<PyByteArray>() {
-            return Ok(Payload(Bytes::from(array.to_vec())));
-        }
-        if obj.cast::<PyMemoryView>().is_ok() {
-            let copy = obj.call_method0("tobytes")?;
-            let copy = copy.cast::<PyBytes>()?;
-            return Ok(Payload(Bytes::copy_from_slice(copy.as_bytes())));
-        }
-        Err(pyo3::exceptions::PyTypeError::new_err(format!(
-            "payload must be bytes, bytearray or memoryview, not {}",
-            obj.get_type().name()?
-        )))
+        Ok(Payload(PayloadArg::extract(obj)?.into_bytes()))
     }
 }
 
@@ -194,6 +169,22 @@ impl ClientInner {
             .map(|cb| cb.clone_ref(py))
     }
 
+    /// The engine's `max_payload` check, made on the calling thread because the engine
+    /// sees an outbox message only later, on the drainer's thread.
+    fn check_size(&self, size: usize) -> Result<(), Error> {
+        let max_payload = self.client.max_payload();
+        if size > max_payload {
+            return Err(Error::new(
+                Kind::MaxPayload,
+                format!(
+                    "failed to publish message: payload size limit of {max_payload} \
+                     exceeded by message size of {size}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Publish with every check natsrs adds to the engine's, through the outbox.
     pub(crate) fn publish(
         self: &Arc<Self>,
@@ -212,20 +203,7 @@ impl ClientInner {
             if let Some(reply) = reply {
                 subject::check_publish(reply, self.skip_subject_validation)?;
             }
-            // The engine's own check, made here because the engine sees the message
-            // only later, on the drainer's thread.
-            let max_payload = self.client.max_payload();
-            let size = payload.len() + headers.as_ref().map_or(0, PyHeaderMap::wire_len);
-            if size > max_payload {
-                return Err(Error::new(
-                    Kind::MaxPayload,
-                    format!(
-                        "failed to publish message: payload size limit of {max_payload} \
-                         exceeded by message size of {size}"
-                    ),
-                ));
-            }
-            Ok::<_, Error>(())
+            self.check_size(payload.len() + headers.as_ref().map_or(0, PyHeaderMap::wire_len))
         })();
         if let Err(err) = checked {
             return runtime::failed(py, err.into_pyerr(py));
@@ -367,7 +345,7 @@ impl PyClient {
                 life,
                 skip_subject_validation: settings.skip_subject_validation,
                 error_callback: std::sync::Mutex::new(None),
-                outbox: Outbox::new(outbox::DEFAULT_MAX_QUEUED_BYTES),
+                outbox: Outbox::new(),
             }),
         }
     }
@@ -392,7 +370,9 @@ impl PyClient {
             return runtime::failed(py, err.into_pyerr(py));
         }
         let inner = self.inner.clone();
-        let fut = outbox::after_publishes(&self.inner, async move {
+        let ordered = outbox::publishes_sent(&self.inner);
+        let fut = async move {
+            ordered.await;
             let mut sub = match &queue {
                 None => inner.client.subscribe(subject.clone()).await?,
                 Some(q) => {
@@ -412,7 +392,7 @@ impl PyClient {
                 client: inner,
                 delivery,
             })
-        });
+        };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
@@ -433,11 +413,7 @@ impl PyClient {
             if connected {
                 // Publishes still in the outbox go out first, as nats-py flushes its
                 // buffer on close; a dead connection would only hold the close up.
-                let _ = tokio::time::timeout(
-                    CLOSE_WAIT,
-                    outbox::after_publishes(&inner, std::future::ready(())),
-                )
-                .await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, outbox::publishes_sent(&inner)).await;
             }
             // Fails only if the handler is already gone, which is what we want.
             let _ = inner.client.drain().await;
@@ -599,7 +575,6 @@ impl PyClient {
         if let Err(err) = inner.life.check_open() {
             return runtime::failed(py, err.into_pyerr(py));
         }
-        let max_payload = inner.client.max_payload();
         let mut last = Pushed::Done;
         for item in messages.try_iter()? {
             let item = item?;
@@ -609,15 +584,7 @@ impl PyClient {
                         "publish_many takes (subject: str, payload: bytes) pairs: {err}"
                     ))
                 })?;
-            if payload.len() > max_payload {
-                let err = Error::new(
-                    Kind::MaxPayload,
-                    format!(
-                        "failed to publish message: payload size limit of {max_payload} \
-                         exceeded by message size of {}",
-                        payload.len()
-                    ),
-                );
+            if let Err(err) = inner.check_size(payload.len()) {
                 return runtime::failed(py, err.into_pyerr(py));
             }
             let msg = Publish {
@@ -684,7 +651,9 @@ impl PyClient {
             request = request.inbox(inbox);
         }
         let inner = self.inner.clone();
-        let fut = outbox::after_publishes(&self.inner, async move {
+        let ordered = outbox::publishes_sent(&self.inner);
+        let fut = async move {
+            ordered.await;
             match inner.client.send_request(subject, request).await {
                 Ok(msg) => Ok(Reply {
                     msg,
@@ -693,7 +662,7 @@ impl PyClient {
                 Err(_) if inner.life.is_closed() => Err(Error::closed()),
                 Err(err) => Err(Error::from(err)),
             }
-        });
+        };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
@@ -748,7 +717,7 @@ impl PyClient {
             None => FLUSH_TIMEOUT,
         };
         let inner = self.inner.clone();
-        let ordered = outbox::after_publishes(&self.inner, std::future::ready(()));
+        let ordered = outbox::publishes_sent(&self.inner);
         let fut = async move {
             let timed_out = || Error::new(Kind::FlushTimeout, "flush timed out");
             tokio::time::timeout(limit, async {

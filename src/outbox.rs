@@ -23,7 +23,6 @@
 //! itself waits on the engine's bounded channel. Memory stays bounded by the limits.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
@@ -45,7 +44,7 @@ const MAX_QUEUED_MESSAGES: usize = 8192;
 
 /// Payload bytes waiting in the outbox before `await publish` waits (nats-py's default
 /// `pending_size`).
-pub(crate) const DEFAULT_MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
+const MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
 
 /// Payloads up to this size are copied into the outbox's buffer; larger `bytes` are
 /// shared with Python instead (one reference held until the message is written).
@@ -171,7 +170,6 @@ pub(crate) struct Outbox {
     unsent_bytes: AtomicUsize,
     /// The drainer made progress: barrier and backpressure waiters look again.
     progress: tokio::sync::Notify,
-    max_queued_bytes: usize,
 }
 
 /// What [`Outbox::push`] did with a message.
@@ -193,13 +191,12 @@ pub(crate) struct Direct {
 }
 
 impl Outbox {
-    pub(crate) fn new(max_queued_bytes: usize) -> Self {
+    pub(crate) fn new() -> Self {
         Outbox {
             state: Mutex::new(State::default()),
             sent: AtomicU64::new(0),
             unsent_bytes: AtomicUsize::new(0),
             progress: tokio::sync::Notify::new(),
-            max_queued_bytes: max_queued_bytes.max(1),
         }
     }
 
@@ -272,7 +269,7 @@ impl Outbox {
         });
         state.queued_bytes += payload_len;
         let full =
-            state.queue.len() >= MAX_QUEUED_MESSAGES || state.queued_bytes >= self.max_queued_bytes;
+            state.queue.len() >= MAX_QUEUED_MESSAGES || state.queued_bytes >= MAX_QUEUED_BYTES;
         if !state.busy {
             state.busy = true;
             drop(state);
@@ -320,22 +317,17 @@ impl Outbox {
     }
 }
 
-/// Waits for everything published before it, then runs `fut`: how operations that must
-/// stay behind earlier publishes start.
-pub(crate) fn after_publishes<F>(
+/// Waits until everything published before this call is with the engine: how
+/// operations that must stay behind earlier publishes start. The barrier is taken at the
+/// call, not when the future is first polled.
+pub(crate) fn publishes_sent(
     inner: &Arc<ClientInner>,
-    fut: F,
-) -> impl Future<Output = F::Output> + Send + 'static
-where
-    F: Future + Send + 'static,
-{
-    let barrier = inner.outbox.barrier();
-    let inner = inner.clone();
+) -> impl Future<Output = ()> + Send + 'static {
+    let waiting = inner.outbox.barrier().map(|seq| (inner.clone(), seq));
     async move {
-        if let Some(seq) = barrier {
+        if let Some((inner, seq)) = waiting {
             inner.outbox.sent_through(seq).await;
         }
-        fut.await
     }
 }
 
@@ -414,10 +406,10 @@ pub(crate) fn wait_for_room(
     seq: u64,
 ) -> PyResult<Py<PyAny>> {
     let waiter = inner.clone();
-    let fut: Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> = Box::pin(async move {
+    let fut = async move {
         waiter.outbox.taken_through(seq).await;
-        Ok(())
-    });
+        Ok::<_, Error>(())
+    };
     runtime::resolve_guarded(py, fut, &inner.life.lifeline)
 }
 

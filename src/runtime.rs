@@ -3,16 +3,18 @@
 //! Two paths, chosen per call:
 //!
 //! * **Ready** — the engine future is polled once on the calling (Python) thread with a
-//!   no-op waker. Most operations finish there (a publish is an enqueue into the
-//!   engine's command channel; a subscriber usually has a message queued), and the call
+//!   no-op waker. Most operations finish there (a subscriber usually has a message
+//!   queued; a publish only enters the client's outbox, see `outbox.rs`), and the call
 //!   returns an already-finished awaitable ([`Ready`]): no asyncio Future, no other
 //!   thread woken, no event-loop iteration.
-//! * **Pending** — the same boxed future is spawned on the runtime and the caller gets an
-//!   `asyncio.Future` from the running loop. The tokio task never touches Python: it
-//!   pushes `(id, result)` into the loop's [`Hub`] and, only if the hub was idle, writes
-//!   one byte to a socket the loop watches (`add_reader`). The loop thread then drains
-//!   the whole batch, converts results to Python objects and resolves the futures — one
-//!   wake-up per batch, however many operations completed.
+//! * **Pending** — the caller gets an `asyncio.Future` from the running loop and the
+//!   operation is kept in the loop's [`LoopHub`], not spawned. Its waker, called on
+//!   whichever thread completes what it waits for (the engine's handler, a timer), never
+//!   touches Python: it queues the operation's id and, only if the hub was idle, writes
+//!   one byte to a socket the loop watches (`add_reader`). The loop thread then polls the
+//!   whole batch, converts results to Python objects and resolves the futures — one
+//!   wake-up per batch, however many operations completed. Only connecting, which calls
+//!   back into the loop synchronously, runs as a tokio task ([`spawn_on_tokio`]).
 //!
 //! This avoids what makes a naive bridge slow (an asyncio Future, a done callback, two
 //! spawns and a `call_soon_threadsafe` with the GIL taken on a tokio thread per call;
@@ -296,7 +298,11 @@ pub(crate) fn ready_none(py: Python<'_>) -> PyResult<Py<PyAny>> {
     Ok(ready.clone_ref(py).into_any())
 }
 
+/// An already-finished awaitable for `value`; the shared singleton for `None`.
 pub(crate) fn ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    if value.is_none(py) {
+        return ready_none(py);
+    }
     Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
 }
 
@@ -307,14 +313,7 @@ pub(crate) fn failed(py: Python<'_>, err: PyErr) -> PyResult<Py<PyAny>> {
 
 fn finished<T: ToPy>(py: Python<'_>, result: Result<T, Error>) -> PyResult<Py<PyAny>> {
     match result {
-        Ok(value) => {
-            let value = value.to_py(py)?;
-            if value.is_none(py) {
-                ready_none(py)
-            } else {
-                ready(py, value)
-            }
-        }
+        Ok(value) => ready(py, value.to_py(py)?),
         Err(err) => failed(py, err.into_pyerr(py)),
     }
 }
@@ -432,7 +431,6 @@ where
     // The caller's poll used a no-op waker; this one registers the real one.
     if let Poll::Ready(done) = poll_op(op.as_mut(), &waker) {
         return match done.resolve(py) {
-            Ok(value) if value.is_none(py) => ready_none(py),
             Ok(value) => ready(py, value),
             Err(err) => failed(py, err),
         };

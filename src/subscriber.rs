@@ -258,7 +258,6 @@ impl PySubscriber {
                         end,
                     };
                     return match delivery.to_py(py) {
-                        Ok(value) if value.is_none(py) => runtime::ready_none(py),
                         Ok(value) => runtime::ready(py, value),
                         // `async for` ends on StopAsyncIteration raised by __anext__.
                         Err(err) if matches!(end, End::StopIteration) => Err(err),
@@ -301,7 +300,7 @@ impl PySubscriber {
             + 'static,
     {
         let shared = self.shared.clone();
-        let ordered = crate::outbox::after_publishes(&self.shared.client, std::future::ready(()));
+        let ordered = crate::outbox::publishes_sent(&self.shared.client);
         runtime::resolve(py, async move {
             ordered.await;
             let mut guard = shared.sub.lock().await;

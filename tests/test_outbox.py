@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 import natsrs
-from helpers import next_msg, responder, w, wait_until
+from helpers import next_msg, responder, until_idle, w, wait_until
 from natsrs import errors
 from natsrs._server import NatsServer
 
@@ -50,7 +50,7 @@ async def test_flush_returns_only_after_every_queued_publish_reached_the_server(
         await client.publish("ob.flush2", b"y")
     await client.flush()
     await reader.flush()
-    assert await _queued(sub) == COUNT
+    assert len(await until_idle(sub, idle=0)) == COUNT
     await reader.close()
 
 
@@ -85,7 +85,7 @@ async def test_publish_then_subscribe_then_unsubscribe_keep_their_order(
     sub = await client.subscribe("ob.late")
     # Nothing published before the subscription reaches it.
     await client.flush()
-    assert await _queued(sub) == 0
+    assert await until_idle(sub, idle=0) == []
     for _ in range(10):
         await client.publish("ob.late", b"after")
     await sub.unsubscribe(limit=10)
@@ -212,14 +212,3 @@ async def test_responses_to_a_burst_of_requests(client: natsrs.Client) -> None:
             asyncio.gather(*(client.request("ob.echo", str(i).encode()) for i in range(500)))
         )
     assert [r.payload for r in replies] == [b"re:" + str(i).encode() for i in range(500)]
-
-
-async def _queued(sub: natsrs.Subscriber) -> int:
-    """How many messages are already waiting: `next(timeout=0)` never waits for one."""
-    count = 0
-    while True:
-        try:
-            await sub.next(timeout=0)
-        except errors.TimeoutError:
-            return count
-        count += 1
