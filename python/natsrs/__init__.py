@@ -79,15 +79,5 @@ def connect(servers: str | Sequence[str] | None = None, **options: Any) -> Await
     if _nats_py.uses_nats_py(options):
         return _nats_py.connect(servers, options)
     opts = ConnectOptions()
-    for key, value in options.items():
-        setter = getattr(ConnectOptions, key, None)
-        if key.startswith("_") or key == "connect" or setter is None:
-            raise TypeError(f"connect() got an unexpected keyword argument {key!r}")
-        if key in _TUPLE_OPTIONS:
-            setter(opts, *value)
-        else:
-            setter(opts, value)
+    _nats_py.apply_native(opts, options)
     return opts.connect(servers)
-
-
-_TUPLE_OPTIONS = frozenset({"user_and_password", "jwt", "add_client_certificate"})

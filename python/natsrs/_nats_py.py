@@ -339,14 +339,20 @@ def _translate(
         opts.reconnect_to_server_callback(dispatcher.choose)
     elif dispatcher.user_chooser is not None:
         opts.reconnect_to_server_callback(dispatcher.user_chooser)
-    _apply_native(opts, rest)
+    apply_native(opts, rest)
     return opts, dispatcher
 
 
-def _apply_native(opts: ConnectOptions, options: Mapping[str, Any]) -> None:
-    """The native option names, exactly as ``natsrs.connect`` applies them."""
-    from natsrs import _TUPLE_OPTIONS
+_TUPLE_OPTIONS = frozenset({"user_and_password", "jwt", "add_client_certificate"})
+"""Builder setters that take two arguments; their keyword takes a tuple."""
 
+
+def apply_native(opts: ConnectOptions, options: Mapping[str, Any]) -> None:
+    """Calls the builder setter named by each keyword (``natsrs.connect``'s options).
+
+    Raises:
+        TypeError: an unknown keyword.
+    """
     for key, value in options.items():
         setter = getattr(ConnectOptions, key, None)
         if key.startswith("_") or key == "connect" or setter is None:
