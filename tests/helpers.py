@@ -28,7 +28,8 @@ async def next_msg(sub: Subscriber, timeout: float = WAIT) -> Message:
     return msg
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+async def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    """Poll ``predicate`` (sync, truthy when done) until it holds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

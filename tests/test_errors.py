@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import natsrs
-from helpers import w
-from natsrs import ConnectionState, ConnectOptions, HeaderMap, Message, errors
+from helpers import next_msg, w
+from natsrs import ConnectionState, ConnectOptions, HeaderMap, errors
 from natsrs._server import NatsServer
 
 if TYPE_CHECKING:
@@ -20,12 +20,6 @@ if TYPE_CHECKING:
 WAIT = 5.0
 
 _subjects = itertools.count()
-
-
-async def next_msg(sub: natsrs.Subscriber) -> Message:
-    msg = await w(sub.next())
-    assert msg is not None, f"subscription to {sub.subject} ended before a message arrived"
-    return msg
 
 
 async def assert_client_works(client: natsrs.Client) -> None:

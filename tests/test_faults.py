@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 
 import natsrs
+from helpers import w
 from natsrs import ConnectOptions, Event, EventKind, ReconnectToServer, Subscriber
 from natsrs._server import NatsServer, NatsServerError, free_port
 
@@ -31,11 +32,6 @@ pytestmark = pytest.mark.timeout(45)
 T = TypeVar("T")
 WAIT = 5.0
 """Bound of one ordinary wait (a message, a flush, a reconnect)."""
-
-
-async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
-    """Await with a bound, so a broken operation fails the test instead of hanging it."""
-    return await asyncio.wait_for(awaitable, timeout)
 
 
 def port_of(url: str) -> int:

@@ -18,13 +18,14 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
 
 import natsrs
 import natsrs as nats
+from helpers import w, wait_until
 from nats_jwt import OperatorSetup, operator_setup
 from natsrs import nkeys
 from natsrs._server import NatsServer, NatsServerError, free_port
@@ -38,22 +39,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.timeout(60)
 
-T = TypeVar("T")
 WAIT = 5.0
-
-
-async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
-    """Await with a bound, so a broken operation fails the test instead of hanging it."""
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-async def eventually(check: Callable[[], object], timeout: float = WAIT) -> None:
-    """Poll ``check`` (sync, truthy when done) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 Closeable = Any  # natsrs.Client or natsrs.NATS
@@ -709,7 +695,7 @@ async def test_url_forms_host_port_and_bare_host(
     nc = await nats_client(opened, f"127.0.0.1:{nats_server.port}")
     # A bare host means port 4222, as in nats-py.
     nc.set_server_pool(["127.0.0.1", f"127.0.0.1:{nats_server.port}"])
-    await eventually(lambda: {u.port for u in nc.servers} == {4222, nats_server.port})
+    await wait_until(lambda: {u.port for u in nc.servers} == {4222, nats_server.port})
 
 
 async def test_dead_servers_end_in_no_servers_error(nats_server: NatsServer) -> None:
@@ -934,7 +920,7 @@ async def test_nats_properties(nats_server_factory: ServerFactory, opened: list[
     }
     assert nc.options["connect_timeout"] == 2
     await w(nc.force_reconnect())
-    await eventually(lambda: nc.stats["reconnects"] == 1)
+    await wait_until(lambda: nc.stats["reconnects"] == 1)
 
 
 async def test_nats_connection_states(nats_server: NatsServer, opened: list[Closeable]) -> None:
@@ -1289,7 +1275,7 @@ async def test_callback_exceptions_and_pending_limit_overflow_go_to_error_cb(
     slow_error = await rec.wait_error(nats.errors.SlowConsumerError)
     assert getattr(slow_error, "sid", None) == slow.sid
     release.set()
-    await eventually(lambda: len(handled) >= 2)
+    await wait_until(lambda: len(handled) >= 2)
     await asyncio.sleep(0.1)
     # Two pending (plus the one in the callback, if it got there first); the rest dropped.
     assert handled[:2] == [b"0", b"1"] and len(handled) <= 3, handled
