@@ -271,6 +271,18 @@ async def windowed_publish(
 # -- scenarios ------------------------------------------------------------------------------
 
 
+async def timed(
+    client: Client, run: Callable[[int], Awaitable[None]], count: int, warmup: int
+) -> float:
+    """Seconds ``run(count)`` takes after ``run(warmup)``; closes ``client`` after."""
+    await run(warmup)
+    start = time.perf_counter()
+    await run(count)
+    elapsed = time.perf_counter() - start
+    await client.close()
+    return elapsed
+
+
 async def publish(glue: Glue, url: str, count: int, warmup: int, size: int) -> Metrics:
     """1: ``await client.publish(...)`` in a loop, then ``flush()``."""
     client = await glue.connect(url)
@@ -282,11 +294,7 @@ async def publish(glue: Glue, url: str, count: int, warmup: int, size: int) -> M
             await pub("bench.pub", payload)
         await client.flush()
 
-    await run(warmup)
-    start = time.perf_counter()
-    await run(count)
-    elapsed = time.perf_counter() - start
-    await client.close()
+    elapsed = await timed(client, run, count, warmup)
     return {"msgs_per_s": count / elapsed}
 
 
@@ -317,11 +325,7 @@ async def batch(glue: Glue, url: str, count: int, warmup: int, size: int) -> Met
             await publish_many(messages if n - start >= BATCH else messages[: n - start])
         await client.flush()
 
-    await run(warmup)
-    start = time.perf_counter()
-    await run(count)
-    elapsed = time.perf_counter() - start
-    await client.close()
+    elapsed = await timed(client, run, count, warmup)
     return {"msgs_per_s": count / elapsed}
 
 
@@ -498,11 +502,7 @@ async def large_pub(glue: Glue, url: str, count: int, warmup: int, size: int) ->
                 await client.flush()
         await client.flush()
 
-    await run(warmup)
-    start = time.perf_counter()
-    await run(count)
-    elapsed = time.perf_counter() - start
-    await client.close()
+    elapsed = await timed(client, run, count, warmup)
     return {"mb_per_s": count * size / 1e6 / elapsed}
 
 
