@@ -341,8 +341,15 @@ async fn receive(
     Ok(())
 }
 
-/// Publisher on one connection, subscriber on another; returns the receive time of `count`
-/// messages after `warmup` ones.
+/// What [`pub_sub`] measured over the `count` messages after the warm-up.
+struct Received {
+    elapsed: Duration,
+    rss_before: f64,
+    rss_after: f64,
+}
+
+/// Publisher on one connection, subscriber on another; the receive time of `count`
+/// messages after `warmup` ones, and the RSS around them (read outside the timing).
 async fn pub_sub(
     url: &str,
     count: usize,
@@ -350,7 +357,7 @@ async fn pub_sub(
     payload: &Bytes,
     callback: bool,
     flush_every: usize,
-) -> Result<Duration, BoxError> {
+) -> Result<Received, BoxError> {
     let publisher = connect(url).await?;
     let subscriber = connect(url).await?;
     let sub = subscriber.subscribe("bench.sub").await?;
@@ -369,10 +376,16 @@ async fn pub_sub(
     while received.load(Ordering::Relaxed) < warmup as u64 {
         tokio::task::yield_now().await;
     }
+    let rss_before = rss_bytes()?;
     let start = Instant::now();
     windowed_publish(&publisher, &window, count, payload, flush_every).await?;
     task.await??;
-    Ok(start.elapsed())
+    let elapsed = start.elapsed();
+    Ok(Received {
+        elapsed,
+        rss_before,
+        rss_after: rss_bytes()?,
+    })
 }
 
 async fn subscribe(
@@ -382,7 +395,9 @@ async fn subscribe(
     payload: Bytes,
     callback: bool,
 ) -> Result<Metrics, BoxError> {
-    let elapsed = pub_sub(url, count, warmup, &payload, callback, 0).await?;
+    let elapsed = pub_sub(url, count, warmup, &payload, callback, 0)
+        .await?
+        .elapsed;
     Ok(metrics([("msgs_per_s", rate(count, elapsed))]))
 }
 
@@ -427,7 +442,9 @@ async fn large_recv(
     warmup: usize,
     payload: Bytes,
 ) -> Result<Metrics, BoxError> {
-    let elapsed = pub_sub(url, count, warmup, &payload, false, LARGE_FLUSH_EVERY).await?;
+    let elapsed = pub_sub(url, count, warmup, &payload, false, LARGE_FLUSH_EVERY)
+        .await?
+        .elapsed;
     Ok(metrics([(
         "mb_per_s",
         mb_per_s(count, payload.len(), elapsed),
@@ -539,27 +556,11 @@ async fn memory_stream(
     warmup: usize,
     payload: Bytes,
 ) -> Result<Metrics, BoxError> {
-    let publisher = connect(url).await?;
-    let subscriber = connect(url).await?;
-    let sub = subscriber.subscribe("bench.sub").await?;
-    round_trip(&subscriber).await?;
-    let window = Window::for_size(payload.len());
-    let received = Arc::new(AtomicU64::new(0));
-    let task = tokio::spawn(receive(
-        sub,
-        window.clone(),
-        warmup + count,
-        received.clone(),
-        false,
-    ));
-    windowed_publish(&publisher, &window, warmup, &payload, 0).await?;
-    while received.load(Ordering::Relaxed) < warmup as u64 {
-        tokio::task::yield_now().await;
-    }
-    let before = rss_bytes()?;
-    windowed_publish(&publisher, &window, count, &payload, 0).await?;
-    task.await??;
-    let after = rss_bytes()?;
+    let Received {
+        rss_before: before,
+        rss_after: after,
+        ..
+    } = pub_sub(url, count, warmup, &payload, false, 0).await?;
     Ok(metrics([
         ("rss_before_mb", before / 1e6),
         ("rss_after_mb", after / 1e6),
