@@ -352,22 +352,34 @@ async fn send(client: &async_nats::Client, msg: Direct) -> Result<(), Error> {
     result.map_err(Error::from)
 }
 
-/// Ends a direct publish or a drainer: starts a drainer for whatever queued meanwhile,
-/// or marks the outbox idle. Runs on drop, so a cancelled or panicking task cannot
-/// leave the outbox busy with nobody draining it.
-struct Handoff(Arc<ClientInner>);
+/// Ends a direct publish or a drainer: settles the messages it still holds, then starts
+/// a drainer for whatever queued meanwhile or marks the outbox idle. Runs on drop, so a
+/// cancelled or panicking task can neither leave the outbox busy with nobody draining
+/// it nor leave barriers waiting for messages that will never be sent.
+struct Handoff {
+    inner: Arc<ClientInner>,
+    /// The last message number and the payload bytes this task holds, not yet settled.
+    holding: Option<(u64, usize)>,
+}
+
+impl Handoff {
+    /// The held messages are with the engine, or dropped: either way no longer pending.
+    fn settle(&mut self) {
+        if let Some((seq, bytes)) = self.holding.take() {
+            self.inner.outbox.mark_sent(seq, bytes);
+        }
+    }
+}
 
 impl Drop for Handoff {
     fn drop(&mut self) {
-        let mut state = self.0.outbox.lock();
+        self.settle();
+        let mut state = self.inner.outbox.lock();
         if state.queue.is_empty() {
             state.busy = false;
-            drop(state);
-            // Barrier waiters behind a message that was dropped unsent look again.
-            self.0.outbox.progress.notify_waiters();
         } else {
             drop(state);
-            runtime::runtime().spawn(drain(self.0.clone()));
+            runtime::runtime().spawn(drain(self.inner.clone()));
         }
     }
 }
@@ -381,11 +393,12 @@ pub(crate) fn publish_direct(
     seq: u64,
     msg: Direct,
 ) -> PyResult<Py<PyAny>> {
-    let len = msg.payload.len();
-    let handoff = Handoff(inner.clone());
+    let handoff = Handoff {
+        inner: inner.clone(),
+        holding: Some((seq, msg.payload.len())),
+    };
     let fut = async move {
-        let result = send(&handoff.0.client, msg).await;
-        handoff.0.outbox.mark_sent(seq, len);
+        let result = send(&handoff.inner.client, msg).await;
         drop(handoff);
         result
     };
@@ -415,23 +428,24 @@ pub(crate) fn wait_for_room(
 
 /// The drainer: takes the whole queue at a time and hands it to the engine in order.
 async fn drain(inner: Arc<ClientInner>) {
-    let handoff = Handoff(inner);
-    let inner = &handoff.0;
+    let mut handoff = Handoff {
+        inner,
+        holding: None,
+    };
+    let inner = handoff.inner.clone();
     let outbox = &inner.outbox;
     let mut failed = false;
     loop {
-        let (batch, arena, last, bytes) = {
+        let (batch, arena) = {
             let mut state = outbox.lock();
             if state.queue.is_empty() {
                 break;
             }
             state.taken = state.accepted;
-            let bytes = std::mem::take(&mut state.queued_bytes);
+            handoff.holding = Some((state.accepted, std::mem::take(&mut state.queued_bytes)));
             (
                 std::mem::take(&mut state.queue),
                 state.arena.split().freeze(),
-                state.accepted,
-                bytes,
             )
         };
         // Publishers waiting for room may go on while this batch is written.
@@ -474,6 +488,6 @@ async fn drain(inner: Arc<ClientInner>) {
                 }
             }
         }
-        outbox.mark_sent(last, bytes);
+        handoff.settle();
     }
 }

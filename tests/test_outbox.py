@@ -212,3 +212,32 @@ async def test_responses_to_a_burst_of_requests(client: natsrs.Client) -> None:
             asyncio.gather(*(client.request("ob.echo", str(i).encode()) for i in range(500)))
         )
     assert [r.payload for r in replies] == [b"re:" + str(i).encode() for i in range(500)]
+
+
+async def test_a_cancelled_waiting_publish_does_not_hold_up_later_flushes(
+    nats_server: NatsServer,
+) -> None:
+    """A lone publish that had to wait for the engine's channel and was then cancelled
+    counts as settled: a later flush must not wait for it forever."""
+    nc = await natsrs.connect(
+        nats_server.url, client_capacity=4, reconnect_delay_callback=lambda _n: 0.05
+    )
+    try:
+        nats_server.stop()
+        await wait_until(lambda: not nc.is_connected)
+        waited = False
+        for _ in range(64):
+            # Spaced out, so each is a lone publish that goes to the engine directly.
+            await asyncio.sleep(0.002)
+            try:
+                await asyncio.wait_for(nc.publish("ob.cancel", b"c"), 0.1)
+            except asyncio.TimeoutError:
+                waited = True
+                break
+        assert waited, "the engine's channel never filled up"
+        nats_server.start()
+        await wait_until(lambda: nc.is_connected, timeout=10)
+        await w(nc.flush(timeout=5), timeout=10)
+        assert nc.pending_data_size == 0
+    finally:
+        await nc.close()
