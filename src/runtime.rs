@@ -441,10 +441,10 @@ where
         .lock()
         .expect("hub lock")
         .insert(id, (future.clone().unbind(), op, waker));
-    future.call_method1(
-        pyo3::intern!(py, "add_done_callback"),
-        (hub_ref.on_done(py, &hub)?,),
-    )?;
+    // A bound method made per call: cached on the hub, it would keep the hub (and its
+    // wake-up sockets) alive forever through a reference cycle.
+    let on_done = hub.bind(py).getattr(pyo3::intern!(py, "_on_done"))?;
+    future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
     hub_ref
         .by_future
         .lock()
@@ -578,8 +578,6 @@ pub(crate) struct LoopHub {
     futures: Mutex<HashMap<u64, PendingOp>>,
     /// The asyncio future's address → its operation, for the done callback.
     by_future: Mutex<HashMap<usize, u64>>,
-    /// `self._on_done`, made once.
-    on_done: OnceLock<Py<PyAny>>,
     next_id: AtomicU64,
     queue: Arc<Completions>,
     #[cfg(unix)]
@@ -686,14 +684,6 @@ impl Drop for LoopHub {
 }
 
 impl LoopHub {
-    fn on_done(&self, py: Python<'_>, hub: &Py<LoopHub>) -> PyResult<Py<PyAny>> {
-        if let Some(cb) = self.on_done.get() {
-            return Ok(cb.clone_ref(py));
-        }
-        let cb = hub.bind(py).getattr("_on_done")?.unbind();
-        Ok(self.on_done.get_or_init(|| cb).clone_ref(py))
-    }
-
     /// The hub of the running loop, made and registered with the loop on first use.
     fn current(py: Python<'_>) -> PyResult<Py<LoopHub>> {
         let event_loop = get_running_loop(py)?;
@@ -733,7 +723,6 @@ impl LoopHub {
                 create_future: event_loop.getattr("create_future")?.unbind(),
                 futures: Mutex::new(HashMap::new()),
                 by_future: Mutex::new(HashMap::new()),
-                on_done: OnceLock::new(),
                 next_id: AtomicU64::new(0),
                 queue: Arc::new(Completions {
                     state: Mutex::new(Batch::default()),
@@ -756,7 +745,6 @@ impl LoopHub {
                 create_future: event_loop.getattr("create_future")?.unbind(),
                 futures: Mutex::new(HashMap::new()),
                 by_future: Mutex::new(HashMap::new()),
-                on_done: OnceLock::new(),
                 next_id: AtomicU64::new(0),
                 queue: Arc::new(Completions {
                     state: Mutex::new(Batch::default()),

@@ -217,6 +217,31 @@ class CountingLoop(asyncio.SelectorEventLoop):
         return super().create_future()
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_a_finished_event_loop_leaves_no_descriptors_behind(nats_server: NatsServer) -> None:
+    """Each loop that awaited a pending operation gets a hub with a wake-up socket pair;
+    once the loop is closed, the hub and its sockets must go."""
+
+    async def one_loop() -> None:
+        nc = await natsrs.connect(nats_server.url)
+        sub = await nc.subscribe("lifecycle.fds")
+        waiting = asyncio.ensure_future(sub.next())  # pending: goes through the hub
+        await nc.publish("lifecycle.fds", b"x")
+        assert (await asyncio.wait_for(waiting, 5)) is not None
+        await nc.close()
+
+    asyncio.run(one_loop())
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        asyncio.run(one_loop())
+    gc.collect()
+    # A pending operation on the next loop forgets hubs of closed loops.
+    asyncio.run(one_loop())
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before + 2
+
+
 def test_publish_and_queued_messages_create_no_asyncio_future(nats_server: NatsServer) -> None:
     async def scenario() -> tuple[int, int]:
         nc = await natsrs.connect(nats_server.url)
