@@ -31,7 +31,7 @@ use std::task::{Context, Poll, Waker};
 use futures::FutureExt;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+use pyo3::sync::{MutexExt, PyOnceLock};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -687,7 +687,10 @@ impl LoopHub {
     /// The hub of the running loop, made and registered with the loop on first use.
     fn current(py: Python<'_>) -> PyResult<Py<LoopHub>> {
         let event_loop = get_running_loop(py)?;
-        let mut hubs = HUBS.lock().expect("hub registry lock");
+        // Python runs while the registry is held (`is_closed`, `add_reader`) and may let
+        // another thread take the GIL; that thread must wait for the registry detached,
+        // or each would hold what the other needs.
+        let mut hubs = HUBS.lock_py_attached(py).expect("hub registry lock");
         if let Some(hub) = hubs
             .iter()
             .find(|hub| hub.get().event_loop.as_ptr() == event_loop.as_ptr())

@@ -270,6 +270,45 @@ def test_publish_and_queued_messages_create_no_asyncio_future(nats_server: NatsS
     assert read_futures == 0
 
 
+NEW_LOOPS_SCRIPT = """
+import asyncio, sys, threading
+import natsrs
+
+async def work(url):
+    nc = await natsrs.connect(url)
+    sub = await nc.subscribe("lifecycle.loops")
+    waiting = asyncio.ensure_future(sub.next())  # pending: registers the loop's hub
+    await nc.publish("lifecycle.loops", b"x")
+    await waiting
+    await nc.close()
+
+def run(url):
+    for _ in range(10):
+        asyncio.run(work(url))
+
+for _ in range(10):
+    threads = [threading.Thread(target=run, args=(sys.argv[1],)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+print("done")
+"""
+
+
+def test_threads_starting_new_loops_at_once_do_not_deadlock(nats_server: NatsServer) -> None:
+    """The loop-hub registry is taken while Python runs; threads registering new loops
+    at the same moment once deadlocked on it and the GIL. In a subprocess, because a
+    deadlock holds the GIL and no in-process timeout could end it."""
+    result = subprocess.run(
+        [sys.executable, "-c", NEW_LOOPS_SCRIPT, nats_server.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "done", result.stderr
+
+
 EXIT_SCRIPT = """
 import asyncio, sys
 import natsrs
