@@ -17,7 +17,7 @@ use crate::error::{Error, Kind};
 use crate::events::{EventData, EventHub, EventKind, PyEventStream};
 use crate::header::PyHeaderMap;
 use crate::message::PyMessage;
-use crate::options::{extract_duration, Settings};
+use crate::options::{extract_duration, redact_url, Settings};
 use crate::outbox::{self, Outbox, PayloadArg, Publish, Pushed};
 use crate::runtime::{self, ToPy};
 use crate::subject;
@@ -25,6 +25,10 @@ use crate::subscriber::PySubscriber;
 
 /// `flush()`'s default limit, nats-py's.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a pool refresh waits for the engine's handler (it answers only when
+/// connected).
+const POOL_WAIT: Duration = Duration::from_secs(5);
 
 /// How long `close()`/`drain()` wait for the engine's handler to flush and exit.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
@@ -61,6 +65,10 @@ pub(crate) struct Lifecycle {
     /// The last error event's text, and how many errors the server sent.
     last_error: std::sync::Mutex<Option<String>>,
     errors_received: std::sync::atomic::AtomicU64,
+    /// The client, once made, so a new connection can refresh its pool copy. Weak: the
+    /// engine's handler holds this lifecycle, and a strong client here would keep the
+    /// handler's command channel open forever.
+    owner: std::sync::OnceLock<std::sync::Weak<ClientInner>>,
 }
 
 /// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
@@ -78,6 +86,7 @@ impl Lifecycle {
             draining: AtomicBool::new(false),
             last_error: std::sync::Mutex::new(None),
             errors_received: std::sync::atomic::AtomicU64::new(0),
+            owner: std::sync::OnceLock::new(),
         })
     }
 
@@ -106,6 +115,7 @@ impl Lifecycle {
             }
             event => {
                 match &event {
+                    Event::Connected => self.refresh_pool_soon(),
                     Event::Draining => self.draining.store(true, Ordering::Release),
                     Event::ServerError(err) => {
                         self.errors_received.fetch_add(1, Ordering::Relaxed);
@@ -118,6 +128,14 @@ impl Lifecycle {
                 }
                 self.events.emit(EventData::from_engine(&event));
             }
+        }
+    }
+
+    /// A connection's INFO may have added servers to the engine's pool. Runs on the
+    /// engine's event task, which must not wait for the handler: the read is a task.
+    fn refresh_pool_soon(&self) {
+        if let Some(inner) = self.owner.get().and_then(std::sync::Weak::upgrade) {
+            tokio::spawn(async move { inner.refresh_pool().await });
         }
     }
 
@@ -154,13 +172,57 @@ pub(crate) struct ClientInner {
     pub(crate) client: async_nats::Client,
     pub(crate) life: Arc<Lifecycle>,
     pub(crate) skip_subject_validation: bool,
+    pub(crate) subscription_capacity: usize,
     /// nats-py's `error_cb`: where callback subscriptions report their errors.
     error_callback: std::sync::Mutex<Option<Py<PyAny>>>,
     /// Publishes on their way to the engine.
     pub(crate) outbox: Outbox,
+    /// The engine's server pool as last read, for the synchronous `servers` and
+    /// `connected_url`: the engine answers pool queries only through its handler, which
+    /// is busy exactly while reconnecting. The pool changes only when a connection is
+    /// made (its INFO announces servers) or `set_server_pool` replaces it, and is read
+    /// again after each.
+    pool: std::sync::Mutex<Vec<async_nats::Server>>,
 }
 
 impl ClientInner {
+    async fn refresh_pool(&self) {
+        let read = tokio::time::timeout(POOL_WAIT, self.client.server_pool());
+        let read = self.life.lifeline.run_until_cancelled(read).await;
+        if let Some(Ok(Ok(pool))) = read {
+            *self.pool.lock().expect("client lock") = pool;
+        }
+    }
+
+    /// The pool entry of the server connected to, with credentials redacted. Matched on
+    /// the port the server announces, then its host (which may be a wildcard address);
+    /// a server the pool does not know yet is shown as its announced host and port.
+    fn connected_url(&self) -> Option<String> {
+        if self.life.is_closed() || self.client.connection_state() != State::Connected {
+            return None;
+        }
+        let info = self.client.try_server_info()?;
+        let pool = self.pool.lock().expect("client lock");
+        let same_port: Vec<&async_nats::Server> =
+            pool.iter().filter(|s| s.addr.port() == info.port).collect();
+        let best = same_port
+            .iter()
+            .find(|s| s.addr.host() == info.host)
+            .or(same_port.first());
+        Some(match best {
+            Some(server) => redact_url(server.addr.as_url_str()),
+            None => format!("nats://{}:{}", info.host, info.port),
+        })
+    }
+
+    fn pool_urls(&self, discovered_only: bool) -> Vec<String> {
+        let pool = self.pool.lock().expect("client lock");
+        pool.iter()
+            .filter(|s| s.is_discovered || !discovered_only)
+            .map(|s| redact_url(s.addr.as_url_str()))
+            .collect()
+    }
+
     fn error_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.error_callback
             .lock()
@@ -338,16 +400,24 @@ impl PyClient {
         client: async_nats::Client,
         life: Arc<Lifecycle>,
         settings: &Settings,
+        pool: Vec<async_nats::Server>,
     ) -> Self {
-        PyClient {
-            inner: Arc::new(ClientInner {
-                client,
-                life,
-                skip_subject_validation: settings.skip_subject_validation,
-                error_callback: std::sync::Mutex::new(None),
-                outbox: Outbox::new(),
-            }),
+        let inner = Arc::new(ClientInner {
+            client,
+            life,
+            skip_subject_validation: settings.skip_subject_validation,
+            subscription_capacity: settings.subscription_capacity,
+            error_callback: std::sync::Mutex::new(None),
+            outbox: Outbox::new(),
+            pool: std::sync::Mutex::new(pool),
+        });
+        let _ = inner.life.owner.set(Arc::downgrade(&inner));
+        if inner.pool.lock().expect("client lock").is_empty() {
+            // A CONNECTED event may have come before the owner was set.
+            let refresh = inner.clone();
+            runtime::runtime().spawn(async move { refresh.refresh_pool().await });
         }
+        PyClient { inner }
     }
 
     fn subscribe_impl(
@@ -436,6 +506,18 @@ impl ToPy for Seconds {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Ok(pyo3::types::PyFloat::new(py, self.0).into_any().unbind())
     }
+}
+
+/// nats-py's version of a server it has not talked to.
+const UNKNOWN_VERSION: &str = "0.0.0-unknown";
+
+/// URLs as nats-py shows them: `urllib.parse.ParseResult`s with the default port.
+fn parse_urls(py: Python<'_>, urls: impl IntoIterator<Item = String>) -> PyResult<Vec<Py<PyAny>>> {
+    static PARSE: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let parse = PARSE.import(py, "natsrs._info", "parse_url")?;
+    urls.into_iter()
+        .map(|url| Ok(parse.call1((url,))?.unbind()))
+        .collect()
 }
 
 struct Pool(Vec<async_nats::Server>);
@@ -825,7 +907,9 @@ impl PyClient {
                 .client
                 .set_server_pool(addrs)
                 .await
-                .map_err(Error::from)
+                .map_err(Error::from)?;
+            inner.refresh_pool().await;
+            Ok(())
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
@@ -847,6 +931,39 @@ impl PyClient {
 
     fn is_server_compatible(&self, major: i64, minor: i64, patch: i64) -> bool {
         self.inner.client.is_server_compatible(major, minor, patch)
+    }
+
+    /// The pool's URLs (configured and discovered), credentials replaced by `***`.
+    #[getter]
+    fn servers(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        parse_urls(py, self.inner.pool_urls(false))
+    }
+
+    /// The servers of the pool that the cluster announced.
+    #[getter]
+    fn discovered_servers(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        parse_urls(py, self.inner.pool_urls(true))
+    }
+
+    #[getter]
+    fn connected_url(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.inner.connected_url() {
+            Some(url) => Ok(parse_urls(py, [url])?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    #[getter]
+    fn connected_server_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        static VERSION: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+        let version = match self.inner.client.try_server_info() {
+            Some(info) if !info.version.is_empty() => info.version,
+            _ => UNKNOWN_VERSION.to_owned(),
+        };
+        Ok(VERSION
+            .import(py, "natsrs._info", "ServerVersion")?
+            .call1((version,))?
+            .unbind())
     }
 
     #[getter]

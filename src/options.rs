@@ -914,11 +914,16 @@ struct Connected {
     client: async_nats::Client,
     life: Arc<Lifecycle>,
     settings: Settings,
+    pool: Vec<async_nats::Server>,
 }
 
 impl ToPy for Connected {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(Py::new(py, PyClient::new(self.client, self.life, &self.settings))?.into_any())
+        Ok(Py::new(
+            py,
+            PyClient::new(self.client, self.life, &self.settings, self.pool),
+        )?
+        .into_any())
     }
 }
 
@@ -929,11 +934,23 @@ async fn connect(
     life: Arc<Lifecycle>,
 ) -> Result<Connected, Error> {
     match async_nats::connect_with_options(addrs, options).await {
-        Ok(client) => Ok(Connected {
-            client,
-            life,
-            settings,
-        }),
+        Ok(client) => {
+            // Connected now, the handler answers at once. Otherwise (connecting in the
+            // background, or lost already) the CONNECTED event reads it.
+            let mut pool = Vec::new();
+            if client.connection_state() == async_nats::connection::State::Connected {
+                let read = tokio::time::timeout(Duration::from_secs(1), client.server_pool());
+                if let Ok(Ok(servers)) = read.await {
+                    pool = servers;
+                }
+            }
+            Ok(Connected {
+                client,
+                life,
+                settings,
+                pool,
+            })
+        }
         // An exception in a Python callback is what made the connect fail: keep it.
         Err(err) => {
             let mut err = Error::from(err).caused_by(life.callback_errors.take());

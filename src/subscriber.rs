@@ -104,6 +104,41 @@ impl Shared {
         self.kick.wake();
     }
 
+    /// Messages and payload bytes waiting for this subscription.
+    ///
+    /// The engine's channel cannot be measured, so what it holds moves into `returned`
+    /// first, up to the subscription capacity (which keeps its slow-consumer bound). A
+    /// waiter parked on the channel had its waker replaced by the no-op one used here:
+    /// the kick makes it poll, and register, again.
+    fn pending(&self) -> (usize, usize) {
+        if let Ok(mut guard) = self.sub.try_lock() {
+            if let Some(sub) = guard.as_mut() {
+                let mut returned = self.returned.lock().expect("subscriber lock");
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                let capacity = self.client.subscription_capacity;
+                let mut polled = false;
+                while returned.len() < capacity {
+                    polled = true;
+                    match sub.poll_next_unpin(&mut cx) {
+                        Poll::Ready(Some(msg)) => returned.push_back(msg),
+                        // The end is seen again by the next poll_message.
+                        Poll::Ready(None) | Poll::Pending => break,
+                    }
+                }
+                self.has_returned
+                    .store(!returned.is_empty(), Ordering::Release);
+                drop(returned);
+                drop(guard);
+                if polled {
+                    self.kick.wake();
+                }
+            }
+        }
+        let returned = self.returned.lock().expect("subscriber lock");
+        let bytes = returned.iter().map(|msg| msg.payload.len()).sum();
+        (returned.len(), bytes)
+    }
+
     fn end(&self) {
         self.ended.store(true, Ordering::Release);
         self.kick.wake();
@@ -200,6 +235,9 @@ pub(crate) struct PySubscriber {
     sid: u64,
     subject: String,
     queue: Option<String>,
+    /// A `cb=` subscription's queue on the Python side (`natsrs._compat`), counted in
+    /// `pending_msgs`/`pending_bytes` with the engine's.
+    held: std::sync::Mutex<Option<Py<PyAny>>>,
 }
 
 /// The engine keeps the subscription id private; its `Debug` output is the only place
@@ -236,6 +274,20 @@ impl PySubscriber {
             }),
             subject,
             queue,
+            held: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn held_counts(&self, py: Python<'_>) -> PyResult<(usize, usize)> {
+        match self.held(py) {
+            None => Ok((0, 0)),
+            Some(held) => {
+                let held = held.bind(py);
+                Ok((
+                    held.getattr("msgs")?.extract()?,
+                    held.getattr("bytes")?.extract()?,
+                ))
+            }
         }
     }
 
@@ -382,6 +434,33 @@ impl PySubscriber {
                 shared: shared.clone(),
             })
         })
+    }
+
+    /// Messages received for this subscription and not yet handed to Python (or, with
+    /// `cb=`, not yet given to the callback).
+    #[getter]
+    fn pending_msgs(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.shared.pending().0 + self.held_counts(py)?.0)
+    }
+
+    /// The payload bytes of the `pending_msgs` messages (as nats-py counts).
+    #[getter]
+    fn pending_bytes(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.shared.pending().1 + self.held_counts(py)?.1)
+    }
+
+    #[getter(_held)]
+    fn held(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.held
+            .lock()
+            .expect("subscriber lock")
+            .as_ref()
+            .map(|h| h.clone_ref(py))
+    }
+
+    #[setter(_held)]
+    fn set_held(&self, held: Py<PyAny>) {
+        *self.held.lock().expect("subscriber lock") = Some(held);
     }
 
     /// Messages handed to Python so far.

@@ -701,10 +701,20 @@ async def test_url_forms_host_port_and_bare_host(
 async def test_dead_servers_end_in_no_servers_error(nats_server: NatsServer) -> None:
     dead = [f"nats://127.0.0.1:{free_port()}", f"nats://127.0.0.1:{free_port()}"]
     with pytest.raises(nats.errors.NoServersError):
-        await w(nats.connect(dead, max_reconnect_attempts=3, error_cb=None))
+        await w(nats.connect(dead))  # natsrs's defaults: one pass over the servers
+    rec = Recorder()
+    started = time.monotonic()
+    with pytest.raises(nats.errors.NoServersError, match="after 3 attempts"):
+        await w(
+            nats.connect(dead, max_reconnect_attempts=2, reconnect_time_wait=0.2, **rec.callbacks())
+        )
+    # As nats-py: each server tried max_reconnect_attempts more times, reconnect_time_wait
+    # apart, every failure reported.
+    assert time.monotonic() - started >= 0.4
+    assert len(rec.errors) == 3 and rec.calls == ["error"] * 3
     nc = nats.NATS()
     with pytest.raises(nats.errors.NoServersError):
-        await w(nc.connect(servers=dead))
+        await w(nc.connect(servers=dead, max_reconnect_attempts=1, reconnect_time_wait=0.05))
     assert isinstance(nc.last_error, nats.errors.NoServersError)
     assert not nc.is_connected
     await w(nc.connect(servers=[nats_server.url]))  # the same object connects afterwards
@@ -950,6 +960,54 @@ async def test_nats_connection_states(nats_server: NatsServer, opened: list[Clos
     assert nc.is_closed and not nc.is_draining and not nc.is_connected
 
 
+async def test_connect_client_has_nats_py_server_properties(
+    nats_server_factory: ServerFactory, opened: list[Closeable]
+) -> None:
+    server = nats_server_factory("authorization { user: alice, password: hunter2 }")
+    other = nats_server_factory("authorization { user: alice, password: hunter2 }")
+    nc = await connect(opened, f"nats://alice:hunter2@127.0.0.1:{server.port}")
+    assert isinstance(nc, natsrs.Client)
+    url = nc.connected_url
+    assert isinstance(url, urllib.parse.ParseResult)
+    assert (url.scheme, url.hostname, url.port, url.username) == (
+        "nats",
+        "127.0.0.1",
+        server.port,
+        "***",
+    )
+    assert "hunter2" not in repr(url) and "hunter2" not in repr(nc.servers)
+    assert [u.port for u in nc.servers] == [server.port] and nc.discovered_servers == []
+    version = nc.connected_server_version
+    assert isinstance(version, ServerVersion)
+    assert f"{version.major}.{version.minor}.{version.patch}" == server.varz()["version"]
+
+    # The pool is read again when set_server_pool's awaitable ends, and on a reconnect.
+    await w(nc.set_server_pool([f"nats://alice:hunter2@127.0.0.1:{other.port}"]))
+    assert [u.port for u in nc.servers] == [other.port]
+    await w(nc.force_reconnect())
+    await wait_until(lambda: getattr(nc.connected_url, "port", None) == other.port)
+    await w(nc.close())
+    assert nc.connected_url is None and [u.port for u in nc.servers] == [other.port]
+
+
+async def test_connect_client_learns_discovered_servers_on_each_connection(
+    nats_server_factory: ServerFactory, opened: list[Closeable]
+) -> None:
+    ports = distinct_ports(3)
+    node_a = nats_server_factory(cluster_config(0, ports[:2]))
+    node_b = nats_server_factory(cluster_config(1, ports[:2]))
+    await wait_cluster([node_a, node_b])
+    nc = await connect(opened, node_a.url)
+    assert [u.port for u in nc.discovered_servers] == [node_b.port]
+    assert {u.port for u in nc.servers} == {node_a.port, node_b.port}
+    node_c = nats_server_factory(cluster_config(2, ports))
+    await wait_cluster([node_a, node_b, node_c])
+    await w(nc.force_reconnect())
+    await wait_until(lambda: node_c.port in {u.port for u in nc.discovered_servers})
+    assert nc.connected_url is not None
+    assert nc.connected_url.port in {node_a.port, node_b.port, node_c.port}
+
+
 async def test_nats_set_server_pool_is_a_plain_call(
     nats_server_factory: ServerFactory, opened: list[Closeable]
 ) -> None:
@@ -1108,16 +1166,52 @@ async def test_subscription_api(nc: Any) -> None:
         await w(drained.next_msg(timeout=0.1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="native gap: natsrs.Subscriber has no pending_msgs/pending_bytes (the engine's "
-    "per-subscription channel length and byte count are not exposed)",
-)
 async def test_subscription_pending_counters(nc: Any) -> None:
     sub = await w(nc.subscribe("compat.pending"))
-    await w(nc.publish("compat.pending", b"12345"))
+    for _ in range(3):
+        await w(nc.publish("compat.pending", b"12345"))
     await w(nc.flush())
-    assert sub.pending_msgs == 1 and sub.pending_bytes == 5
+    assert (sub.pending_msgs, sub.pending_bytes) == (3, 15)
+    assert (await w(sub.next_msg())).data == b"12345"
+    assert (sub.pending_msgs, sub.pending_bytes) == (2, 10)
+    assert [m.data async for m in _take(sub, 2)] == [b"12345", b"12345"]
+    assert (sub.pending_msgs, sub.pending_bytes) == (0, 0)
+
+    # Counting while a reader waits must not leave that reader deaf to new messages.
+    waiting = asyncio.ensure_future(sub.next_msg(timeout=5))
+    await asyncio.sleep(0.05)
+    assert sub.pending_msgs == 0
+    await w(nc.publish("compat.pending", b"later"))
+    assert (await w(waiting)).data == b"later"
+
+
+async def _take(sub: Any, count: int) -> AsyncIterator[Msg]:
+    async for msg in sub.messages:
+        yield msg
+        count -= 1
+        if count == 0:
+            return
+
+
+async def test_callback_subscription_pending_counts_what_the_callback_has_not_had(
+    nc: Any,
+) -> None:
+    release = asyncio.Event()
+    seen: list[bytes] = []
+
+    async def slow(msg: Msg) -> None:
+        seen.append(msg.data)
+        await release.wait()
+
+    sub = await w(nc.subscribe("compat.pending.cb", cb=slow))
+    for payload in (b"a", b"bb", b"ccc"):
+        await w(nc.publish("compat.pending.cb", payload))
+    await w(nc.flush())
+    await wait_until(lambda: seen == [b"a"] and sub.pending_msgs == 2)
+    assert sub.pending_bytes == 5
+    release.set()
+    await wait_until(lambda: len(seen) == 3)
+    assert (sub.pending_msgs, sub.pending_bytes) == (0, 0)
 
 
 # -- Msg -------------------------------------------------------------------------------------
@@ -1348,9 +1442,7 @@ async def test_nats_py_docstring_example_connecting_setting_all_callbacks(
             print("Got disconnected!")
 
         async def reconnected_cb() -> None:
-            # Never called here. It reads nc.connected_url, a natsrs.NATS property: on
-            # nats.connect()'s native client it would raise AttributeError (MIGRATING.md).
-            print(f"Got reconnected to {nc.connected_url.netloc}")  # type: ignore[attr-defined]
+            print(f"Got reconnected to {nc.connected_url.netloc}")  # type: ignore[union-attr]
 
         async def error_cb(e: Exception) -> None:
             print(f"There was an error: {e}")

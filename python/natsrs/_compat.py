@@ -62,7 +62,8 @@ def deliver(
     max_msgs = DEFAULT_PENDING_MSGS_LIMIT if pending_msgs_limit is None else pending_msgs_limit
     max_bytes = DEFAULT_PENDING_BYTES_LIMIT if pending_bytes_limit is None else pending_bytes_limit
     pending: collections.deque[Message] = collections.deque()
-    state = _Pending(max_msgs, max_bytes)
+    state = _Pending(pending, max_msgs, max_bytes)
+    sub._held = state
     ready = asyncio.Event()
     _keep(
         loop.create_task(_read(sub, pending, state, ready, error_cb)),
@@ -81,13 +82,21 @@ def _keep(*tasks: asyncio.Task[Any]) -> None:
 
 
 class _Pending:
-    __slots__ = ("bytes", "ended", "max_bytes", "max_msgs")
+    """A ``cb=`` subscription's queue, which ``Subscriber.pending_msgs`` and
+    ``pending_bytes`` count with the engine's."""
 
-    def __init__(self, max_msgs: int, max_bytes: int) -> None:
+    __slots__ = ("bytes", "ended", "max_bytes", "max_msgs", "queue")
+
+    def __init__(self, queue: collections.deque[Message], max_msgs: int, max_bytes: int) -> None:
+        self.queue = queue
         self.max_msgs = max_msgs
         self.max_bytes = max_bytes
         self.bytes = 0
         self.ended = False
+
+    @property
+    def msgs(self) -> int:
+        return len(self.queue)
 
 
 async def _read(
@@ -101,7 +110,7 @@ async def _read(
         # Whatever is queued at once: one call per batch, not one await per message.
         while batch := await sub.next_batch(_READ_BATCH):
             for msg in batch:
-                size = msg.length  # payload and headers, without making the payload bytes
+                size = len(msg.data)  # nats-py's measure; the bytes are kept for the callback
                 over_msgs = 0 < state.max_msgs <= len(pending)
                 over_bytes = 0 < state.max_bytes < state.bytes + size
                 if over_msgs or over_bytes:
@@ -132,7 +141,7 @@ async def _work(
     while True:
         while pending:
             msg = pending.popleft()
-            state.bytes -= msg.length
+            state.bytes -= len(msg.data)
             try:
                 await cb(msg)
             except Exception as exc:

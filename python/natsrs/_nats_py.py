@@ -230,9 +230,38 @@ async def connect_with_dispatcher(
         ValueError: a value natsrs cannot use (the message says which and why).
     """
     opts, dispatcher = _translate(servers, options, for_nats_class=for_nats_class)
-    client = await opts.connect(servers)
+    client = await _connect_retrying(opts, servers, dispatcher)
     await dispatcher.attach(client)
     return client, dispatcher
+
+
+async def _connect_retrying(
+    opts: ConnectOptions, servers: str | Sequence[str] | None, dispatcher: Dispatcher
+) -> Client:
+    """nats-py's first connect: with ``max_reconnect_attempts`` known (always on
+    ``natsrs.NATS``) and reconnecting allowed, the servers get that many more passes,
+    ``reconnect_time_wait`` apart, each failed pass going to ``error_cb``; then
+    ``NoServersError``. A limit of 0 or less retries for ever, as in nats-py.
+    """
+    passes = dispatcher.initial_passes
+    failed = 0
+    while True:
+        try:
+            return await opts.connect(servers)
+        except errors.InvalidServerAddressError:
+            raise
+        except errors.ConnectError as exc:
+            if passes is None or not dispatcher.allow_reconnect:
+                raise
+            failed += 1
+            dispatcher.last_error = exc
+            await _compat.report(dispatcher.error_cb, exc)
+            if 0 < passes <= failed:
+                raise errors.NoServersError(
+                    f"nats: no servers available for connection after {failed} attempts "
+                    f"(last: {exc})"
+                ) from exc
+            await asyncio.sleep(dispatcher.initial_wait)
 
 
 # -- translation ----------------------------------------------------------------------------
@@ -290,6 +319,7 @@ def _translate(
     wait = pop("reconnect_time_wait", None)
     if wait is not None:
         opts.reconnect_delay_callback(_constant_delay(float(wait)))
+    initial_wait = float(NATS_PY_DEFAULTS["reconnect_time_wait"] if wait is None else wait)
     for key, flag in (
         ("dont_randomize", ConnectOptions.retain_servers_order),
         ("no_echo", ConnectOptions.no_echo),
@@ -334,6 +364,9 @@ def _translate(
         track_pool=for_nats_class or callbacks["discovered_server_cb"] is not None,
         drain_timeout=None if drain_timeout is None else float(drain_timeout),
     )
+    if attempts is not None:
+        dispatcher.initial_passes = attempts + 1 if attempts > 0 else 0
+        dispatcher.initial_wait = initial_wait
     opts.event_callback(dispatcher.on_event)
     if dispatcher.needs_chooser:
         opts.reconnect_to_server_callback(dispatcher.choose)
@@ -745,11 +778,13 @@ class Dispatcher:
         self.errors_received = 0
         self.last_error: Exception | None = None
         self.pool: list[Server] = []
-        self.current_url: str | None = None
         self._discovered: set[str] | None = None
         self._close_when_attached = False
         self._tasks: set[asyncio.Future[Any]] = set()
         self._refreshing = asyncio.Lock()
+        # The first connect's passes over the servers (0: no limit), when known.
+        self.initial_passes: int | None = None
+        self.initial_wait = 0.0
 
     @property
     def needs_chooser(self) -> bool:
@@ -770,7 +805,6 @@ class Dispatcher:
         if self._close_when_attached:
             self._close_for_good()
         if self.track_pool:
-            self.current_url = self._current(client, self.pool)
             # The engine answers pool queries only while connected: a connection lost
             # right now must not hold up connect().
             with contextlib.suppress(asyncio.TimeoutError):
@@ -787,7 +821,6 @@ class Dispatcher:
             except errors.ConnectionClosedError:
                 return False
             self.pool = pool
-            self.current_url = self._current(client, pool)
             discovered = {server.addr for server in pool if server.is_discovered}
             new = self._discovered is not None and not discovered <= self._discovered
             self._discovered = discovered | (self._discovered or set())
@@ -801,18 +834,6 @@ class Dispatcher:
         task = asyncio.ensure_future(awaitable)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    def _current(client: Client, pool: list[Server]) -> str | None:
-        info = client.server_info
-        if info is None:
-            return None
-        same_port = [s for s in pool if _host_port(s.addr)[1] == info.port]
-        same_host = [s for s in same_port if _host_port(s.addr)[0] == info.host]
-        best = same_host or same_port
-        if best:
-            return best[0].addr
-        return f"nats://{info.host}:{info.port}"
 
     def original_url(self, addr: str) -> str:
         """A pool entry's URL with the credentials it was configured with."""
@@ -831,10 +852,8 @@ class Dispatcher:
             self.ever_connected = self.connected = True
             client = self.client
             if self.track_pool and client is not None:
-                # connected_url is right inside reconnected_cb; the pool itself is read
-                # in the background: events must never wait on the engine (it answers
-                # nothing while reconnecting, which would hold up DISCONNECTED).
-                self.current_url = self._current(client, self.pool)
+                # Read in the background: events must never wait on the engine (it
+                # answers nothing while reconnecting, which would hold up DISCONNECTED).
                 self._spawn(self._refresh_and_report())
             if not first:
                 await self._call("reconnected_cb", self.reconnected_cb)

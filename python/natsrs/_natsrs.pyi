@@ -11,6 +11,7 @@ import asyncio
 import datetime
 import os
 import ssl
+import urllib.parse
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -20,11 +21,20 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import ClassVar, Final, final
+from typing import ClassVar, Final, Protocol, final
 
 from typing_extensions import Self, TypeAlias
 
+from natsrs._info import ServerVersion
+
 _Payload: TypeAlias = bytes | bytearray | memoryview
+
+class _PendingQueue(Protocol):
+    @property
+    def msgs(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+
 _Duration: TypeAlias = float | datetime.timedelta
 _HeadersLike: TypeAlias = "HeaderMap | Mapping[str, str | Sequence[str]]"
 
@@ -472,6 +482,18 @@ class Subscriber:
     @property
     def delivered(self) -> int:
         """Messages handed to Python so far."""
+    @property
+    def pending_msgs(self) -> int:
+        """Messages received and not yet handed to Python (with ``cb=``: not yet given to
+        the callback)."""
+    @property
+    def pending_bytes(self) -> int:
+        """The payload bytes of the ``pending_msgs`` messages (nats-py's measure)."""
+    @property
+    def _held(self) -> _PendingQueue | None:
+        """A ``cb=`` subscription's Python-side queue, counted in ``pending_msgs``."""
+    @_held.setter
+    def _held(self, held: _PendingQueue) -> None: ...
     def next_msg(self, timeout: float | None = 1.0) -> Awaitable[Message]:
         """nats-py's ``next_msg``.
 
@@ -605,6 +627,20 @@ class Client:
     @property
     def server_info(self) -> ServerInfo | None:
         """INFO of the current server; ``None`` before the first connection."""
+    @property
+    def servers(self) -> list[urllib.parse.ParseResult]:
+        """The pool (configured and discovered servers) as nats-py shows it, credentials
+        replaced by ``***``; read again after each connection and ``set_server_pool``."""
+    @property
+    def discovered_servers(self) -> list[urllib.parse.ParseResult]:
+        """The servers of the pool that the cluster announced."""
+    @property
+    def connected_url(self) -> urllib.parse.ParseResult | None:
+        """The pool entry of the server connected to (credentials replaced by ``***``);
+        ``None`` when not connected."""
+    @property
+    def connected_server_version(self) -> ServerVersion:
+        """The connected server's version (``0.0.0-unknown`` before a connection)."""
     @property
     def connection_state(self) -> ConnectionState: ...
     @property

@@ -11,7 +11,6 @@ has nats-py's properties. ``MIGRATING.md`` lists what differs and why.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import string
 import time
@@ -22,6 +21,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from natsrs import _compat, _nats_py, errors
+from natsrs._info import ServerVersion, parse_url
 from natsrs._nats_py import PoolServer as Server
 from natsrs._natsrs import Client as NativeClient
 from natsrs._natsrs import ConnectionState, HeaderMap, Message, Subscriber
@@ -56,71 +56,10 @@ DEFAULT_SERVERS = "nats://localhost:4222"
 
 _NUID_ALPHABET = string.digits + string.ascii_letters
 
-_SEMVER = re.compile(
-    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<prerelease>[0-9A-Za-z.-]+))?(?:\+(?P<build>[0-9A-Za-z.-]+))?$"
-)
-
 
 class RawCredentials(UserString):
     """nats-py's ``RawCredentials``: the text of a ``.creds`` file, for
     ``user_credentials=`` (a plain ``str`` there is a path)."""
-
-
-class ServerVersion:
-    """nats-py's ``ServerVersion``: the connected server's semantic version."""
-
-    def __init__(self, server_version: str) -> None:
-        self._server_version = server_version
-        self._parts: dict[str, str] | None = None
-
-    def _parsed(self) -> dict[str, str]:
-        if self._parts is None:
-            match = _SEMVER.match(self._server_version)
-            if match is None:
-                raise ValueError(f"{self._server_version} is not a valid Semantic Version")
-            self._parts = {k: v or "" for k, v in match.groupdict().items()}
-        return self._parts
-
-    @property
-    def major(self) -> int:
-        return int(self._parsed()["major"])
-
-    @property
-    def minor(self) -> int:
-        return int(self._parsed()["minor"])
-
-    @property
-    def patch(self) -> int:
-        return int(self._parsed()["patch"])
-
-    @property
-    def prerelease(self) -> str:
-        return self._parsed()["prerelease"]
-
-    @property
-    def build(self) -> str:
-        return self._parsed()["build"]
-
-    @property
-    def dev(self) -> str:
-        parts = self._parsed()
-        return (
-            "+".join([parts["prerelease"], parts["build"]])
-            if parts["build"]
-            else parts["prerelease"]
-        )
-
-    def __repr__(self) -> str:
-        return f"<nats server v{self._server_version}>"
-
-
-def _parse(url: str) -> urllib.parse.ParseResult:
-    """A pool URL as nats-py shows it: a ``ParseResult`` with the default port filled in."""
-    uri = urllib.parse.urlparse(url)
-    if uri.port is None and uri.scheme not in ("ws", "wss"):
-        uri = uri._replace(netloc=f"{uri.netloc.rstrip(':')}:4222")
-    return uri
 
 
 async def _not_connected() -> NoReturn:
@@ -393,32 +332,30 @@ class Client:
     def is_draining_pubs(self) -> bool:
         return self._draining
 
-    def _pool_urls(self) -> list[tuple[str, bool]]:
+    def _pool_urls(self, discovered: bool) -> list[urllib.parse.ParseResult]:
         if self._pool_override is not None:
-            return [(url, False) for url in self._pool_override]
-        dispatcher = self._dispatcher
-        if dispatcher is None:
+            return [] if discovered else [parse_url(url) for url in self._pool_override]
+        native = self._native
+        if native is None:
             return []
-        return [(s.addr, s.is_discovered) for s in dispatcher.pool]
+        return native.discovered_servers if discovered else native.servers
 
     @property
     def connected_url(self) -> urllib.parse.ParseResult | None:
         """The server connected to, credentials replaced by ``***``; ``None`` when not
         connected."""
-        dispatcher = self._dispatcher
-        if dispatcher is None or dispatcher.current_url is None or not self.is_connected:
-            return None
-        return _parse(dispatcher.current_url)
+        native = self._native
+        return None if native is None or not self.is_connected else native.connected_url
 
     @property
     def servers(self) -> list[urllib.parse.ParseResult]:
         """The pool (configured and discovered servers), credentials replaced by ``***``."""
-        return [_parse(url) for url, _ in self._pool_urls()]
+        return self._pool_urls(discovered=False)
 
     @property
     def discovered_servers(self) -> list[urllib.parse.ParseResult]:
         """The servers of the pool that the cluster announced."""
-        return [_parse(url) for url, found in self._pool_urls() if found]
+        return self._pool_urls(discovered=True)
 
     @property
     def server_pool(self) -> list[Server]:
@@ -427,7 +364,9 @@ class Client:
         dispatcher = self._dispatcher
         if dispatcher is None:
             return []
-        return [Server(uri=_parse(s.addr), reconnects=s.failed_attempts) for s in dispatcher.pool]
+        return [
+            Server(uri=parse_url(s.addr), reconnects=s.failed_attempts) for s in dispatcher.pool
+        ]
 
     @property
     def max_payload(self) -> int:
@@ -446,8 +385,8 @@ class Client:
 
     @property
     def connected_server_version(self) -> ServerVersion:
-        info = None if self._native is None else self._native.server_info
-        return ServerVersion(info.version if info is not None else "0.0.0-unknown")
+        native = self._native
+        return ServerVersion("0.0.0-unknown") if native is None else native.connected_server_version
 
     @property
     def last_error(self) -> Exception | None:
