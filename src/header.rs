@@ -16,6 +16,12 @@ use pyo3::types::{PyDict, PyList, PyMapping, PyString};
 
 use crate::error::{Error, Kind};
 
+/// `natsrs._headers.Headers`, the `dict` subclass received headers come as.
+fn headers_class(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
+    static HEADERS: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
+    HEADERS.import(py, "natsrs._headers", "Headers")
+}
+
 #[pyclass(name = "HeaderMap", module = "natsrs", mapping, skip_from_py_object)]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct PyHeaderMap {
@@ -115,13 +121,25 @@ impl PyHeaderMap {
         PyHeaderMap { entries }
     }
 
+    /// A received message's headers as Python sees them: a `natsrs.Headers` dict.
+    pub(crate) fn to_headers(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let from_entries = headers_class(py)?.getattr(pyo3::intern!(py, "_from_entries"))?;
+        Ok(from_entries.call1((self.entries.clone(),))?.unbind())
+    }
+
     /// Accepts a `HeaderMap` or a mapping of `str` to `str` or a sequence of `str`.
     pub(crate) fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
         if let Ok(map) = obj.cast::<PyHeaderMap>() {
             return Ok(map.borrow().clone());
         }
         let mut headers = PyHeaderMap::default();
-        let items = if let Ok(dict) = obj.cast::<PyDict>() {
+        let py = obj.py();
+        let items = if obj.is_instance(headers_class(py)?)? {
+            // Every value of a repeated name, not only the dict's first.
+            obj.call_method0(pyo3::intern!(py, "to_dict"))?
+                .cast_into::<PyDict>()?
+                .items()
+        } else if let Ok(dict) = obj.cast::<PyDict>() {
             dict.items()
         } else if let Ok(mapping) = obj.cast::<PyMapping>() {
             mapping.items()?

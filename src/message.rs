@@ -19,6 +19,9 @@ pub(crate) struct PyMessage {
     client: Option<Arc<ClientInner>>,
     /// The payload as Python `bytes`, made on first access: one copy at most.
     payload: pyo3::sync::PyOnceLock<Py<PyBytes>>,
+    /// The headers as a `natsrs.Headers` dict, made on first access and kept, so
+    /// changes to it stay (as with nats-py's dict).
+    headers: pyo3::sync::PyOnceLock<Option<Py<PyAny>>>,
 }
 
 impl PyMessage {
@@ -27,6 +30,7 @@ impl PyMessage {
             msg,
             client,
             payload: pyo3::sync::PyOnceLock::new(),
+            headers: pyo3::sync::PyOnceLock::new(),
         }
     }
 }
@@ -58,14 +62,20 @@ impl PyMessage {
     }
 
     #[getter]
-    fn headers(&self) -> Option<PyHeaderMap> {
-        self.msg.headers.as_ref().map(PyHeaderMap::from_engine)
+    fn headers(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let headers = self
+            .headers
+            .get_or_try_init(py, || match &self.msg.headers {
+                None => Ok::<_, PyErr>(None),
+                Some(map) => Ok(Some(PyHeaderMap::from_engine(map).to_headers(py)?)),
+            })?;
+        Ok(headers.as_ref().map(|h| h.clone_ref(py)))
     }
 
     /// The headers under nats-py's other name.
     #[getter]
-    fn header(&self) -> Option<PyHeaderMap> {
-        self.headers()
+    fn header(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.headers(py)
     }
 
     #[getter]

@@ -131,7 +131,7 @@ async def test_header_names_keep_their_case(client: natsrs.Client) -> None:
     msg = await next_msg(sub)
 
     assert msg.headers is not None
-    assert msg.headers.keys() == ["X-MiXeD-Case"]
+    assert list(msg.headers.keys()) == ["X-MiXeD-Case"]
     assert "x-mixed-case" not in msg.headers
 
 

@@ -57,6 +57,8 @@ EXPECTED = {
         "reconnect_events: done",
     ],
     "headers.py": [
+        'received {"order": 42} with headers '
+        "{'Content-Type': 'application/json', 'X-Tags': 'new'}",
         "X-Tags has every value in order: ['new', 'priority']",
         "HeaderMap: {'X-Trace-Id': ['trace-2'], 'X-Hop': ['gateway', 'router']}",
         "reply 'done' with headers {'X-Served-By': ['headers-example'], 'X-Trace-Id': ['trace-2']}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import ssl
 import time
@@ -1240,12 +1241,25 @@ async def test_msg_api(nc: Any) -> None:
     assert (await w(plain.next_msg())).headers is None
 
 
-async def test_msg_headers_compare_equal_to_a_dict(nc: Any) -> None:
+async def test_msg_headers_are_a_dict_that_keeps_repeated_values(nc: Any) -> None:
     sub = await w(nc.subscribe("compat.hdr"))
     await w(nc.publish("compat.hdr", b"", headers={"K": "v", "M": ["1", "2"]}))
-    headers = (await w(sub.next_msg())).headers
-    assert headers == {"K": "v", "M": ["1", "2"]}
-    assert headers != {"K": "v"} and headers != {"K": "other", "M": ["1", "2"]}
+    msg = await w(sub.next_msg())
+    headers = msg.headers
+    assert isinstance(headers, dict) and isinstance(headers, nats.Headers)
+    assert headers == {"K": "v", "M": "1"} and json.loads(json.dumps(headers)) == headers
+    assert headers.get_all("M") == ["1", "2"] and headers.get_all("absent") == []
+    assert headers.to_dict() == {"K": ["v"], "M": ["1", "2"]}
+    assert headers.copy().get_all("M") == ["1", "2"]
+    # One dict per message, as nats-py's: a change stays.
+    headers["X"] = "y"
+    assert msg.headers is headers and msg.header is headers and msg.headers["X"] == "y"
+
+    # Passed on as they are, every value goes out again.
+    copy_sub = await w(nc.subscribe("compat.hdr.copy"))
+    await w(nc.publish("compat.hdr.copy", b"", headers=headers))
+    forwarded = (await w(copy_sub.next_msg())).headers
+    assert forwarded.to_dict() == {"K": ["v"], "M": ["1", "2"], "X": ["y"]}
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from natsrs import _nats_py, errors, nkeys
+from natsrs._headers import Headers
 from natsrs._natsrs import (
     BUILD_GIL,
     DEFAULT_URL,
@@ -43,6 +44,7 @@ __all__ = [
     "EventKind",
     "EventStream",
     "HeaderMap",
+    "Headers",
     "Message",
     "ReconnectToServer",
     "Server",

@@ -128,8 +128,9 @@ def _show_message(msg: Message, index: int | None = None, *, raw: bool = False) 
         status = f" [status {msg.status}" + (f" {msg.description}" if msg.description else "") + "]"
     _out(f"{prefix}{_show_text(msg.subject)}{reply}{status}: {_show(msg.payload)}")
     if msg.headers is not None:
-        for name, value in msg.headers.items():
-            _out(f"    {_show_text(name)}: {_show_text(value)}")
+        for name, values in msg.headers.to_dict().items():
+            for value in values:
+                _out(f"    {_show_text(name)}: {_show_text(value)}")
 
 
 # -- arguments ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import ClassVar, Final, Protocol, final
 
 from typing_extensions import Self, TypeAlias
 
+from natsrs._headers import Headers
 from natsrs._info import ServerVersion
 
 _Payload: TypeAlias = bytes | bytearray | memoryview
@@ -427,7 +428,9 @@ class Message:
     @property
     def payload(self) -> bytes: ...
     @property
-    def headers(self) -> HeaderMap | None: ...
+    def headers(self) -> Headers | None:
+        """A ``dict`` of each name's first value (nats-py's shape); every value of a
+        repeated name under ``get_all``. Made on first access and kept."""
     @property
     def status(self) -> int | None:
         """Status code of a status message (e.g. 503 for no responders)."""
@@ -437,7 +440,7 @@ class Message:
     def data(self) -> bytes:
         """``payload`` under nats-py's name."""
     @property
-    def header(self) -> HeaderMap | None:
+    def header(self) -> Headers | None:
         """``headers`` under nats-py's other name."""
     @property
     def length(self) -> int:
