@@ -1,7 +1,7 @@
 //! `natsrs.Message`: an engine message, converted to Python attribute by attribute on
 //! access, so a message whose payload is never read costs no Python object for it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -18,10 +18,22 @@ pub(crate) struct PyMessage {
     /// The client it arrived on, for `respond`.
     client: Option<Arc<ClientInner>>,
     /// The payload as Python `bytes`, made on first access: one copy at most.
-    payload: pyo3::sync::PyOnceLock<Py<PyBytes>>,
+    payload: OnceLock<Py<PyBytes>>,
     /// The headers as a `natsrs.Headers` dict, made on first access and kept, so
     /// changes to it stay (as with nats-py's dict).
-    headers: pyo3::sync::PyOnceLock<Option<Py<PyAny>>>,
+    headers: OnceLock<Option<Py<PyAny>>>,
+}
+
+/// `cell`'s value, made by `make` if it has none yet. Not `PyOnceLock`: its first
+/// initialization detaches from the interpreter (a GIL release and re-take), which per
+/// message costs more than the rest of reading the payload. Here `make` runs outside the
+/// cell's lock; two threads racing keep the first value and drop the other.
+fn get_or_make<T>(cell: &OnceLock<T>, make: impl FnOnce() -> PyResult<T>) -> PyResult<&T> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let _ = cell.set(make()?);
+    Ok(cell.get().expect("just set"))
 }
 
 impl PyMessage {
@@ -29,8 +41,8 @@ impl PyMessage {
         PyMessage {
             msg,
             client,
-            payload: pyo3::sync::PyOnceLock::new(),
-            headers: pyo3::sync::PyOnceLock::new(),
+            payload: OnceLock::new(),
+            headers: OnceLock::new(),
         }
     }
 }
@@ -49,10 +61,10 @@ impl PyMessage {
 
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        self.payload
-            .get_or_init(py, || PyBytes::new(py, &self.msg.payload).unbind())
-            .bind(py)
-            .clone()
+        let made = get_or_make(&self.payload, || {
+            Ok(PyBytes::new(py, &self.msg.payload).unbind())
+        });
+        made.expect("making bytes does not fail").bind(py).clone()
     }
 
     /// The payload under nats-py's name.
@@ -63,12 +75,10 @@ impl PyMessage {
 
     #[getter]
     fn headers(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let headers = self
-            .headers
-            .get_or_try_init(py, || match &self.msg.headers {
-                None => Ok::<_, PyErr>(None),
-                Some(map) => Ok(Some(PyHeaderMap::from_engine(map).to_headers(py)?)),
-            })?;
+        let headers = get_or_make(&self.headers, || match &self.msg.headers {
+            None => Ok(None),
+            Some(map) => Ok(Some(PyHeaderMap::from_engine(map).to_headers(py)?)),
+        })?;
         Ok(headers.as_ref().map(|h| h.clone_ref(py)))
     }
 

@@ -265,9 +265,20 @@ impl Ready {
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match &self.value {
             None => Ok(None),
-            Some(value) => Err(PyStopIteration::new_err((value.clone_ref(py),))),
+            Some(value) => Err(stop_iteration(py, value)?),
         }
     }
+}
+
+/// `StopIteration(value)`, which is how an awaited `__next__` hands over its result,
+/// made directly: `PyStopIteration::new_err` would set, fetch and normalize it (PyO3
+/// normalizes lazy errors on the stable ABI before 3.12), which on the hot path (a
+/// message per `async for` step) cost more than making it.
+fn stop_iteration(py: Python<'_>, value: &Py<PyAny>) -> PyResult<PyErr> {
+    let exc = py
+        .get_type::<PyStopIteration>()
+        .call1((value.clone_ref(py),))?;
+    Ok(PyErr::from_value(exc))
 }
 
 /// An awaitable that raises `error` when awaited: errors found during the call surface

@@ -10,7 +10,7 @@
 //! serialized by `waiter`, because the channel keeps a single waker; for the same reason
 //! the fast path steps aside while a waiter exists.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -48,7 +48,10 @@ impl Shared {
     }
 
     fn poll_message(&self, cx: &mut Context<'_>) -> Poll<Option<async_nats::Message>> {
-        self.kick.register(cx.waker());
+        // The calling thread's fast path polls with the no-op waker: nothing to kick.
+        if !cx.waker().will_wake(std::task::Waker::noop()) {
+            self.kick.register(cx.waker());
+        }
         if self.is_ended() {
             return Poll::Ready(None);
         }
@@ -152,6 +155,13 @@ impl Drop for Shared {
         let _guard = runtime::runtime().enter();
         drop(self.sub.get_mut().take());
     }
+}
+
+/// Takes what the engine has already queued, on the calling thread. Unlike
+/// `runtime::poll_here` it does not enter the runtime: a channel receive needs none, and
+/// this runs once per message.
+fn poll_queued<T>(poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+    std::pin::pin!(poll_fn(poll)).poll(&mut Context::from_waker(std::task::Waker::noop()))
 }
 
 /// Several messages at once, for `next_batch`.
@@ -301,8 +311,7 @@ impl PySubscriber {
         let shared = &self.shared;
         if timeout.is_none() || timeout == Some(std::time::Duration::ZERO) {
             if let Ok(_slot) = shared.waiter.try_lock() {
-                let polled =
-                    runtime::poll_here(std::pin::pin!(poll_fn(|cx| { shared.poll_message(cx) })));
+                let polled = poll_queued(|cx| shared.poll_message(cx));
                 if let Poll::Ready(msg) = polled {
                     let delivery = Delivery {
                         msg,
@@ -408,9 +417,7 @@ impl PySubscriber {
         let shared = &self.shared;
         if let Ok(_slot) = shared.waiter.try_lock() {
             let mut msgs = Vec::new();
-            let polled = runtime::poll_here(std::pin::pin!(poll_fn(
-                |cx| shared.poll_batch(cx, max, &mut msgs)
-            )));
+            let polled = poll_queued(|cx| shared.poll_batch(cx, max, &mut msgs));
             if polled.is_ready() {
                 let batch = Batch {
                     msgs,

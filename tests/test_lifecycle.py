@@ -270,6 +270,28 @@ def test_publish_and_queued_messages_create_no_asyncio_future(nats_server: NatsS
     assert read_futures == 0
 
 
+async def test_a_finished_awaitable_result_held_by_the_caller_never_changes(
+    client: natsrs.Client,
+) -> None:
+    """A finished awaitable hands over its result in a StopIteration made for it: one a
+    caller keeps must not change later (the natsrs side keeps no reference to it, which
+    also keeps the last result from being held alive)."""
+    sub = await client.subscribe("lifecycle.stop")
+    for payload in (b"1", b"2", b"3"):
+        await client.publish("lifecycle.stop", payload)
+    await client.flush()
+    await asyncio.sleep(0.2)
+    with pytest.raises(StopIteration) as first:
+        sub.__anext__().__await__().__next__()
+    kept = first.value
+    assert kept.value.payload == b"1"
+    assert (await sub.__anext__()).payload == b"2"
+    with pytest.raises(StopIteration) as third:
+        sub.__anext__().__await__().__next__()
+    assert third.value is not kept and third.value.value.payload == b"3"
+    assert kept.value.payload == b"1"
+
+
 NEW_LOOPS_SCRIPT = """
 import asyncio, sys, threading
 import natsrs
