@@ -106,14 +106,18 @@ async def _read(
     ready: asyncio.Event,
     error_cb: ErrorCallback | None,
 ) -> None:
+    append = pending.append
+    max_msgs, max_bytes = state.max_msgs, state.max_bytes
     try:
         # Whatever is queued at once: one call per batch, not one await per message.
         while batch := await sub.next_batch(_READ_BATCH):
+            # The worker changes state.bytes only while this task awaits: the running
+            # total lives in a local between awaits (this loop is per message).
+            total = state.bytes
             for msg in batch:
                 size = len(msg.data)  # nats-py's measure; the bytes are kept for the callback
-                over_msgs = 0 < state.max_msgs <= len(pending)
-                over_bytes = 0 < state.max_bytes < state.bytes + size
-                if over_msgs or over_bytes:
+                if 0 < max_msgs <= len(pending) or 0 < max_bytes < total + size:
+                    state.bytes = total
                     await report(
                         error_cb,
                         errors.SlowConsumerError(
@@ -122,9 +126,11 @@ async def _read(
                             sid=sub.sid,
                         ),
                     )
+                    total = state.bytes
                     continue
-                pending.append(msg)
-                state.bytes += size
+                append(msg)
+                total += size
+            state.bytes = total
             ready.set()
     finally:
         state.ended = True
@@ -138,9 +144,10 @@ async def _work(
     ready: asyncio.Event,
     error_cb: ErrorCallback | None,
 ) -> None:
+    popleft = pending.popleft
     while True:
         while pending:
-            msg = pending.popleft()
+            msg = popleft()
             state.bytes -= len(msg.data)
             try:
                 await cb(msg)
