@@ -43,3 +43,19 @@ def test_quick_run_reports_positive_natsrs_figures(tmp_path: Path) -> None:
         assert request["metrics"][key]["median"] > 0, key
     rows = [row for row in document["rows"] if row["case"] == "publish"]
     assert rows and rows[0]["natsrs"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_probes_report_a_rate_for_each_probe() -> None:
+    probes = BENCH.parent / "probes.py"
+    result = subprocess.run(
+        [sys.executable, str(probes), "--rounds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["pubcall", "consume"]
+    assert all(float(line.split("median ")[1].split(" ")[0]) > 0 for line in lines)
