@@ -55,8 +55,9 @@ impl PyMessage {
     }
 
     #[getter]
-    fn reply(&self) -> Option<&str> {
-        self.msg.reply.as_ref().map(|r| r.as_str())
+    /// `""` when the message has none, as nats-py's `Msg.reply`.
+    fn reply(&self) -> &str {
+        self.msg.reply.as_ref().map_or("", |r| r.as_str())
     }
 
     #[getter]

@@ -390,8 +390,9 @@ impl PySubscriber {
     }
 
     #[getter]
-    fn queue(&self) -> Option<&str> {
-        self.queue.as_deref()
+    /// `""` without a queue group, as nats-py's `Subscription.queue`.
+    fn queue(&self) -> &str {
+        self.queue.as_deref().unwrap_or("")
     }
 
     fn __aiter__(slf: Py<Self>) -> Py<Self> {

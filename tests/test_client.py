@@ -48,12 +48,12 @@ async def test_published_message_reaches_subscriber(client: natsrs.Client) -> No
 
     assert msg.subject == "greet.joe"
     assert msg.payload == b"hello"
-    assert msg.reply is None
+    assert msg.reply == ""
     assert msg.headers is None
     assert msg.status is None
     assert msg.length >= len(b"hello")
     assert sub.subject == "greet.joe"
-    assert sub.queue is None
+    assert sub.queue == ""
     assert isinstance(sub.sid, int)
 
 
@@ -145,7 +145,7 @@ async def test_publish_with_headers_methods_send_headers(client: natsrs.Client) 
     first, second = await collect(sub, 2)
 
     assert first.headers is not None and first.headers.get("K") == "v1"
-    assert (first.payload, first.reply) == (b"p1", None)
+    assert (first.payload, first.reply) == (b"p1", "")
     assert second.headers is not None and second.headers.get("K") == "v2"
     assert (second.payload, second.reply) == (b"p2", "r.1")
 

@@ -119,7 +119,7 @@ async def test_empty_queue_in_subscribe_means_no_queue_group_as_in_nats_py(
     client: natsrs.Client,
 ) -> None:
     sub = await w(client.subscribe("jobs.plain", queue=""))
-    assert sub.queue is None
+    assert sub.queue == ""
     await assert_client_works(client)
 
 

@@ -187,7 +187,7 @@ async def test_replies_and_headers_ride_the_outbox_in_order(client: natsrs.Clien
         got.extend(await w(sub.next_batch(2000)))
     for i, msg in enumerate(got):
         if i % 3 == 0:
-            assert msg.payload == b"plain" and msg.reply is None
+            assert msg.payload == b"plain" and msg.reply == ""
         elif i % 3 == 1:
             assert msg.payload == b"reply" and msg.reply == f"ob.inbox.{i}"
         else:
