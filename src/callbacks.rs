@@ -73,15 +73,15 @@ impl PyCallback {
         let this = self.clone();
         let task = tokio::spawn(async move {
             let pending = crate::runtime::with_python(|py| {
+                static LATER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+                let later = LATER.import(py, "natsrs._callbacks", "Later")?;
                 let call = helper.import(py, "natsrs._callbacks", helper_name)?;
-                let mut all: Vec<Bound<'_, PyAny>> = leading
-                    .map(|text| pyo3::types::PyString::new(py, text).into_any())
-                    .into_iter()
-                    .collect();
+                let mut all: Vec<Bound<'_, PyAny>> = vec![call.clone()];
+                all.extend(leading.map(|text| pyo3::types::PyString::new(py, text).into_any()));
                 all.push(this.func.clone_ref(py).into_bound(py));
                 all.extend(args(py)?.iter());
-                let coro = call.call1(PyTuple::new(py, all)?)?;
-                schedule(&this.locals, coro)
+                let awaitable = later.call1(PyTuple::new(py, all)?)?;
+                schedule(&this.locals, awaitable)
             })?;
             let result = match pending {
                 Ok(fut) => fut.await,
@@ -149,28 +149,23 @@ impl PyCallback {
     }
 }
 
-/// Hands `coro` to its loop; if that fails (the loop is closed), closes the coroutine so
-/// Python does not warn that it was never awaited.
+/// Hands `awaitable` (a `natsrs._callbacks.Later`, whose coroutine is made only on the
+/// loop) to its loop, unless that loop is closed already.
 fn schedule(
     locals: &TaskLocals,
-    coro: Bound<'_, PyAny>,
+    awaitable: Bound<'_, PyAny>,
 ) -> PyResult<impl std::future::Future<Output = PyResult<Py<PyAny>>> + Send> {
     let closed = locals
-        .event_loop(coro.py())
+        .event_loop(awaitable.py())
         .call_method0("is_closed")
         .and_then(|c| c.is_truthy())
         .unwrap_or(true);
-    let result = if closed {
-        Err(pyo3::exceptions::PyRuntimeError::new_err(
+    if closed {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
             "the event loop that connected is closed",
-        ))
-    } else {
-        pyo3_async_runtimes::into_future_with_locals(locals, coro.clone())
-    };
-    if result.is_err() {
-        let _ = coro.call_method0("close");
+        ));
     }
-    result
+    pyo3_async_runtimes::into_future_with_locals(locals, awaitable)
 }
 
 /// A warning on the `natsrs` logger (rare paths: a callback that failed).

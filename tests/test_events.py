@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
@@ -226,3 +228,18 @@ async def test_credentials_in_pool_urls_are_redacted(nats_server: NatsServer) ->
     pool = await nc.server_pool()
     assert "hunter2" not in repr(pool) and "hunter2" not in pool[0].addr
     await nc.close()
+
+
+async def test_callbacks_reach_the_loop_as_awaitables_that_make_their_coroutine_late() -> None:
+    """The engine's threads hand each callback to the loop as a ``Later``: awaited, it
+    runs the callback; dropped unawaited (its loop closed first), nothing warns."""
+    from natsrs._callbacks import Later
+
+    async def double(x: int) -> int:
+        return 2 * x
+
+    assert await Later(double, 21) == 42
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Later(double, 1)
+        gc.collect()

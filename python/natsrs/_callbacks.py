@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Generator
 from typing import Any, Callable
 
 logger = logging.getLogger("natsrs")
@@ -29,6 +30,23 @@ async def call_reporting(what: str, callback: Callable[..., Any], *args: Any) ->
         logger.exception("natsrs: the %s raised %s", what, type(exc).__name__)
         return f"the {what} raised {type(exc).__name__}: {exc}"
     return None
+
+
+class Later:
+    """``function(*args)``'s coroutine, made only when awaited.
+
+    The engine's threads hand callbacks to the loop as one of these: if the loop closes
+    before it runs them, no coroutine was ever made, so none is left never awaited.
+    """
+
+    __slots__ = ("_args", "_function")
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        self._function = function
+        self._args = args
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._function(*self._args).__await__()  # type: ignore[no-any-return]
 
 
 def warn(message: str) -> None:
