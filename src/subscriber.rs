@@ -164,10 +164,12 @@ fn poll_queued<T>(poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
     std::pin::pin!(poll_fn(poll)).poll(&mut Context::from_waker(std::task::Waker::noop()))
 }
 
-/// Several messages at once, for `next_batch`.
+/// Several messages at once, for `next_batch` (a list) or, with `held`, for a `cb=`
+/// subscription's queue (see `_next_held_batch`).
 struct Batch {
     msgs: Vec<async_nats::Message>,
     shared: Arc<Shared>,
+    held: Option<Py<PyAny>>,
 }
 
 impl ToPy for Batch {
@@ -175,6 +177,9 @@ impl ToPy for Batch {
         self.shared
             .delivered
             .fetch_add(self.msgs.len() as u64, Ordering::Relaxed);
+        if let Some(held) = self.held {
+            return hold(py, self.msgs, &self.shared.client, held.bind(py));
+        }
         let client = &self.shared.client;
         let list = pyo3::types::PyList::empty(py);
         for msg in self.msgs {
@@ -188,6 +193,41 @@ impl ToPy for Batch {
             self.shared.give_back(msg);
         }
     }
+}
+
+/// Appends `msgs` to a `cb=` subscription's queue (`natsrs._compat._Pending`) under
+/// nats-py's pending limits, checked as each message arrives (`max_msgs` against the
+/// queue's length, `max_bytes` against its payload bytes; 0 means no limit), on the
+/// event loop thread, where the callback's worker also takes from it. Returns how many
+/// were dropped, or `None` once the subscription has ended (no messages).
+fn hold(
+    py: Python<'_>,
+    msgs: Vec<async_nats::Message>,
+    client: &Arc<ClientInner>,
+    held: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    if msgs.is_empty() {
+        return Ok(py.None());
+    }
+    let queue = held.getattr(pyo3::intern!(py, "queue"))?;
+    let max_msgs: usize = held.getattr(pyo3::intern!(py, "max_msgs"))?.extract()?;
+    let max_bytes: usize = held.getattr(pyo3::intern!(py, "max_bytes"))?.extract()?;
+    let mut queued: usize = queue.len()?;
+    let mut bytes: usize = held.getattr(pyo3::intern!(py, "bytes"))?.extract()?;
+    let append = queue.getattr(pyo3::intern!(py, "append"))?;
+    let mut dropped = 0usize;
+    for msg in msgs {
+        let size = msg.payload.len();
+        if (max_msgs > 0 && queued >= max_msgs) || (max_bytes > 0 && bytes + size > max_bytes) {
+            dropped += 1;
+            continue;
+        }
+        append.call1((Py::new(py, PyMessage::new(msg, Some(client.clone())))?,))?;
+        queued += 1;
+        bytes += size;
+    }
+    held.setattr(pyo3::intern!(py, "bytes"), bytes)?;
+    Ok(dropped.into_pyobject(py)?.into_any().unbind())
 }
 
 /// A delivery on its way to Python: a message, or the end of the subscription, which
@@ -286,6 +326,39 @@ impl PySubscriber {
             queue,
             held: std::sync::Mutex::new(None),
         }
+    }
+
+    fn batch(&self, py: Python<'_>, max: usize, held: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        let max = max.max(1);
+        let shared = &self.shared;
+        if let Ok(_slot) = shared.waiter.try_lock() {
+            let mut msgs = Vec::new();
+            let polled = poll_queued(|cx| shared.poll_batch(cx, max, &mut msgs));
+            if polled.is_ready() {
+                let batch = Batch {
+                    msgs,
+                    shared: shared.clone(),
+                    held,
+                };
+                return runtime::ready(py, batch.to_py(py)?);
+            }
+        }
+        let shared = shared.clone();
+        let lifeline = shared.client.life.lifeline.clone();
+        runtime::spawn(py, async move {
+            let _slot = shared.waiter.lock().await;
+            let mut msgs = Vec::new();
+            tokio::select! {
+                biased;
+                () = poll_fn(|cx| shared.poll_batch(cx, max, &mut msgs)) => {}
+                () = lifeline.cancelled() => {}
+            }
+            Ok(Batch {
+                msgs,
+                shared: shared.clone(),
+                held,
+            })
+        })
     }
 
     fn held_counts(&self, py: Python<'_>) -> PyResult<(usize, usize)> {
@@ -414,34 +487,15 @@ impl PySubscriber {
     /// messages arrive faster than one `await` each can take them.
     #[pyo3(signature = (max = 1024))]
     fn next_batch(&self, py: Python<'_>, max: usize) -> PyResult<Py<PyAny>> {
-        let max = max.max(1);
-        let shared = &self.shared;
-        if let Ok(_slot) = shared.waiter.try_lock() {
-            let mut msgs = Vec::new();
-            let polled = poll_queued(|cx| shared.poll_batch(cx, max, &mut msgs));
-            if polled.is_ready() {
-                let batch = Batch {
-                    msgs,
-                    shared: shared.clone(),
-                };
-                return runtime::ready(py, batch.to_py(py)?);
-            }
-        }
-        let shared = shared.clone();
-        let lifeline = shared.client.life.lifeline.clone();
-        runtime::spawn(py, async move {
-            let _slot = shared.waiter.lock().await;
-            let mut msgs = Vec::new();
-            tokio::select! {
-                biased;
-                () = poll_fn(|cx| shared.poll_batch(cx, max, &mut msgs)) => {}
-                () = lifeline.cancelled() => {}
-            }
-            Ok(Batch {
-                msgs,
-                shared: shared.clone(),
-            })
-        })
+        self.batch(py, max, None)
+    }
+
+    /// `natsrs._compat`'s reader for `cb=` subscriptions: up to `max` queued messages
+    /// (waiting for the first) go straight into `held`'s queue under its pending limits,
+    /// without a Python step per message. Resolves to the number dropped for those
+    /// limits, or `None` once the subscription has ended.
+    fn _next_held_batch(&self, py: Python<'_>, max: usize, held: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.batch(py, max, Some(held))
     }
 
     /// Messages received for this subscription and not yet handed to Python (or, with

@@ -1390,6 +1390,36 @@ async def test_callback_exceptions_and_pending_limit_overflow_go_to_error_cb(
     assert sum(isinstance(e, nats.errors.SlowConsumerError) for e in rec.errors) >= 7
 
 
+async def test_pending_bytes_limit_drops_what_would_exceed_it(
+    nats_server: NatsServer, opened: list[Closeable]
+) -> None:
+    rec = Recorder()
+    nc = await connect(opened, nats_server.url, error_cb=rec.error_cb)
+    release = asyncio.Event()
+    entered: list[bytes] = []
+    handled: list[bytes] = []
+
+    async def stuck(msg: Msg) -> None:
+        entered.append(msg.data)
+        await release.wait()
+        handled.append(msg.data)
+
+    # 10 bytes may wait: the first message reaches the callback, the next two (4 + 6
+    # bytes) wait, and the 1-byte fourth would make 11; the 0-byte fifth still fits.
+    sub = await w(nc.subscribe("compat.bytes", cb=stuck, pending_bytes_limit=10))
+    await w(nc.publish("compat.bytes", b"first"))
+    await wait_until(lambda: entered == [b"first"])
+    for payload in (b"4444", b"666666", b"1", b""):
+        await w(nc.publish("compat.bytes", payload))
+    await w(nc.flush())
+    await rec.wait_error(nats.errors.SlowConsumerError)
+    assert (sub.pending_msgs, sub.pending_bytes) == (3, 10)
+    release.set()
+    await wait_until(lambda: len(handled) == 4)
+    assert handled == [b"first", b"4444", b"666666", b""]
+    assert sum(isinstance(e, nats.errors.SlowConsumerError) for e in rec.errors) == 1
+
+
 async def test_engine_slow_consumer_goes_to_error_cb(
     nats_server: NatsServer, opened: list[Closeable]
 ) -> None:

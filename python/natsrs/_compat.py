@@ -66,7 +66,7 @@ def deliver(
     sub._held = state
     ready = asyncio.Event()
     _keep(
-        loop.create_task(_read(sub, pending, state, ready, error_cb)),
+        loop.create_task(_read(sub, state, ready, error_cb)),
         loop.create_task(_work(cb, pending, state, ready, error_cb)),
     )
 
@@ -89,8 +89,9 @@ class _Pending:
 
     def __init__(self, queue: collections.deque[Message], max_msgs: int, max_bytes: int) -> None:
         self.queue = queue
-        self.max_msgs = max_msgs
-        self.max_bytes = max_bytes
+        # nats-py: a limit of 0 (or less) is no limit.
+        self.max_msgs = max(0, max_msgs)
+        self.max_bytes = max(0, max_bytes)
         self.bytes = 0
         self.ended = False
 
@@ -101,37 +102,24 @@ class _Pending:
 
 async def _read(
     sub: Subscriber,
-    pending: collections.deque[Message],
     state: _Pending,
     ready: asyncio.Event,
     error_cb: ErrorCallback | None,
 ) -> None:
-    append = pending.append
-    max_msgs, max_bytes = state.max_msgs, state.max_bytes
     try:
-        # Whatever is queued at once: one call per batch, not one await per message.
-        while batch := await sub.next_batch(_READ_BATCH):
-            # The worker changes state.bytes only while this task awaits: the running
-            # total lives in a local between awaits (this loop is per message).
-            total = state.bytes
-            for msg in batch:
-                size = len(msg.data)  # nats-py's measure; the bytes are kept for the callback
-                if 0 < max_msgs <= len(pending) or 0 < max_bytes < total + size:
-                    state.bytes = total
-                    await report(
-                        error_cb,
-                        errors.SlowConsumerError(
-                            f"slow consumer on {sub.subject!r} (sid {sub.sid}): message dropped",
-                            subject=sub.subject,
-                            sid=sub.sid,
-                        ),
-                    )
-                    total = state.bytes
-                    continue
-                append(msg)
-                total += size
-            state.bytes = total
+        # Whatever is queued at once goes into state.queue under the pending limits, in
+        # one call per batch (``Subscriber._next_held_batch``); None once it has ended.
+        while (dropped := await sub._next_held_batch(_READ_BATCH, state)) is not None:
             ready.set()
+            for _ in range(dropped):
+                await report(
+                    error_cb,
+                    errors.SlowConsumerError(
+                        f"slow consumer on {sub.subject!r} (sid {sub.sid}): message dropped",
+                        subject=sub.subject,
+                        sid=sub.sid,
+                    ),
+                )
     finally:
         state.ended = True
         ready.set()

@@ -8,6 +8,7 @@ wrap the call in ``async def`` when you need a task.
 """
 
 import asyncio
+import collections
 import datetime
 import os
 import ssl
@@ -35,6 +36,12 @@ class _PendingQueue(Protocol):
     def msgs(self) -> int: ...
     @property
     def bytes(self) -> int: ...
+
+class _HeldQueue(Protocol):
+    queue: collections.deque[Message]
+    max_msgs: int
+    max_bytes: int
+    bytes: int
 
 _Duration: TypeAlias = float | datetime.timedelta
 _HeadersLike: TypeAlias = "HeaderMap | Mapping[str, str | Sequence[str]]"
@@ -484,6 +491,9 @@ class Subscriber:
     def next_batch(self, max: int = 1024) -> Awaitable[list[Message]]:
         """Every queued message up to ``max`` in one call, waiting only for the first;
         an empty list once the subscription has ended."""
+    def _next_held_batch(self, max: int, held: _HeldQueue) -> Awaitable[int | None]:
+        """``natsrs._compat``'s reader: queued messages into ``held.queue`` under its
+        pending limits; resolves to the number dropped, ``None`` once ended."""
     @property
     def delivered(self) -> int:
         """Messages handed to Python so far."""
