@@ -20,7 +20,9 @@ pub(crate) struct PyMessage {
     /// The payload as Python `bytes`, made on first access: one copy at most.
     payload: OnceLock<Py<PyBytes>>,
     /// The headers as a `natsrs.Headers` dict, made on first access and kept, so
-    /// changes to it stay (as with nats-py's dict).
+    /// changes to it stay (as with nats-py's dict). Messages are not tracked by the
+    /// garbage collector (that would cost every message), so a message stored inside its
+    /// own headers dict is a cycle that is never freed.
     headers: OnceLock<Option<Py<PyAny>>>,
 }
 
@@ -54,8 +56,8 @@ impl PyMessage {
         self.msg.subject.as_str()
     }
 
-    #[getter]
     /// `""` when the message has none, as nats-py's `Msg.reply`.
+    #[getter]
     fn reply(&self) -> &str {
         self.msg.reply.as_ref().map_or("", |r| r.as_str())
     }

@@ -462,8 +462,8 @@ impl PySubscriber {
         &self.subject
     }
 
-    #[getter]
     /// `""` without a queue group, as nats-py's `Subscription.queue`.
+    #[getter]
     fn queue(&self) -> &str {
         self.queue.as_deref().unwrap_or("")
     }

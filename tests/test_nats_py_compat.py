@@ -779,10 +779,7 @@ async def test_server_errors_reach_error_cb_and_count_in_stats(
 async def test_discovered_server_cb_reports_servers_learned_on_reconnect(
     nats_server_factory: ServerFactory, opened: list[Closeable]
 ) -> None:
-    ports = distinct_ports(3)
-    node_a = nats_server_factory(cluster_config(0, ports[:2]))
-    node_b = nats_server_factory(cluster_config(1, ports[:2]))
-    await wait_cluster([node_a, node_b])
+    ports, node_a, node_b = await two_of_three_nodes(nats_server_factory)
     rec = Recorder()
     nc = await nats_client(opened, node_a.url, **rec.callbacks())
     assert [u.port for u in nc.discovered_servers] == [node_b.port]
@@ -796,6 +793,17 @@ async def test_discovered_server_cb_reports_servers_learned_on_reconnect(
     await rec.wait_for("discovered")
     assert node_c.port in {u.port for u in nc.discovered_servers}
     assert rec.calls.count("discovered") == 1
+
+
+async def two_of_three_nodes(
+    factory: ServerFactory,
+) -> tuple[list[int], NatsServer, NatsServer]:
+    """Route ports for a three-node cluster, and its first two nodes started and joined."""
+    ports = distinct_ports(3)
+    node_a = factory(cluster_config(0, ports[:2]))
+    node_b = factory(cluster_config(1, ports[:2]))
+    await wait_cluster([node_a, node_b])
+    return ports, node_a, node_b
 
 
 def distinct_ports(count: int) -> list[int]:
@@ -994,10 +1002,7 @@ async def test_connect_client_has_nats_py_server_properties(
 async def test_connect_client_learns_discovered_servers_on_each_connection(
     nats_server_factory: ServerFactory, opened: list[Closeable]
 ) -> None:
-    ports = distinct_ports(3)
-    node_a = nats_server_factory(cluster_config(0, ports[:2]))
-    node_b = nats_server_factory(cluster_config(1, ports[:2]))
-    await wait_cluster([node_a, node_b])
+    ports, node_a, node_b = await two_of_three_nodes(nats_server_factory)
     nc = await connect(opened, node_a.url)
     assert [u.port for u in nc.discovered_servers] == [node_b.port]
     assert {u.port for u in nc.servers} == {node_a.port, node_b.port}
