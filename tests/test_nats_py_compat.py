@@ -723,6 +723,42 @@ async def test_dead_servers_end_in_no_servers_error(nats_server: NatsServer) -> 
     await w(nc.close())
 
 
+async def test_allow_reconnect_false_stops_the_first_connect_only_at_a_reached_server(
+    nats_server_factory: ServerFactory,
+) -> None:
+    dead = [f"nats://127.0.0.1:{free_port()}"]
+    rec = Recorder()
+    # Unreachable servers are retried even so, as nats-py does.
+    with pytest.raises(nats.errors.NoServersError, match="after 2 attempts"):
+        await w(
+            nats.connect(
+                dead,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.05,
+                error_cb=rec.error_cb,
+            )
+        )
+    assert len(rec.errors) == 2
+    # A server that was reached and refused: the first failure ends it, after error_cb.
+    server = nats_server_factory("authorization { user: u, password: p }")
+    rec = Recorder()
+    with pytest.raises(nats.errors.AuthorizationError):
+        await w(
+            nats.connect(
+                server.url,
+                user="u",
+                password="wrong",
+                allow_reconnect=False,
+                max_reconnect_attempts=5,
+                reconnect_time_wait=1,
+                error_cb=rec.error_cb,
+            )
+        )
+    # One report: a second pass would have made a second.
+    assert [type(e) for e in rec.errors] == [nats.errors.AuthorizationError]
+
+
 # -- connection callbacks -------------------------------------------------------------------
 
 

@@ -239,9 +239,10 @@ async def _connect_retrying(
     opts: ConnectOptions, servers: str | Sequence[str] | None, dispatcher: Dispatcher
 ) -> Client:
     """nats-py's first connect: with ``max_reconnect_attempts`` known (always on
-    ``natsrs.NATS``) and reconnecting allowed, the servers get that many more passes,
-    ``reconnect_time_wait`` apart, each failed pass going to ``error_cb``; then
-    ``NoServersError``. A limit of 0 or less retries for ever, as in nats-py.
+    ``natsrs.NATS``), the servers get that many more passes, ``reconnect_time_wait``
+    apart, each failed pass going to ``error_cb``; then ``NoServersError``. A limit of 0
+    or less retries for ever. As in nats-py, ``allow_reconnect=False`` stops at the first
+    failure of a server that was reached (authorization, TLS), not at unreachable ones.
     """
     passes = dispatcher.initial_passes
     failed = 0
@@ -251,11 +252,13 @@ async def _connect_retrying(
         except errors.InvalidServerAddressError:
             raise
         except errors.ConnectError as exc:
-            if passes is None or not dispatcher.allow_reconnect:
+            if passes is None:
                 raise
-            failed += 1
             dispatcher.last_error = exc
             await _compat.report(dispatcher.error_cb, exc)
+            if not dispatcher.allow_reconnect and not isinstance(exc, errors.NoServersError):
+                raise
+            failed += 1
             if 0 < passes <= failed:
                 raise errors.NoServersError(
                     f"nats: no servers available for connection after {failed} attempts "
