@@ -13,16 +13,22 @@ import contextlib
 import os
 import signal
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
 import natsrs
+from cluster import (
+    cluster_configs,
+    distinct_free_ports,
+    port_of,
+    start_cluster,
+    wait_cluster_formed,
+)
 from helpers import w
 from natsrs import ConnectOptions, Event, EventKind, ReconnectToServer, Subscriber
-from natsrs._server import NatsServer, NatsServerError, free_port
+from natsrs._server import NatsServer, free_port
 
 if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
@@ -32,12 +38,6 @@ pytestmark = pytest.mark.timeout(45)
 T = TypeVar("T")
 WAIT = 5.0
 """Bound of one ordinary wait (a message, a flush, a reconnect)."""
-
-
-def port_of(url: str) -> int:
-    port = urllib.parse.urlsplit(url if "://" in url else f"nats://{url}").port
-    assert port is not None, url
-    return port
 
 
 def pool_ports(pool: Sequence[natsrs.Server]) -> dict[int, natsrs.Server]:
@@ -150,73 +150,6 @@ async def background(client_factory: ClientFactory) -> AsyncIterator[list[asynci
 
 
 # -- cluster ----------------------------------------------------------------------------
-
-
-def _distinct_free_ports(count: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
-
-
-def cluster_configs(route_ports: Sequence[int], extra: Sequence[str] = ()) -> list[str]:
-    """One config per route port: a cluster ``C`` with a full mesh of explicit routes."""
-    extras = list(extra) + [""] * (len(route_ports) - len(extra))
-    configs = []
-    for i, listen in enumerate(route_ports):
-        routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in route_ports if p != listen)
-        configs.append(
-            f"server_name: node-{i}\n"
-            "cluster {\n"
-            "  name: C\n"
-            f'  listen: "127.0.0.1:{listen}"\n'
-            f"  routes: [{routes}]\n"
-            "}\n"
-            f"{extras[i]}\n"
-        )
-    return configs
-
-
-def start_cluster(factory: ServerFactory, size: int, extra: Sequence[str] = ()) -> list[NatsServer]:
-    """``size`` servers in one cluster on loopback; ``extra[i]`` is more config for node ``i``.
-
-    The route ports are picked here; when one turns out to be taken, the whole cluster
-    starts again on fresh ports.
-    """
-    for attempt in range(3):
-        servers: list[NatsServer] = []
-        try:
-            for config in cluster_configs(_distinct_free_ports(size), extra):
-                servers.append(factory(config))
-            return servers
-        except NatsServerError as exc:
-            for server in servers:
-                server.stop()
-            if attempt == 2 or "address already in use" not in str(exc):
-                raise
-    raise AssertionError("unreachable")
-
-
-def _cluster_formed(servers: Sequence[NatsServer]) -> bool:
-    """Every node routes to every other one and advertises every client URL."""
-    ports = {server.port for server in servers}
-    for server in servers:
-        peers = {route["remote_id"] for route in server.monitor_json("routez")["routes"]}
-        if len(peers) != len(servers) - 1:
-            return False
-        advertised = {port_of(url) for url in server.varz().get("connect_urls") or ()}
-        if advertised != ports:
-            return False
-    return True
-
-
-async def wait_cluster_formed(servers: Sequence[NatsServer], timeout: float = WAIT) -> None:
-    async def check() -> None:
-        assert await asyncio.to_thread(_cluster_formed, servers), "cluster not formed"
-
-    await eventually(check, timeout=timeout)
 
 
 def kill(server: NatsServer) -> None:
@@ -339,7 +272,7 @@ async def test_cluster_nodes_announced_after_connecting_join_the_pool(
 ) -> None:
     """The client is on node A before the other nodes exist; the INFO update that the
     cluster sends when they join must add them to the pool as discovered servers."""
-    configs = cluster_configs(_distinct_free_ports(3))
+    configs = cluster_configs(distinct_free_ports(3))
     node_a = nats_server_factory(configs[0])
     nc = await client_factory(node_a.url)
     assert set(pool_ports(await w(nc.server_pool()))) == {node_a.port}

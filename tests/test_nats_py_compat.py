@@ -17,7 +17,7 @@ import logging
 import ssl
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +26,11 @@ import trustme
 
 import natsrs
 import natsrs as nats
+from cluster import cluster_configs, distinct_free_ports, wait_cluster_formed
 from helpers import w, wait_until
 from nats_jwt import OperatorSetup, operator_setup
 from natsrs import nkeys
-from natsrs._server import NatsServer, NatsServerError, free_port
+from natsrs._server import NatsServer, free_port
 from natsrs.aio.client import Client as AioClient
 from natsrs.aio.client import RawCredentials, ServerVersion
 from natsrs.aio.msg import Msg
@@ -821,8 +822,8 @@ async def test_discovered_server_cb_reports_servers_learned_on_reconnect(
     assert [u.port for u in nc.discovered_servers] == [node_b.port]
     assert {u.port for u in nc.servers} == {node_a.port, node_b.port}
 
-    node_c = nats_server_factory(cluster_config(2, ports))
-    await wait_cluster([node_a, node_b, node_c])
+    node_c = third_node(nats_server_factory, ports)
+    await wait_cluster_formed([node_a, node_b, node_c], timeout=10.0)
     # async-nats 0.51 learns servers from the INFO of a new connection only.
     await w(nc.force_reconnect())
     await rec.wait_for("reconnected")
@@ -835,52 +836,15 @@ async def two_of_three_nodes(
     factory: ServerFactory,
 ) -> tuple[list[int], NatsServer, NatsServer]:
     """Route ports for a three-node cluster, and its first two nodes started and joined."""
-    ports = distinct_ports(3)
-    node_a = factory(cluster_config(0, ports[:2]))
-    node_b = factory(cluster_config(1, ports[:2]))
-    await wait_cluster([node_a, node_b])
+    ports = distinct_free_ports(3)
+    node_a, node_b = (factory(config) for config in cluster_configs(ports[:2]))
+    await wait_cluster_formed([node_a, node_b], timeout=10.0)
     return ports, node_a, node_b
 
 
-def distinct_ports(count: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
-
-
-def cluster_config(index: int, route_ports: Sequence[int]) -> str:
-    listen = route_ports[index]
-    routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in route_ports if p != listen)
-    return (
-        f"server_name: node-{index}\n"
-        f'cluster {{\n  name: C\n  listen: "127.0.0.1:{listen}"\n  routes: [{routes}]\n}}\n'
-    )
-
-
-async def wait_cluster(servers: Sequence[NatsServer], timeout: float = 10.0) -> None:
-    def formed() -> bool:
-        ports = {s.port for s in servers}
-        try:
-            for server in servers:
-                routes = server.monitor_json("routez")["routes"]
-                urls = server.varz().get("connect_urls") or []
-                advertised = {urllib.parse.urlsplit(f"nats://{u}").port for u in urls}
-                if len({r["remote_id"] for r in routes}) != len(servers) - 1:
-                    return False
-                if advertised != ports:
-                    return False
-        except NatsServerError:
-            return False
-        return True
-
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(formed):
-        if time.monotonic() > deadline:
-            raise AssertionError("cluster not formed")
-        await asyncio.sleep(0.1)
+def third_node(factory: ServerFactory, ports: list[int]) -> NatsServer:
+    """The third node of :func:`two_of_three_nodes`' cluster, routed to both others."""
+    return factory(cluster_configs(ports)[2])
 
 
 # -- NATS / natsrs.aio.client.Client --------------------------------------------------------
@@ -1042,8 +1006,8 @@ async def test_connect_client_learns_discovered_servers_on_each_connection(
     nc = await connect(opened, node_a.url)
     assert [u.port for u in nc.discovered_servers] == [node_b.port]
     assert {u.port for u in nc.servers} == {node_a.port, node_b.port}
-    node_c = nats_server_factory(cluster_config(2, ports))
-    await wait_cluster([node_a, node_b, node_c])
+    node_c = third_node(nats_server_factory, ports)
+    await wait_cluster_formed([node_a, node_b, node_c], timeout=10.0)
     await w(nc.force_reconnect())
     await wait_until(lambda: node_c.port in {u.port for u in nc.discovered_servers})
     assert nc.connected_url is not None
