@@ -367,8 +367,8 @@ impl PySubscriber {
             Some(held) => {
                 let held = held.bind(py);
                 Ok((
-                    held.getattr("msgs")?.extract()?,
-                    held.getattr("bytes")?.extract()?,
+                    held.getattr(pyo3::intern!(py, "queue"))?.len()?,
+                    held.getattr(pyo3::intern!(py, "bytes"))?.extract()?,
                 ))
             }
         }
@@ -491,10 +491,15 @@ impl PySubscriber {
     }
 
     /// `natsrs._compat`'s reader for `cb=` subscriptions: up to `max` queued messages
-    /// (waiting for the first) go straight into `held`'s queue under its pending limits,
-    /// without a Python step per message. Resolves to the number dropped for those
-    /// limits, or `None` once the subscription has ended.
-    fn _next_held_batch(&self, py: Python<'_>, max: usize, held: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    /// (waiting for the first) go straight into the `_held` queue under its pending
+    /// limits, without a Python step per message. Resolves to the number dropped for
+    /// those limits, or `None` once the subscription has ended.
+    fn _next_held_batch(&self, py: Python<'_>, max: usize) -> PyResult<Py<PyAny>> {
+        let Some(held) = self.held(py) else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "_next_held_batch needs _held set first",
+            ));
+        };
         self.batch(py, max, Some(held))
     }
 

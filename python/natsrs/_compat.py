@@ -95,10 +95,6 @@ class _Pending:
         self.bytes = 0
         self.ended = False
 
-    @property
-    def msgs(self) -> int:
-        return len(self.queue)
-
 
 async def _read(
     sub: Subscriber,
@@ -109,7 +105,7 @@ async def _read(
     try:
         # Whatever is queued at once goes into state.queue under the pending limits, in
         # one call per batch (``Subscriber._next_held_batch``); None once it has ended.
-        while (dropped := await sub._next_held_batch(_READ_BATCH, state)) is not None:
+        while (dropped := await sub._next_held_batch(_READ_BATCH)) is not None:
             ready.set()
             for _ in range(dropped):
                 await report(

@@ -31,12 +31,6 @@ from natsrs._info import ServerVersion
 
 _Payload: TypeAlias = bytes | bytearray | memoryview
 
-class _PendingQueue(Protocol):
-    @property
-    def msgs(self) -> int: ...
-    @property
-    def bytes(self) -> int: ...
-
 class _HeldQueue(Protocol):
     queue: collections.deque[Message]
     max_msgs: int
@@ -491,8 +485,8 @@ class Subscriber:
     def next_batch(self, max: int = 1024) -> Awaitable[list[Message]]:
         """Every queued message up to ``max`` in one call, waiting only for the first;
         an empty list once the subscription has ended."""
-    def _next_held_batch(self, max: int, held: _HeldQueue) -> Awaitable[int | None]:
-        """``natsrs._compat``'s reader: queued messages into ``held.queue`` under its
+    def _next_held_batch(self, max: int) -> Awaitable[int | None]:
+        """``natsrs._compat``'s reader: queued messages into ``_held.queue`` under its
         pending limits; resolves to the number dropped, ``None`` once ended."""
     @property
     def delivered(self) -> int:
@@ -505,10 +499,10 @@ class Subscriber:
     def pending_bytes(self) -> int:
         """The payload bytes of the ``pending_msgs`` messages (nats-py's measure)."""
     @property
-    def _held(self) -> _PendingQueue | None:
+    def _held(self) -> _HeldQueue | None:
         """A ``cb=`` subscription's Python-side queue, counted in ``pending_msgs``."""
     @_held.setter
-    def _held(self, held: _PendingQueue) -> None: ...
+    def _held(self, held: _HeldQueue) -> None: ...
     def next_msg(self, timeout: float | None = 1.0) -> Awaitable[Message]:
         """nats-py's ``next_msg``.
 
