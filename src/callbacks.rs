@@ -9,9 +9,10 @@
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 use pyo3_async_runtimes::TaskLocals;
+
+use crate::pynames::{self, PyName};
 
 /// A user callable and the loop it must run on.
 #[derive(Clone)]
@@ -59,8 +60,7 @@ impl PyCallback {
     /// `None` when the interpreter is shutting down.
     async fn run<A, F, R>(
         &self,
-        helper: &'static PyOnceLock<Py<PyAny>>,
-        helper_name: &'static str,
+        helper: &'static PyName,
         leading: Option<&'static str>,
         args: A,
         finish: F,
@@ -73,9 +73,8 @@ impl PyCallback {
         let this = self.clone();
         let task = tokio::spawn(async move {
             let pending = crate::runtime::with_python(|py| {
-                static LATER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-                let later = LATER.import(py, "natsrs._callbacks", "Later")?;
-                let call = helper.import(py, "natsrs._callbacks", helper_name)?;
+                let later = pynames::LATER.get(py)?;
+                let call = helper.get(py)?;
                 let mut all: Vec<Bound<'_, PyAny>> = vec![call.clone()];
                 all.extend(leading.map(|text| pyo3::types::PyString::new(py, text).into_any()));
                 all.push(this.func.clone_ref(py).into_bound(py));
@@ -101,9 +100,8 @@ impl PyCallback {
         E: for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        static CALL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let outcome = self
-            .run(&CALL, "call", None, args, |py, result| {
+            .run(&pynames::CALL, None, args, |py, result| {
                 result.and_then(|value| extract(value.bind(py)))
             })
             .await;
@@ -124,11 +122,9 @@ impl PyCallback {
     where
         A: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>> + Send + 'static,
     {
-        static CALL_REPORTING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let outcome = self
             .run(
-                &CALL_REPORTING,
-                "call_reporting",
+                &pynames::CALL_REPORTING,
                 Some(what),
                 args,
                 move |py, result| {
@@ -171,8 +167,7 @@ fn schedule(
 /// A warning on the `natsrs` logger (rare paths: a callback that failed).
 pub(crate) fn warn(message: &str) {
     crate::runtime::with_python(|py| {
-        static WARN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        if let Ok(warn) = WARN.import(py, "natsrs._callbacks", "warn") {
+        if let Ok(warn) = pynames::WARN.get(py) {
             let _ = warn.call1((message,));
         }
     });

@@ -1,394 +1,31 @@
 //! `natsrs.Client`: publish, request, subscribe, flush, drain and a real close.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::connection::State;
-use async_nats::Event;
-use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use tokio_util::sync::CancellationToken;
 
-use crate::callbacks::CallbackErrors;
-use crate::connector::PyServer;
+use crate::args::{extract_duration, extract_server_list, parse_servers, Payload, PayloadArg};
 use crate::error::{Error, Kind};
-use crate::events::{EventData, EventHub, EventKind, PyEventStream};
+use crate::events::PyEventStream;
 use crate::header::PyHeaderMap;
-use crate::message::PyMessage;
-use crate::options::{extract_duration, redact_url, Settings};
-use crate::outbox::{self, Outbox, PayloadArg, Publish, Pushed};
+use crate::message::Reply;
+use crate::outbox::{self, Publish, Pushed};
+use crate::pynames;
 use crate::runtime::{self, ToPy};
+use crate::server::{PyServer, PyServerInfo};
+use crate::state::{ClientInner, Lifecycle, PyConnectionState, PyStatistics};
 use crate::subject;
 use crate::subscriber::PySubscriber;
 
 /// `flush()`'s default limit, nats-py's.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a pool refresh waits for the engine's handler (it answers only when
-/// connected).
-const POOL_WAIT: Duration = Duration::from_secs(5);
-
 /// How long `close()`/`drain()` wait for the engine's handler to flush and exit.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
-
-/// `bytes`, `bytearray` or `memoryview`; anything else is a `TypeError`.
-pub(crate) struct Payload(pub(crate) Bytes);
-
-impl Default for Payload {
-    fn default() -> Self {
-        Payload(Bytes::new())
-    }
-}
-
-impl<'a, 'py> FromPyObject<'a, 'py> for Payload {
-    type Error = PyErr;
-
-    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        Ok(Payload(PayloadArg::extract(obj)?.into_bytes()))
-    }
-}
-
-/// What the client's owner and the engine's callbacks share about its life.
-pub(crate) struct Lifecycle {
-    closed: AtomicBool,
-    /// Cancelled by `close()`: every operation still waiting fails or ends.
-    pub(crate) lifeline: CancellationToken,
-    /// Set once the engine's connection handler has exited.
-    terminated: tokio::sync::watch::Sender<bool>,
-    pub(crate) callback_errors: Arc<CallbackErrors>,
-    pub(crate) events: Arc<EventHub>,
-    /// The CLOSED event went out (once, whichever way the handler ended).
-    finished: AtomicBool,
-    draining: AtomicBool,
-    /// The last error event's text, and how many errors the server sent.
-    last_error: std::sync::Mutex<Option<String>>,
-    errors_received: std::sync::atomic::AtomicU64,
-    /// The client, once made, so a new connection can refresh its pool copy. Weak: the
-    /// engine's handler holds this lifecycle, and a strong client here would keep the
-    /// handler's command channel open forever.
-    owner: std::sync::OnceLock<std::sync::Weak<ClientInner>>,
-}
-
-/// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
-struct HandlerStopped;
-
-impl Lifecycle {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Lifecycle {
-            closed: AtomicBool::new(false),
-            lifeline: CancellationToken::new(),
-            terminated: tokio::sync::watch::channel(false).0,
-            callback_errors: Arc::default(),
-            events: Arc::default(),
-            finished: AtomicBool::new(false),
-            draining: AtomicBool::new(false),
-            last_error: std::sync::Mutex::new(None),
-            errors_received: std::sync::atomic::AtomicU64::new(0),
-            owner: std::sync::OnceLock::new(),
-        })
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn check_open(&self) -> Result<(), Error> {
-        if self.is_closed() {
-            Err(Error::closed())
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(crate) fn on_event(&self, event: Event) {
-        match event {
-            Event::Closed => self.finish(),
-            Event::ClientError(async_nats::ClientError::MaxReconnects) => {
-                // The engine gives up without a Closed event and leaves the state at
-                // Disconnected; natsrs closes the client for real.
-                self.events.emit(EventData::from_engine(&event));
-                self.closed.store(true, Ordering::Release);
-                self.lifeline.cancel();
-                self.finish();
-            }
-            event => {
-                match &event {
-                    Event::Connected => self.refresh_pool_soon(),
-                    Event::Draining => self.draining.store(true, Ordering::Release),
-                    Event::ServerError(err) => {
-                        self.errors_received.fetch_add(1, Ordering::Relaxed);
-                        *self.last_error.lock().expect("client lock") = Some(err.to_string());
-                    }
-                    Event::ClientError(err) => {
-                        *self.last_error.lock().expect("client lock") = Some(err.to_string());
-                    }
-                    _ => {}
-                }
-                self.events.emit(EventData::from_engine(&event));
-            }
-        }
-    }
-
-    /// A connection's INFO may have added servers to the engine's pool. Runs on the
-    /// engine's event task, which must not wait for the handler: the read is a task.
-    fn refresh_pool_soon(&self) {
-        if let Some(inner) = self.owner.get().and_then(std::sync::Weak::upgrade) {
-            tokio::spawn(async move { inner.refresh_pool().await });
-        }
-    }
-
-    /// The handler is gone: report CLOSED once and end the event streams.
-    fn finish(&self) {
-        if !self.finished.swap(true, Ordering::AcqRel) {
-            self.terminated.send_replace(true);
-            self.events.emit(EventData::new(EventKind::Closed));
-            self.events.close();
-        }
-    }
-
-    /// The engine has no way to stop a handler that is reconnecting: it only exits when
-    /// connected and every client handle is gone, or after `max_reconnects`. So the
-    /// reconnect-delay callback, which the engine calls before every attempt, ends the
-    /// handler task once the client is closed by unwinding it. `resume_unwind` skips the
-    /// panic hook (nothing is printed) and tokio catches the unwind at the task
-    /// boundary, dropping the handler and everything it owns.
-    pub(crate) fn stop_handler_if_closed(&self) {
-        if self.is_closed() {
-            self.finish();
-            std::panic::resume_unwind(Box::new(HandlerStopped));
-        }
-    }
-
-    async fn wait_terminated(&self, limit: Duration) {
-        let mut rx = self.terminated.subscribe();
-        let _ = tokio::time::timeout(limit, rx.wait_for(|done| *done)).await;
-    }
-}
-
-/// State shared by a client, its subscribers, messages and in-flight operations.
-pub(crate) struct ClientInner {
-    pub(crate) client: async_nats::Client,
-    pub(crate) life: Arc<Lifecycle>,
-    pub(crate) skip_subject_validation: bool,
-    pub(crate) subscription_capacity: usize,
-    /// nats-py's `error_cb`: where callback subscriptions report their errors.
-    error_callback: std::sync::Mutex<Option<Py<PyAny>>>,
-    /// Publishes on their way to the engine.
-    pub(crate) outbox: Outbox,
-    /// The engine's server pool as last read, for the synchronous `servers` and
-    /// `connected_url`: the engine answers pool queries only through its handler, which
-    /// is busy exactly while reconnecting. The pool changes only when a connection is
-    /// made (its INFO announces servers) or `set_server_pool` replaces it, and is read
-    /// again after each.
-    pool: std::sync::Mutex<Vec<async_nats::Server>>,
-}
-
-impl ClientInner {
-    async fn refresh_pool(&self) {
-        let read = tokio::time::timeout(POOL_WAIT, self.client.server_pool());
-        let read = self.life.lifeline.run_until_cancelled(read).await;
-        if let Some(Ok(Ok(pool))) = read {
-            *self.pool.lock().expect("client lock") = pool;
-        }
-    }
-
-    /// The pool entry of the server connected to, with credentials redacted. Matched on
-    /// the port the server announces, then its host (which may be a wildcard address);
-    /// a server the pool does not know yet is shown as its announced host and port.
-    fn connected_url(&self) -> Option<String> {
-        if self.life.is_closed() || self.client.connection_state() != State::Connected {
-            return None;
-        }
-        let info = self.client.try_server_info()?;
-        let pool = self.pool.lock().expect("client lock");
-        let same_port: Vec<&async_nats::Server> =
-            pool.iter().filter(|s| s.addr.port() == info.port).collect();
-        let best = same_port
-            .iter()
-            .find(|s| s.addr.host() == info.host)
-            .or(same_port.first());
-        Some(match best {
-            Some(server) => redact_url(server.addr.as_url_str()),
-            None => format!("nats://{}:{}", info.host, info.port),
-        })
-    }
-
-    fn pool_urls(&self, discovered_only: bool) -> Vec<String> {
-        let pool = self.pool.lock().expect("client lock");
-        pool.iter()
-            .filter(|s| s.is_discovered || !discovered_only)
-            .map(|s| redact_url(s.addr.as_url_str()))
-            .collect()
-    }
-
-    fn error_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.error_callback
-            .lock()
-            .expect("client lock")
-            .as_ref()
-            .map(|cb| cb.clone_ref(py))
-    }
-
-    /// The engine's `max_payload` check, made on the calling thread because the engine
-    /// sees an outbox message only later, on the drainer's thread.
-    fn check_size(&self, size: usize) -> Result<(), Error> {
-        let max_payload = self.client.max_payload();
-        if size > max_payload {
-            return Err(Error::new(
-                Kind::MaxPayload,
-                format!(
-                    "failed to publish message: payload size limit of {max_payload} \
-                     exceeded by message size of {size}"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Publish with every check natsrs adds to the engine's, through the outbox.
-    pub(crate) fn publish(
-        self: &Arc<Self>,
-        py: Python<'_>,
-        subject: &str,
-        payload: PayloadArg<'_>,
-        reply: Option<&str>,
-        headers: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        let headers = match headers.filter(|h| !h.is_none()) {
-            Some(h) => Some(PyHeaderMap::from_py(h)?),
-            None => None,
-        };
-        let checked = (|| {
-            self.life.check_open()?;
-            if let Some(reply) = reply {
-                subject::check_publish(reply, self.skip_subject_validation)?;
-            }
-            self.check_size(payload.len() + headers.as_ref().map_or(0, PyHeaderMap::wire_len))
-        })();
-        if let Err(err) = checked {
-            return runtime::failed(py, err.into_pyerr(py));
-        }
-        let msg = Publish {
-            subject,
-            reply,
-            headers: headers.map(|h| h.to_engine()),
-            payload,
-        };
-        match self
-            .outbox
-            .push(self, msg, self.skip_subject_validation, true)
-        {
-            Ok(Pushed::Done) => runtime::ready_none(py),
-            Ok(Pushed::Full(seq)) => outbox::wait_for_room(py, self, seq),
-            Ok(Pushed::Direct(seq, msg)) => outbox::publish_direct(py, self, seq, msg),
-            Err(err) => runtime::failed(py, err.into_pyerr(py)),
-        }
-    }
-}
-
-#[pyclass(
-    name = "ConnectionState",
-    module = "natsrs",
-    eq,
-    eq_int,
-    frozen,
-    skip_from_py_object
-)]
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[allow(clippy::upper_case_acronyms)]
-pub(crate) enum PyConnectionState {
-    PENDING = 0,
-    CONNECTED = 1,
-    DISCONNECTED = 2,
-    CLOSED = 3,
-}
-
-#[pyclass(name = "ServerInfo", module = "natsrs", frozen, get_all)]
-pub(crate) struct PyServerInfo {
-    server_id: String,
-    server_name: String,
-    host: String,
-    port: u16,
-    version: String,
-    auth_required: bool,
-    tls_required: bool,
-    max_payload: usize,
-    proto: i8,
-    client_id: u64,
-    go: String,
-    nonce: String,
-    connect_urls: Vec<String>,
-    client_ip: String,
-    headers: bool,
-    lame_duck_mode: bool,
-    cluster: Option<String>,
-    domain: Option<String>,
-    jetstream: bool,
-}
-
-#[pymethods]
-impl PyServerInfo {
-    fn __repr__(&self) -> String {
-        format!(
-            "ServerInfo(server_id={:?}, server_name={:?}, host={:?}, port={}, version={:?}, \
-             max_payload={}, client_id={})",
-            self.server_id,
-            self.server_name,
-            self.host,
-            self.port,
-            self.version,
-            self.max_payload,
-            self.client_id
-        )
-    }
-}
-
-impl From<async_nats::ServerInfo> for PyServerInfo {
-    fn from(i: async_nats::ServerInfo) -> Self {
-        PyServerInfo {
-            server_id: i.server_id,
-            server_name: i.server_name,
-            host: i.host,
-            port: i.port,
-            version: i.version,
-            auth_required: i.auth_required,
-            tls_required: i.tls_required,
-            max_payload: i.max_payload,
-            proto: i.proto,
-            client_id: i.client_id,
-            go: i.go,
-            nonce: i.nonce,
-            connect_urls: i.connect_urls,
-            client_ip: i.client_ip,
-            headers: i.headers,
-            lame_duck_mode: i.lame_duck_mode,
-            cluster: i.cluster,
-            domain: i.domain,
-            jetstream: i.jetstream,
-        }
-    }
-}
-
-#[pyclass(name = "Statistics", module = "natsrs", frozen, get_all)]
-pub(crate) struct PyStatistics {
-    in_bytes: u64,
-    out_bytes: u64,
-    in_messages: u64,
-    out_messages: u64,
-    connects: u64,
-}
-
-#[pymethods]
-impl PyStatistics {
-    fn __repr__(&self) -> String {
-        format!(
-            "Statistics(in_bytes={}, out_bytes={}, in_messages={}, out_messages={}, connects={})",
-            self.in_bytes, self.out_bytes, self.in_messages, self.out_messages, self.connects
-        )
-    }
-}
 
 #[pyclass(name = "Client", module = "natsrs", frozen)]
 pub(crate) struct PyClient {
@@ -399,25 +36,19 @@ impl PyClient {
     pub(crate) fn new(
         client: async_nats::Client,
         life: Arc<Lifecycle>,
-        settings: &Settings,
+        skip_subject_validation: bool,
+        subscription_capacity: usize,
         pool: Vec<async_nats::Server>,
     ) -> Self {
-        let inner = Arc::new(ClientInner {
-            client,
-            life,
-            skip_subject_validation: settings.skip_subject_validation,
-            subscription_capacity: settings.subscription_capacity,
-            error_callback: std::sync::Mutex::new(None),
-            outbox: Outbox::new(),
-            pool: std::sync::Mutex::new(pool),
-        });
-        let _ = inner.life.owner.set(Arc::downgrade(&inner));
-        if inner.pool.lock().expect("client lock").is_empty() {
-            // A CONNECTED event may have come before the owner was set.
-            let refresh = inner.clone();
-            runtime::runtime().spawn(async move { refresh.refresh_pool().await });
+        PyClient {
+            inner: ClientInner::new(
+                client,
+                life,
+                skip_subject_validation,
+                subscription_capacity,
+                pool,
+            ),
         }
-        PyClient { inner }
     }
 
     fn subscribe_impl(
@@ -437,10 +68,10 @@ impl PyClient {
             Ok::<_, Error>(())
         })();
         if let Err(err) = checked {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         let inner = self.inner.clone();
-        let ordered = outbox::publishes_sent(&self.inner);
+        let ordered = outbox::publishes_sent(&self.inner.outbox);
         let fut = async move {
             ordered.await;
             let mut sub = match &queue {
@@ -470,12 +101,12 @@ impl PyClient {
     /// connected handler (flush, unsubscribe all, close the socket).
     fn shutdown(&self, py: Python<'_>, graceful: bool) -> PyResult<Py<PyAny>> {
         let inner = self.inner.clone();
-        let was_closed = inner.life.closed.swap(true, Ordering::AcqRel);
+        let was_closed = inner.life.mark_closed();
         if !graceful {
             // Pending operations and `async for` loops end now.
             inner.life.lifeline.cancel();
         }
-        if was_closed && *inner.life.terminated.borrow() {
+        if was_closed && inner.life.is_terminated() {
             return runtime::ready_none(py);
         }
         let fut = async move {
@@ -483,7 +114,8 @@ impl PyClient {
             if connected {
                 // Publishes still in the outbox go out first, as nats-py flushes its
                 // buffer on close; a dead connection would only hold the close up.
-                let _ = tokio::time::timeout(CLOSE_WAIT, outbox::publishes_sent(&inner)).await;
+                let _ =
+                    tokio::time::timeout(CLOSE_WAIT, outbox::publishes_sent(&inner.outbox)).await;
             }
             // Fails only if the handler is already gone, which is what we want.
             let _ = inner.client.drain().await;
@@ -513,8 +145,7 @@ const UNKNOWN_VERSION: &str = "0.0.0-unknown";
 
 /// URLs as nats-py shows them: `urllib.parse.ParseResult`s with the default port.
 fn parse_urls(py: Python<'_>, urls: impl IntoIterator<Item = String>) -> PyResult<Vec<Py<PyAny>>> {
-    static PARSE: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-    let parse = PARSE.import(py, "natsrs._info", "parse_url")?;
+    let parse = pynames::PARSE_URL.get(py)?;
     urls.into_iter()
         .map(|url| Ok(parse.call1((url,))?.unbind()))
         .collect()
@@ -556,8 +187,7 @@ impl ToPy for NewSubscriber {
         let sub = PySubscriber::new(self.sub, self.subject, self.queue, self.client);
         let sub = Py::new(py, sub)?.into_any();
         if let Some(d) = self.delivery {
-            static DELIVER: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
-            DELIVER.import(py, "natsrs._compat", "deliver")?.call1((
+            pynames::DELIVER.get(py)?.call1((
                 sub.clone_ref(py),
                 d.cb,
                 d.future,
@@ -567,18 +197,6 @@ impl ToPy for NewSubscriber {
             ))?;
         }
         Ok(sub)
-    }
-}
-
-/// A reply on its way to becoming a `Message`.
-pub(crate) struct Reply {
-    pub(crate) msg: async_nats::Message,
-    pub(crate) client: Arc<ClientInner>,
-}
-
-impl ToPy for Reply {
-    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(Py::new(py, PyMessage::new(self.msg, Some(self.client)))?.into_any())
     }
 }
 
@@ -655,7 +273,7 @@ impl PyClient {
     fn publish_many(&self, py: Python<'_>, messages: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let inner = &self.inner;
         if let Err(err) = inner.life.check_open() {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         let mut last = Pushed::Done;
         for item in messages.try_iter()? {
@@ -667,7 +285,7 @@ impl PyClient {
                     ))
                 })?;
             if let Err(err) = inner.check_size(payload.len()) {
-                return runtime::failed(py, err.into_pyerr(py));
+                return runtime::fail(py, err);
             }
             let msg = Publish {
                 subject: &subject,
@@ -676,16 +294,13 @@ impl PyClient {
                 payload,
             };
             // Never directly: each message queues behind the one before it.
-            match inner
-                .outbox
-                .push(inner, msg, inner.skip_subject_validation, false)
-            {
+            match inner.outbox.push(msg, inner.skip_subject_validation, false) {
                 Ok(pushed) => last = pushed,
-                Err(err) => return runtime::failed(py, err.into_pyerr(py)),
+                Err(err) => return runtime::fail(py, err),
             }
         }
         match last {
-            Pushed::Full(seq) => outbox::wait_for_room(py, inner, seq),
+            Pushed::Full(seq) => outbox::wait_for_room(py, &inner.outbox, seq),
             _ => runtime::ready_none(py),
         }
     }
@@ -720,7 +335,7 @@ impl PyClient {
             Ok::<_, Error>(())
         })();
         if let Err(err) = checked {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         let mut request = async_nats::Request::new().payload(payload.0);
         if let Some(h) = headers.filter(|h| !h.is_none()) {
@@ -733,7 +348,7 @@ impl PyClient {
             request = request.inbox(inbox);
         }
         let inner = self.inner.clone();
-        let ordered = outbox::publishes_sent(&self.inner);
+        let ordered = outbox::publishes_sent(&self.inner.outbox);
         let fut = async move {
             ordered.await;
             match inner.client.send_request(subject, request).await {
@@ -792,14 +407,14 @@ impl PyClient {
     #[pyo3(signature = (timeout = None))]
     fn flush(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         let limit = match timeout.filter(|t| !t.is_none()) {
             Some(t) => extract_duration(t, "timeout", false)?,
             None => FLUSH_TIMEOUT,
         };
         let inner = self.inner.clone();
-        let ordered = outbox::publishes_sent(&self.inner);
+        let ordered = outbox::publishes_sent(&self.inner.outbox);
         let fut = async move {
             let timed_out = || Error::new(Kind::FlushTimeout, "flush timed out");
             tokio::time::timeout(limit, async {
@@ -832,7 +447,7 @@ impl PyClient {
 
     fn drain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         self.shutdown(py, true)
     }
@@ -850,7 +465,7 @@ impl PyClient {
 
     #[setter(_error_callback)]
     fn set_error_callback(&self, callback: Option<Py<PyAny>>) {
-        *self.inner.error_callback.lock().expect("client lock") = callback;
+        self.inner.set_error_callback(callback);
     }
 
     /// Every connection event from now on, as an async iterator; ends after CLOSED.
@@ -861,7 +476,7 @@ impl PyClient {
     /// Drop the connection and reconnect (to the next server of the pool).
     fn force_reconnect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         let inner = self.inner.clone();
         let fut = async move {
@@ -877,7 +492,7 @@ impl PyClient {
     /// The servers the client knows, with their connection history.
     fn server_pool(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         let inner = self.inner.clone();
         let fut = async move {
@@ -894,12 +509,12 @@ impl PyClient {
     /// Replace the pool; servers in both keep their state, the attempt counter resets.
     fn set_server_pool(&self, py: Python<'_>, servers: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
-        let urls = crate::options::extract_server_list(servers)?;
-        let addrs = match crate::options::parse_servers(&urls) {
+        let urls = extract_server_list(servers)?;
+        let addrs = match parse_servers(&urls) {
             Ok(addrs) => addrs,
-            Err(err) => return runtime::failed(py, err.into_pyerr(py)),
+            Err(err) => return runtime::fail(py, err),
         };
         let inner = self.inner.clone();
         let fut = async move {
@@ -919,14 +534,7 @@ impl PyClient {
     }
 
     fn statistics(&self) -> PyStatistics {
-        let s = self.inner.client.statistics();
-        PyStatistics {
-            in_bytes: s.in_bytes.load(Ordering::Relaxed),
-            out_bytes: s.out_bytes.load(Ordering::Relaxed),
-            in_messages: s.in_messages.load(Ordering::Relaxed),
-            out_messages: s.out_messages.load(Ordering::Relaxed),
-            connects: s.connects.load(Ordering::Relaxed),
-        }
+        PyStatistics::from_engine(&self.inner.client.statistics())
     }
 
     fn is_server_compatible(&self, major: i64, minor: i64, patch: i64) -> bool {
@@ -955,15 +563,11 @@ impl PyClient {
 
     #[getter]
     fn connected_server_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        static VERSION: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
         let version = match self.inner.client.try_server_info() {
             Some(info) if !info.version.is_empty() => info.version,
             _ => UNKNOWN_VERSION.to_owned(),
         };
-        Ok(VERSION
-            .import(py, "natsrs._info", "ServerVersion")?
-            .call1((version,))?
-            .unbind())
+        Ok(pynames::SERVER_VERSION.get(py)?.call1((version,))?.unbind())
     }
 
     #[getter]
@@ -973,14 +577,7 @@ impl PyClient {
 
     #[getter]
     fn connection_state(&self) -> PyConnectionState {
-        if self.inner.life.is_closed() {
-            return PyConnectionState::CLOSED;
-        }
-        match self.inner.client.connection_state() {
-            State::Pending => PyConnectionState::PENDING,
-            State::Connected => PyConnectionState::CONNECTED,
-            State::Disconnected => PyConnectionState::DISCONNECTED,
-        }
+        self.inner.connection_state()
     }
 
     #[getter]
@@ -1006,19 +603,21 @@ impl PyClient {
 
     #[getter]
     fn is_draining(&self) -> bool {
-        let life = &self.inner.life;
-        life.draining.load(Ordering::Acquire) && !life.finished.load(Ordering::Acquire)
+        self.inner.life.is_draining()
     }
 
     /// The text of the last error event (server or client), or `None`.
     #[getter]
     fn last_error(&self) -> Option<String> {
-        self.inner
-            .life
-            .last_error
-            .lock()
-            .expect("client lock")
-            .clone()
+        self.inner.life.last_error().map(|err| err.message)
+    }
+
+    /// The last error event's error as its typed exception (nats-py's `last_error`), or
+    /// `None`.
+    #[getter]
+    fn last_exception(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let err = self.inner.life.last_error()?;
+        Some(err.into_pyerr(py).into_value(py).into_any())
     }
 
     #[getter]
@@ -1044,17 +643,14 @@ impl PyClient {
             "reconnects",
             s.connects.load(Ordering::Relaxed).saturating_sub(1),
         )?;
-        dict.set_item(
-            "errors_received",
-            self.inner.life.errors_received.load(Ordering::Relaxed),
-        )?;
+        dict.set_item("errors_received", self.inner.life.errors_received())?;
         Ok(dict)
     }
 
     /// Round-trip time to the server in seconds, timed over `flush()`'s round trip.
     fn rtt(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         }
         let inner = self.inner.clone();
         let fut = async move {

@@ -11,11 +11,12 @@ use async_nats::client::{FlushErrorKind, PublishErrorKind, RequestErrorKind, Sub
 use async_nats::ConnectErrorKind;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-/// Which Python class an [`Error`] becomes: a class of `natsrs.errors` (named in
-/// [`CLASS_NAMES`], same order), or the builtin `ValueError`.
+use crate::pynames::{self, PyName};
+
+/// Which Python class an [`Error`] becomes: a class of `natsrs.errors`, or the builtin
+/// `ValueError`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     ConnectionClosed,
@@ -27,6 +28,8 @@ pub(crate) enum Kind {
     MaxPayload,
     BadHeader,
     NoReplySubject,
+    /// A connection attempt failed for a reason none of the kinds below names.
+    Connect,
     NoServers,
     ConnectTimeout,
     Authorization,
@@ -34,44 +37,56 @@ pub(crate) enum Kind {
     InvalidServerAddress,
     InvalidCredentials,
     ServerPool,
+    /// The reconnect-to-server callback chose a server the pool does not have.
+    ServerNotInPool,
     BadSubscription,
     FlushTimeout,
+    SlowConsumer,
+    StaleConnection,
     /// The base `natsrs.errors.Error`.
     Other,
     /// An argument error that is not NATS-specific.
     Value,
 }
 
-const CLASS_NAMES: [&str; 19] = [
-    "ConnectionClosedError",
-    "TimeoutError",
-    "NoRespondersError",
-    "RequestError",
-    "BadSubjectError",
-    "BadQueueError",
-    "MaxPayloadError",
-    "BadHeaderError",
-    "NoReplySubjectError",
-    "NoServersError",
-    "ConnectTimeoutError",
-    "AuthorizationError",
-    "TlsError",
-    "InvalidServerAddressError",
-    "InvalidCredentialsError",
-    "ServerPoolError",
-    "BadSubscriptionError",
-    "FlushTimeoutError",
-    "Error",
-];
-
-static CLASSES: [PyOnceLock<Py<PyType>>; CLASS_NAMES.len()] =
-    [const { PyOnceLock::new() }; CLASS_NAMES.len()];
+impl Kind {
+    fn class(self) -> Option<&'static PyName> {
+        Some(match self {
+            Kind::ConnectionClosed => &pynames::CONNECTION_CLOSED_ERROR,
+            Kind::Timeout => &pynames::TIMEOUT_ERROR,
+            Kind::NoResponders => &pynames::NO_RESPONDERS_ERROR,
+            Kind::Request => &pynames::REQUEST_ERROR,
+            Kind::BadSubject => &pynames::BAD_SUBJECT_ERROR,
+            Kind::BadQueue => &pynames::BAD_QUEUE_ERROR,
+            Kind::MaxPayload => &pynames::MAX_PAYLOAD_ERROR,
+            Kind::BadHeader => &pynames::BAD_HEADER_ERROR,
+            Kind::NoReplySubject => &pynames::NO_REPLY_SUBJECT_ERROR,
+            Kind::Connect => &pynames::CONNECT_ERROR,
+            Kind::NoServers => &pynames::NO_SERVERS_ERROR,
+            Kind::ConnectTimeout => &pynames::CONNECT_TIMEOUT_ERROR,
+            Kind::Authorization => &pynames::AUTHORIZATION_ERROR,
+            Kind::Tls => &pynames::TLS_ERROR,
+            Kind::InvalidServerAddress => &pynames::INVALID_SERVER_ADDRESS_ERROR,
+            Kind::InvalidCredentials => &pynames::INVALID_CREDENTIALS_ERROR,
+            Kind::ServerPool => &pynames::SERVER_POOL_ERROR,
+            Kind::ServerNotInPool => &pynames::SERVER_NOT_IN_POOL_ERROR,
+            Kind::BadSubscription => &pynames::BAD_SUBSCRIPTION_ERROR,
+            Kind::FlushTimeout => &pynames::FLUSH_TIMEOUT_ERROR,
+            Kind::SlowConsumer => &pynames::SLOW_CONSUMER_ERROR,
+            Kind::StaleConnection => &pynames::STALE_CONNECTION_ERROR,
+            Kind::Other => &pynames::ERROR,
+            Kind::Value => return None,
+        })
+    }
+}
 
 /// An error on its way to Python: a kind and a message that never holds a secret.
 #[derive(Debug, Clone)]
 pub(crate) struct Error {
     pub(crate) kind: Kind,
     pub(crate) message: String,
+    /// The subscription of a slow-consumer error (`SlowConsumerError.sid`).
+    pub(crate) sid: Option<u64>,
     /// A Python exception behind this one (raised in a user callback): `__cause__`.
     pub(crate) cause: Option<std::sync::Arc<PyErr>>,
 }
@@ -81,6 +96,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            sid: None,
             cause: None,
         }
     }
@@ -114,19 +130,100 @@ impl Error {
         Error::new(kind, message)
     }
 
+    /// The error an engine event reports, or `None` for an event that is not one.
+    ///
+    /// The engine keeps two kinds as text. A connection attempt that failed reaches the
+    /// event as its `ConnectErrorKind`'s display text alone, so it is matched against
+    /// the display of each kind, which changes with the engine's wording. A server's
+    /// `-ERR` is the server's protocol text; the one natsrs types is `Stale Connection`.
+    pub(crate) fn from_event(event: &async_nats::Event) -> Option<Self> {
+        use async_nats::{ClientError, Event, ServerError};
+        let slow_consumer = |sid: u64, message: String| Error {
+            sid: Some(sid),
+            ..Error::new(Kind::SlowConsumer, message)
+        };
+        Some(match event {
+            Event::SlowConsumer(sid) => {
+                slow_consumer(*sid, format!("subscription {sid} is a slow consumer"))
+            }
+            Event::ServerError(err @ ServerError::SlowConsumer(sid)) => {
+                slow_consumer(*sid, err.to_string())
+            }
+            Event::ServerError(err @ ServerError::AuthorizationViolation) => {
+                Error::new(Kind::Authorization, err.to_string())
+            }
+            Event::ServerError(err @ ServerError::Other(text)) => {
+                let kind = if text
+                    .trim_matches('\'')
+                    .eq_ignore_ascii_case("stale connection")
+                {
+                    Kind::StaleConnection
+                } else {
+                    Kind::Other
+                };
+                Error::new(kind, err.to_string())
+            }
+            Event::ClientError(err @ ClientError::MaxReconnects) => {
+                Error::new(Kind::NoServers, err.to_string())
+            }
+            Event::ClientError(err @ ClientError::ServerNotInPool) => {
+                Error::new(Kind::ServerNotInPool, err.to_string())
+            }
+            Event::ClientError(err @ ClientError::Other(text)) => {
+                Error::new(connect_failure_kind(text), err.to_string())
+            }
+            Event::Connected
+            | Event::Disconnected
+            | Event::LameDuckMode
+            | Event::Draining
+            | Event::Closed => return None,
+        })
+    }
+
     pub(crate) fn into_pyerr(self, py: Python<'_>) -> PyErr {
-        if self.kind == Kind::Value {
+        let Some(name) = self.kind.class() else {
             return PyValueError::new_err(self.message);
-        }
-        let index = self.kind as usize;
-        let err = match CLASSES[index].import(py, "natsrs.errors", CLASS_NAMES[index]) {
-            Ok(class) => PyErr::from_type(class.clone(), self.message),
+        };
+        let class = match name.get(py).and_then(|c| Ok(c.cast::<PyType>()?.clone())) {
+            Ok(class) => class,
             Err(import_error) => return import_error,
         };
+        let err = PyErr::from_type(class, self.message);
+        if let Some(sid) = self.sid {
+            if let Err(set_error) = err.value(py).setattr("sid", sid) {
+                return set_error;
+            }
+        }
         if let Some(cause) = self.cause {
             err.set_cause(py, Some(cause.clone_ref(py)));
         }
         err
+    }
+}
+
+/// The kind of a failed connection attempt that the engine reported by its
+/// `ConnectErrorKind`'s display text (see [`Error::from_event`]).
+fn connect_failure_kind(text: &str) -> Kind {
+    use async_nats::ConnectErrorKind as K;
+    let engine_kinds = [
+        K::ServerParse,
+        K::Dns,
+        K::Authentication,
+        K::AuthorizationViolation,
+        K::TimedOut,
+        K::Tls,
+        K::Io,
+        K::MaxReconnects,
+    ];
+    let Some(engine_kind) = engine_kinds.into_iter().find(|k| k.to_string() == text) else {
+        return Kind::Connect;
+    };
+    match engine_kind {
+        K::Authentication | K::AuthorizationViolation => Kind::Authorization,
+        K::TimedOut => Kind::ConnectTimeout,
+        K::Tls => Kind::Tls,
+        K::MaxReconnects => Kind::NoServers,
+        K::ServerParse | K::Dns | K::Io => Kind::Connect,
     }
 }
 

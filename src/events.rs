@@ -13,6 +13,7 @@ use pyo3::types::PyTuple;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::callbacks::PyCallback;
+use crate::error::{Error, Kind};
 use crate::runtime::{self, ToPy};
 
 #[pyclass(
@@ -62,49 +63,38 @@ impl EventKind {
 #[derive(Clone, Debug)]
 pub(crate) struct EventData {
     pub(crate) kind: EventKind,
-    pub(crate) sid: Option<u64>,
-    pub(crate) message: Option<String>,
+    /// What went wrong, for the error kinds; typed, so Python never reads the text.
+    pub(crate) error: Option<Error>,
 }
 
 impl EventData {
     pub(crate) fn new(kind: EventKind) -> Self {
-        EventData {
-            kind,
-            sid: None,
-            message: None,
-        }
+        EventData { kind, error: None }
     }
 
+    /// A CLIENT_ERROR event for a failure natsrs itself reports (a callback that raised).
     pub(crate) fn client_error(message: impl Into<String>) -> Self {
         EventData {
             kind: EventKind::ClientError,
-            sid: None,
-            message: Some(message.into()),
+            error: Some(Error::new(Kind::Other, message)),
         }
     }
 
     pub(crate) fn from_engine(event: &async_nats::Event) -> Self {
         use async_nats::Event as E;
-        match event {
-            E::Connected => EventData::new(EventKind::Connected),
-            E::Disconnected => EventData::new(EventKind::Disconnected),
-            E::LameDuckMode => EventData::new(EventKind::LameDuckMode),
-            E::Draining => EventData::new(EventKind::Draining),
-            E::Closed => EventData::new(EventKind::Closed),
-            E::SlowConsumer(sid) => EventData {
-                kind: EventKind::SlowConsumer,
-                sid: Some(*sid),
-                message: Some(format!("subscription {sid} is a slow consumer")),
-            },
-            E::ServerError(err) => EventData {
-                kind: EventKind::ServerError,
-                sid: match err {
-                    async_nats::ServerError::SlowConsumer(sid) => Some(*sid),
-                    _ => None,
-                },
-                message: Some(err.to_string()),
-            },
-            E::ClientError(err) => EventData::client_error(err.to_string()),
+        let kind = match event {
+            E::Connected => EventKind::Connected,
+            E::Disconnected => EventKind::Disconnected,
+            E::LameDuckMode => EventKind::LameDuckMode,
+            E::Draining => EventKind::Draining,
+            E::Closed => EventKind::Closed,
+            E::SlowConsumer(_) => EventKind::SlowConsumer,
+            E::ServerError(_) => EventKind::ServerError,
+            E::ClientError(_) => EventKind::ClientError,
+        };
+        EventData {
+            kind,
+            error: Error::from_event(event),
         }
     }
 }
@@ -130,21 +120,29 @@ impl PyEvent {
     /// The subscription of a slow-consumer event.
     #[getter]
     fn sid(&self) -> Option<u64> {
-        self.data.sid
+        self.data.error.as_ref().and_then(|e| e.sid)
     }
 
     /// Detail of error events.
     #[getter]
     fn message(&self) -> Option<&str> {
-        self.data.message.as_deref()
+        self.data.error.as_ref().map(|e| e.message.as_str())
+    }
+
+    /// The exception an error event stands for (a `natsrs.errors` class chosen by the
+    /// error's kind), or `None` for the other events.
+    #[getter]
+    fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let err = self.data.error.clone()?;
+        Some(err.into_pyerr(py).into_value(py).into_any())
     }
 
     fn __repr__(&self) -> String {
         let mut text = format!("<natsrs.Event {}", self.data.kind.py_name());
-        if let Some(sid) = self.data.sid {
+        if let Some(sid) = self.sid() {
             text.push_str(&format!(" sid={sid}"));
         }
-        if let Some(message) = &self.data.message {
+        if let Some(message) = self.message() {
             text.push_str(&format!(" {message:?}"));
         }
         text.push('>');

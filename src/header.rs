@@ -18,8 +18,9 @@ use crate::error::{Error, Kind};
 
 /// `natsrs._headers.Headers`, the `dict` subclass received headers come as.
 fn headers_class(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
-    static HEADERS: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
-    HEADERS.import(py, "natsrs._headers", "Headers")
+    Ok(crate::pynames::HEADERS
+        .get(py)?
+        .cast::<pyo3::types::PyType>()?)
 }
 
 #[pyclass(name = "HeaderMap", module = "natsrs", mapping, skip_from_py_object)]

@@ -1,7 +1,11 @@
 //! natsrs: the async-nats engine behind a Python asyncio API.
 //!
 //! Modules mirror async-nats's (`options`, `client`, `subscriber`, `message`, `header`,
-//! `error`); `runtime` is the only place where asyncio and tokio meet.
+//! `error`); `runtime` is the only place where asyncio and tokio meet. Imports run one
+//! way, from the Python-facing builder down to the seams:
+//! options → connect → client → subscriber → message → state → settings' parts (auth,
+//! reconnect, events) → (outbox, server, logging, callbacks) → (runtime, args, subject,
+//! header) → (error, tls, nkey) → pynames.
 
 #![deny(unsafe_code)]
 
@@ -17,9 +21,11 @@ compile_error!(
     "enable one rustls crypto provider: the `ring` (default), `aws-lc-rs` or `fips` feature"
 );
 
+mod args;
+mod auth;
 mod callbacks;
 mod client;
-mod connector;
+mod connect;
 mod error;
 mod events;
 mod header;
@@ -28,7 +34,12 @@ mod message;
 mod nkey;
 mod options;
 mod outbox;
+mod pynames;
+mod reconnect;
 mod runtime;
+mod server;
+mod settings;
+mod state;
 mod subject;
 mod subscriber;
 mod tls;
@@ -38,7 +49,7 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::watch_forks();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("BUILD_GIL", cfg!(not(Py_GIL_DISABLED)))?;
-    m.add("DEFAULT_URL", options::DEFAULT_URL)?;
+    m.add("DEFAULT_URL", args::DEFAULT_URL)?;
     m.add_function(wrap_pyfunction!(runtime::set_worker_threads, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_started, m)?)?;
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
@@ -49,21 +60,24 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.py()
         .import("atexit")?
         .call_method1("register", (exiting,))?;
+    m.add_function(wrap_pyfunction!(pynames::_imported_names, m)?)?;
+    m.add_function(wrap_pyfunction!(args::_redact_url, m)?)?;
+    m.add_function(wrap_pyfunction!(args::_server_list, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_create, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_public_key, m)?)?;
     m.add_function(wrap_pyfunction!(nkey::_nkeys_sign, m)?)?;
     m.add_class::<options::PyConnectOptions>()?;
-    m.add_class::<options::PyAuth>()?;
+    m.add_class::<auth::PyAuth>()?;
     m.add_class::<tls::PyTlsConfig>()?;
     m.add_class::<events::PyEvent>()?;
     m.add_class::<events::EventKind>()?;
     m.add_class::<events::PyEventStream>()?;
-    m.add_class::<connector::PyServer>()?;
-    m.add_class::<connector::PyReconnectToServer>()?;
+    m.add_class::<server::PyServer>()?;
+    m.add_class::<server::PyServerInfo>()?;
+    m.add_class::<reconnect::PyReconnectToServer>()?;
     m.add_class::<client::PyClient>()?;
-    m.add_class::<client::PyConnectionState>()?;
-    m.add_class::<client::PyServerInfo>()?;
-    m.add_class::<client::PyStatistics>()?;
+    m.add_class::<state::PyConnectionState>()?;
+    m.add_class::<state::PyStatistics>()?;
     m.add_class::<subscriber::PySubscriber>()?;
     m.add_class::<message::PyMessage>()?;
     m.add_class::<header::PyHeaderMap>()?;

@@ -6,11 +6,11 @@ use std::sync::{Arc, OnceLock};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::client::ClientInner;
+use crate::args::PayloadArg;
 use crate::error::{Error, Kind};
 use crate::header::PyHeaderMap;
-use crate::outbox::PayloadArg;
-use crate::runtime;
+use crate::runtime::{self, ToPy};
+use crate::state::ClientInner;
 
 #[pyclass(name = "Message", module = "natsrs", frozen)]
 pub(crate) struct PyMessage {
@@ -119,7 +119,7 @@ impl PyMessage {
     ) -> PyResult<Py<PyAny>> {
         let (Some(reply), Some(client)) = (&self.msg.reply, &self.client) else {
             let err = Error::new(Kind::NoReplySubject, "the message has no reply subject");
-            return runtime::failed(py, err.into_pyerr(py));
+            return runtime::fail(py, err);
         };
         client.publish(py, reply.as_str(), payload, None, headers)
     }
@@ -140,5 +140,17 @@ impl PyMessage {
                 .status
                 .map_or(String::new(), |s| format!(" status={}", s.as_u16())),
         )
+    }
+}
+
+/// A reply on its way to becoming a `Message`.
+pub(crate) struct Reply {
+    pub(crate) msg: async_nats::Message,
+    pub(crate) client: Arc<ClientInner>,
+}
+
+impl ToPy for Reply {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(py, PyMessage::new(self.msg, Some(self.client)))?.into_any())
     }
 }

@@ -31,10 +31,9 @@ use std::time::{Duration, Instant};
 use async_nats::{HeaderMap, Subject};
 use bytes::{Bytes, BytesMut};
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+use tokio_util::sync::CancellationToken;
 
-use crate::client::ClientInner;
+use crate::args::{PayloadArg, COPY_THRESHOLD};
 use crate::error::{Error, Kind};
 use crate::runtime;
 use crate::subject;
@@ -46,74 +45,17 @@ const MAX_QUEUED_MESSAGES: usize = 8192;
 /// `pending_size`).
 const MAX_QUEUED_BYTES: usize = 2 * 1024 * 1024;
 
-/// Payloads up to this size are copied into the outbox's buffer; larger `bytes` are
-/// shared with Python instead (one reference held until the message is written).
-const COPY_THRESHOLD: usize = 16 * 1024;
-
 /// Publishes closer together than this are a burst and go through the drainer.
 const BURST_GAP: Duration = Duration::from_micros(50);
 
-/// A publish's payload as Python gave it; copied at most once, into the outbox.
-#[derive(Default)]
-pub(crate) enum PayloadArg<'py> {
-    #[default]
-    Empty,
-    Bytes(Bound<'py, PyBytes>),
-    Owned(Bytes),
-}
-
-impl<'a, 'py> FromPyObject<'a, 'py> for PayloadArg<'py> {
-    type Error = PyErr;
-
-    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        if let Ok(bytes) = obj.cast::<PyBytes>() {
-            return Ok(PayloadArg::Bytes(bytes.to_owned()));
+/// Appends a small payload to `arena` and says so; a large one comes back as its own.
+fn store(payload: PayloadArg<'_>, arena: &mut BytesMut) -> Body {
+    match payload {
+        PayloadArg::Bytes(b) if b.as_bytes().len() <= COPY_THRESHOLD => {
+            arena.extend_from_slice(b.as_bytes());
+            Body::InArena(b.as_bytes().len())
         }
-        if let Ok(array) = obj.cast::<PyByteArray>() {
-            return Ok(PayloadArg::Owned(Bytes::from(array.to_vec())));
-        }
-        if obj.cast::<PyMemoryView>().is_ok() {
-            let copy = obj.call_method0("tobytes")?;
-            let copy = copy.cast::<PyBytes>()?;
-            return Ok(PayloadArg::Owned(Bytes::copy_from_slice(copy.as_bytes())));
-        }
-        Err(pyo3::exceptions::PyTypeError::new_err(format!(
-            "payload must be bytes, bytearray or memoryview, not {}",
-            obj.get_type().name()?
-        )))
-    }
-}
-
-impl PayloadArg<'_> {
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            PayloadArg::Empty => 0,
-            PayloadArg::Bytes(b) => b.as_bytes().len(),
-            PayloadArg::Owned(b) => b.len(),
-        }
-    }
-
-    /// The payload as the engine takes it.
-    pub(crate) fn into_bytes(self) -> Bytes {
-        match self {
-            PayloadArg::Empty => Bytes::new(),
-            PayloadArg::Bytes(b) if b.as_bytes().len() <= COPY_THRESHOLD => {
-                Bytes::copy_from_slice(b.as_bytes())
-            }
-            PayloadArg::Bytes(b) => Bytes::from_owner(PyBackedBytes::from(b)),
-            PayloadArg::Owned(b) => b,
-        }
-    }
-
-    /// Appends a small payload to `arena` and says so; a large one comes back as its own.
-    fn store(self, arena: &mut BytesMut) -> Body {
-        match self {
-            PayloadArg::Bytes(b) if b.as_bytes().len() <= COPY_THRESHOLD => {
-                arena.extend_from_slice(b.as_bytes());
-                Body::InArena(b.as_bytes().len())
-            }
-            other => Body::Own(other.into_bytes()),
-        }
+        other => Body::Own(other.into_bytes()),
     }
 }
 
@@ -170,6 +112,10 @@ pub(crate) struct Outbox {
     unsent_bytes: AtomicUsize,
     /// The drainer made progress: barrier and backpressure waiters look again.
     progress: tokio::sync::Notify,
+    /// The engine client the messages go to (a clone of the client's own handle).
+    client: async_nats::Client,
+    /// The client's lifeline: `close()` ends every wait for room or for a direct send.
+    lifeline: CancellationToken,
 }
 
 /// What [`Outbox::push`] did with a message.
@@ -191,13 +137,15 @@ pub(crate) struct Direct {
 }
 
 impl Outbox {
-    pub(crate) fn new() -> Self {
-        Outbox {
+    pub(crate) fn new(client: async_nats::Client, lifeline: CancellationToken) -> Arc<Self> {
+        Arc::new(Outbox {
             state: Mutex::new(State::default()),
             sent: AtomicU64::new(0),
             unsent_bytes: AtomicUsize::new(0),
             progress: tokio::sync::Notify::new(),
-        }
+            client,
+            lifeline,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -213,8 +161,7 @@ impl Outbox {
     /// Accepts one message. Subjects are validated here, once per distinct subject in a
     /// row; the caller has checked the client is open and the payload size.
     pub(crate) fn push(
-        &self,
-        inner: &Arc<ClientInner>,
+        self: &Arc<Self>,
         msg: Publish<'_, '_>,
         skip_validation: bool,
         allow_direct: bool,
@@ -250,7 +197,7 @@ impl Outbox {
                 ));
             }
         }
-        let body = msg.payload.store(&mut state.arena);
+        let body = store(msg.payload, &mut state.arena);
         let extra = match (reply, msg.headers) {
             (None, None) => None,
             (reply, headers) => Some(Box::new(Extra { reply, headers })),
@@ -273,7 +220,7 @@ impl Outbox {
         if !state.busy {
             state.busy = true;
             drop(state);
-            runtime::runtime().spawn(drain(inner.clone()));
+            runtime::runtime().spawn(drain(self.clone()));
         }
         Ok(if full {
             Pushed::Full(seq)
@@ -320,13 +267,11 @@ impl Outbox {
 /// Waits until everything published before this call is with the engine: how
 /// operations that must stay behind earlier publishes start. The barrier is taken at the
 /// call, not when the future is first polled.
-pub(crate) fn publishes_sent(
-    inner: &Arc<ClientInner>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let waiting = inner.outbox.barrier().map(|seq| (inner.clone(), seq));
+pub(crate) fn publishes_sent(outbox: &Arc<Outbox>) -> impl Future<Output = ()> + Send + 'static {
+    let waiting = outbox.barrier().map(|seq| (outbox.clone(), seq));
     async move {
-        if let Some((inner, seq)) = waiting {
-            inner.outbox.sent_through(seq).await;
+        if let Some((outbox, seq)) = waiting {
+            outbox.sent_through(seq).await;
         }
     }
 }
@@ -357,7 +302,7 @@ async fn send(client: &async_nats::Client, msg: Direct) -> Result<(), Error> {
 /// cancelled or panicking task can neither leave the outbox busy with nobody draining
 /// it nor leave barriers waiting for messages that will never be sent.
 struct Handoff {
-    inner: Arc<ClientInner>,
+    outbox: Arc<Outbox>,
     /// The last message number and the payload bytes this task holds, not yet settled.
     holding: Option<(u64, usize)>,
 }
@@ -366,7 +311,7 @@ impl Handoff {
     /// The held messages are with the engine, or dropped: either way no longer pending.
     fn settle(&mut self) {
         if let Some((seq, bytes)) = self.holding.take() {
-            self.inner.outbox.mark_sent(seq, bytes);
+            self.outbox.mark_sent(seq, bytes);
         }
     }
 }
@@ -374,12 +319,12 @@ impl Handoff {
 impl Drop for Handoff {
     fn drop(&mut self) {
         self.settle();
-        let mut state = self.inner.outbox.lock();
+        let mut state = self.outbox.lock();
         if state.queue.is_empty() {
             state.busy = false;
         } else {
             drop(state);
-            runtime::runtime().spawn(drain(self.inner.clone()));
+            runtime::runtime().spawn(drain(self.outbox.clone()));
         }
     }
 }
@@ -389,16 +334,16 @@ impl Drop for Handoff {
 /// behind it.
 pub(crate) fn publish_direct(
     py: Python<'_>,
-    inner: &Arc<ClientInner>,
+    outbox: &Arc<Outbox>,
     seq: u64,
     msg: Direct,
 ) -> PyResult<Py<PyAny>> {
     let handoff = Handoff {
-        inner: inner.clone(),
+        outbox: outbox.clone(),
         holding: Some((seq, msg.payload.len())),
     };
     let fut = async move {
-        let result = send(&handoff.inner.client, msg).await;
+        let result = send(&handoff.outbox.client, msg).await;
         drop(handoff);
         result
     };
@@ -406,34 +351,28 @@ pub(crate) fn publish_direct(
     match runtime::poll_here(fut.as_mut()) {
         Poll::Ready(result) => match result {
             Ok(()) => runtime::ready_none(py),
-            Err(err) => runtime::failed(py, err.into_pyerr(py)),
+            Err(err) => runtime::fail(py, err),
         },
-        Poll::Pending => runtime::resolve_guarded(py, fut, &inner.life.lifeline),
+        Poll::Pending => runtime::resolve_guarded(py, fut, &outbox.lifeline),
     }
 }
 
 /// `await publish` past the outbox's limits: done once the drainer took message `seq`.
-pub(crate) fn wait_for_room(
-    py: Python<'_>,
-    inner: &Arc<ClientInner>,
-    seq: u64,
-) -> PyResult<Py<PyAny>> {
-    let waiter = inner.clone();
+pub(crate) fn wait_for_room(py: Python<'_>, outbox: &Arc<Outbox>, seq: u64) -> PyResult<Py<PyAny>> {
+    let waiter = outbox.clone();
     let fut = async move {
-        waiter.outbox.taken_through(seq).await;
+        waiter.taken_through(seq).await;
         Ok::<_, Error>(())
     };
-    runtime::resolve_guarded(py, fut, &inner.life.lifeline)
+    runtime::resolve_guarded(py, fut, &outbox.lifeline)
 }
 
 /// The drainer: takes the whole queue at a time and hands it to the engine in order.
-async fn drain(inner: Arc<ClientInner>) {
+async fn drain(outbox: Arc<Outbox>) {
     let mut handoff = Handoff {
-        inner,
+        outbox: outbox.clone(),
         holding: None,
     };
-    let inner = handoff.inner.clone();
-    let outbox = &inner.outbox;
     let mut failed = false;
     loop {
         let (batch, arena) = {
@@ -477,7 +416,7 @@ async fn drain(inner: Arc<ClientInner>) {
                 headers,
                 payload,
             };
-            match send(&inner.client, direct).await {
+            match send(&outbox.client, direct).await {
                 Ok(()) => {}
                 // The command channel closes only when the handler has exited.
                 Err(err) if err.kind == Kind::ConnectionClosed => failed = true,

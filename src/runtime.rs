@@ -322,10 +322,15 @@ pub(crate) fn failed(py: Python<'_>, err: PyErr) -> PyResult<Py<PyAny>> {
     Ok(Py::new(py, Failed { error })?.into_any())
 }
 
+/// An already-failed awaitable for `err`: how an operation ends at once with an error.
+pub(crate) fn fail(py: Python<'_>, err: Error) -> PyResult<Py<PyAny>> {
+    failed(py, err.into_pyerr(py))
+}
+
 fn finished<T: ToPy>(py: Python<'_>, result: Result<T, Error>) -> PyResult<Py<PyAny>> {
     match result {
         Ok(value) => ready(py, value.to_py(py)?),
-        Err(err) => failed(py, err.into_pyerr(py)),
+        Err(err) => fail(py, err),
     }
 }
 

@@ -20,11 +20,11 @@ use futures::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 
-use crate::client::{ClientInner, Reply};
+use crate::args::extract_duration;
 use crate::error::{Error, Kind};
-use crate::message::PyMessage;
-use crate::options::extract_duration;
+use crate::message::{PyMessage, Reply};
 use crate::runtime::{self, ToPy};
+use crate::state::ClientInner;
 
 struct Shared {
     sub: tokio::sync::Mutex<Option<async_nats::Subscriber>>,
@@ -434,7 +434,7 @@ impl PySubscriber {
             + 'static,
     {
         let shared = self.shared.clone();
-        let ordered = crate::outbox::publishes_sent(&self.shared.client);
+        let ordered = crate::outbox::publishes_sent(&self.shared.client.outbox);
         runtime::resolve(py, async move {
             ordered.await;
             let mut guard = shared.sub.lock().await;

@@ -59,12 +59,15 @@ __all__ = [
     "Subscriber",
     "TlsConfig",
     "__version__",
+    "_imported_names",
     "_nkeys_create",
     "_nkeys_public_key",
     "_nkeys_sign",
     "_panic_for_tests",
     "_python_exiting",
+    "_redact_url",
     "_runtime_alive_tasks",
+    "_server_list",
     "refresh_log_level",
     "runtime_started",
     "set_worker_threads",
@@ -87,6 +90,20 @@ def set_worker_threads(count: int) -> None:
     Raises:
         ValueError: ``count`` is 0.
         RuntimeError: the runtime has already started.
+    """
+
+def _imported_names() -> list[tuple[str, str]]:
+    """Every ``(module, attribute)`` the extension imports from Python."""
+
+def _redact_url(url: str) -> str:
+    """``url`` with any credentials replaced by ``***``, as every natsrs message shows it."""
+
+def _server_list(servers: str | Sequence[str] | None = None) -> list[str]:
+    """How ``connect`` reads its ``servers`` argument (``None``: :data:`DEFAULT_URL`).
+
+    Raises:
+        TypeError: not a URL string or a sequence of them.
+        InvalidServerAddressError: an empty list.
     """
 
 def _nkeys_create(kind: str) -> tuple[str, str]: ...
@@ -270,6 +287,11 @@ class Event:
     @property
     def message(self) -> str | None:
         """Detail of error events."""
+    @property
+    def error(self) -> Exception | None:
+        """The exception an error event stands for, chosen by the error's kind
+        (``natsrs.errors``: ``SlowConsumerError``, ``AuthorizationError``,
+        ``NoServersError``, ...), or ``None`` for the other events."""
 
 @final
 class EventStream:
@@ -666,6 +688,10 @@ class Client:
     @property
     def last_error(self) -> str | None:
         """The text of the last error event (server or client)."""
+    @property
+    def last_exception(self) -> Exception | None:
+        """The last error event's error as its typed exception (nats-py's
+        ``last_error``), or ``None``."""
     @property
     def client_id(self) -> int | None: ...
     @property

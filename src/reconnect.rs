@@ -1,5 +1,5 @@
-//! The server pool as Python sees it: `natsrs.Server` and `natsrs.ReconnectToServer`,
-//! and the engine-side wrappers of the reconnect callbacks.
+//! The engine-side wrappers of the reconnect callbacks (which server next, how long to
+//! wait), their fallback backoff, and `natsrs.ReconnectToServer`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -8,9 +8,9 @@ use async_nats::ServerAddr;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+use crate::args::{extract_duration, redact_url};
 use crate::callbacks::{self, PyCallback};
-use crate::client::PyServerInfo;
-use crate::options::{extract_duration, redact_url};
+use crate::server::{PyServer, PyServerInfo};
 
 /// A zero delay reconnects at once the first time; after a failure against the same
 /// server it waits at least this long, so a callback that always answers "now" cannot
@@ -20,35 +20,14 @@ const MIN_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// How long the engine may wait for the synchronous delay callback to run on the loop.
 const DELAY_CALLBACK_LIMIT: Duration = Duration::from_secs(5);
 
-#[pyclass(name = "Server", module = "natsrs", frozen, get_all)]
-pub(crate) struct PyServer {
-    /// The URL, with any credentials replaced by `***`.
-    addr: String,
-    failed_attempts: usize,
-    did_connect: bool,
-    is_discovered: bool,
-    last_error: Option<String>,
-}
-
-impl From<&async_nats::Server> for PyServer {
-    fn from(s: &async_nats::Server) -> Self {
-        PyServer {
-            addr: redact_url(s.addr.as_url_str()),
-            failed_attempts: s.failed_attempts,
-            did_connect: s.did_connect,
-            is_discovered: s.is_discovered,
-            last_error: s.last_error.clone(),
-        }
-    }
-}
-
-#[pymethods]
-impl PyServer {
-    fn __repr__(&self) -> String {
-        format!(
-            "Server(addr={:?}, failed_attempts={}, did_connect={}, is_discovered={}, last_error={:?})",
-            self.addr, self.failed_attempts, self.did_connect, self.is_discovered, self.last_error
-        )
+/// The engine's default backoff (`connector::reconnect_delay_callback_default`, which is
+/// not public): nothing before the first attempt, then 2^(n-1) ms capped at 4 s.
+pub(crate) fn default_reconnect_delay(attempts: usize) -> Duration {
+    if attempts <= 1 {
+        Duration::ZERO
+    } else {
+        let exp: u32 = (attempts - 1).try_into().unwrap_or(u32::MAX);
+        Duration::from_millis(2_u64.saturating_pow(exp)).min(Duration::from_secs(4))
     }
 }
 

@@ -1,0 +1,372 @@
+//! What a client's handles share: its `Lifecycle` (open, closing, closed; the events;
+//! the last error) and `ClientInner` (the engine client, the outbox, the pool copy),
+//! and the connection's state and counters as Python sees them.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::Event;
+use pyo3::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{redact_url, PayloadArg};
+use crate::callbacks::CallbackErrors;
+use crate::error::{Error, Kind};
+use crate::events::{EventData, EventHub, EventKind};
+use crate::header::PyHeaderMap;
+use crate::outbox::{self, Outbox, Publish, Pushed};
+use crate::runtime;
+use crate::subject;
+
+/// How long a pool refresh waits for the engine's handler (it answers only when
+/// connected).
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// What the client's owner and the engine's callbacks share about its life.
+pub(crate) struct Lifecycle {
+    closed: AtomicBool,
+    /// Cancelled by `close()`: every operation still waiting fails or ends.
+    pub(crate) lifeline: CancellationToken,
+    /// Set once the engine's connection handler has exited.
+    terminated: tokio::sync::watch::Sender<bool>,
+    pub(crate) callback_errors: Arc<CallbackErrors>,
+    pub(crate) events: Arc<EventHub>,
+    /// The CLOSED event went out (once, whichever way the handler ended).
+    finished: AtomicBool,
+    draining: AtomicBool,
+    /// The last error event's error, and how many errors the server sent.
+    last_error: Mutex<Option<Error>>,
+    errors_received: AtomicU64,
+    /// The client, once made, so a new connection can refresh its pool copy. Weak: the
+    /// engine's handler holds this lifecycle, and a strong client here would keep the
+    /// handler's command channel open forever.
+    owner: OnceLock<Weak<ClientInner>>,
+}
+
+/// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
+struct HandlerStopped;
+
+impl Lifecycle {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Lifecycle {
+            closed: AtomicBool::new(false),
+            lifeline: CancellationToken::new(),
+            terminated: tokio::sync::watch::channel(false).0,
+            callback_errors: Arc::default(),
+            events: Arc::default(),
+            finished: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            errors_received: AtomicU64::new(0),
+            owner: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        if self.is_closed() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn on_event(&self, event: Event) {
+        match event {
+            Event::Closed => self.finish(),
+            Event::ClientError(async_nats::ClientError::MaxReconnects) => {
+                // The engine gives up without a Closed event and leaves the state at
+                // Disconnected; natsrs closes the client for real.
+                self.events.emit(EventData::from_engine(&event));
+                self.closed.store(true, Ordering::Release);
+                self.lifeline.cancel();
+                self.finish();
+            }
+            event => {
+                match &event {
+                    Event::Connected => self.refresh_pool_soon(),
+                    Event::Draining => self.draining.store(true, Ordering::Release),
+                    Event::ServerError(_) => {
+                        self.errors_received.fetch_add(1, Ordering::Relaxed);
+                        *self.last_error.lock().expect("client lock") = Error::from_event(&event);
+                    }
+                    Event::ClientError(_) => {
+                        *self.last_error.lock().expect("client lock") = Error::from_event(&event);
+                    }
+                    _ => {}
+                }
+                self.events.emit(EventData::from_engine(&event));
+            }
+        }
+    }
+
+    /// A connection's INFO may have added servers to the engine's pool. Runs on the
+    /// engine's event task, which must not wait for the handler: the read is a task.
+    fn refresh_pool_soon(&self) {
+        if let Some(inner) = self.owner.get().and_then(std::sync::Weak::upgrade) {
+            tokio::spawn(async move { inner.refresh_pool().await });
+        }
+    }
+
+    /// The handler is gone: report CLOSED once and end the event streams.
+    fn finish(&self) {
+        if !self.finished.swap(true, Ordering::AcqRel) {
+            self.terminated.send_replace(true);
+            self.events.emit(EventData::new(EventKind::Closed));
+            self.events.close();
+        }
+    }
+
+    /// The engine has no way to stop a handler that is reconnecting: it only exits when
+    /// connected and every client handle is gone, or after `max_reconnects`. So the
+    /// reconnect-delay callback, which the engine calls before every attempt, ends the
+    /// handler task once the client is closed by unwinding it. `resume_unwind` skips the
+    /// panic hook (nothing is printed) and tokio catches the unwind at the task
+    /// boundary, dropping the handler and everything it owns.
+    pub(crate) fn stop_handler_if_closed(&self) {
+        if self.is_closed() {
+            self.finish();
+            std::panic::resume_unwind(Box::new(HandlerStopped));
+        }
+    }
+
+    /// Marks the client closed; says whether it was already.
+    pub(crate) fn mark_closed(&self) -> bool {
+        self.closed.swap(true, Ordering::AcqRel)
+    }
+
+    /// The engine's connection handler has exited.
+    pub(crate) fn is_terminated(&self) -> bool {
+        *self.terminated.borrow()
+    }
+
+    /// Draining, and not finished yet.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire) && !self.finished.load(Ordering::Acquire)
+    }
+
+    /// The error of the last error event (server or client).
+    pub(crate) fn last_error(&self) -> Option<Error> {
+        self.last_error.lock().expect("client lock").clone()
+    }
+
+    /// How many errors the server sent.
+    pub(crate) fn errors_received(&self) -> u64 {
+        self.errors_received.load(Ordering::Relaxed)
+    }
+
+    pub(crate) async fn wait_terminated(&self, limit: Duration) {
+        let mut rx = self.terminated.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|done| *done)).await;
+    }
+}
+
+/// State shared by a client, its subscribers, messages and in-flight operations.
+pub(crate) struct ClientInner {
+    pub(crate) client: async_nats::Client,
+    pub(crate) life: Arc<Lifecycle>,
+    pub(crate) skip_subject_validation: bool,
+    pub(crate) subscription_capacity: usize,
+    /// nats-py's `error_cb`: where callback subscriptions report their errors.
+    error_callback: Mutex<Option<Py<PyAny>>>,
+    /// Publishes on their way to the engine.
+    pub(crate) outbox: Arc<Outbox>,
+    /// The engine's server pool as last read, for the synchronous `servers` and
+    /// `connected_url`: the engine answers pool queries only through its handler, which
+    /// is busy exactly while reconnecting. The pool changes only when a connection is
+    /// made (its INFO announces servers) or `set_server_pool` replaces it, and is read
+    /// again after each.
+    pool: Mutex<Vec<async_nats::Server>>,
+}
+
+impl ClientInner {
+    pub(crate) fn new(
+        client: async_nats::Client,
+        life: Arc<Lifecycle>,
+        skip_subject_validation: bool,
+        subscription_capacity: usize,
+        pool: Vec<async_nats::Server>,
+    ) -> Arc<Self> {
+        let inner = Arc::new(ClientInner {
+            outbox: Outbox::new(client.clone(), life.lifeline.clone()),
+            client,
+            life,
+            skip_subject_validation,
+            subscription_capacity,
+            error_callback: Mutex::new(None),
+            pool: Mutex::new(pool),
+        });
+        let _ = inner.life.owner.set(Arc::downgrade(&inner));
+        if inner.pool.lock().expect("client lock").is_empty() {
+            // A CONNECTED event may have come before the owner was set.
+            let refresh = inner.clone();
+            runtime::runtime().spawn(async move { refresh.refresh_pool().await });
+        }
+        inner
+    }
+
+    pub(crate) async fn refresh_pool(&self) {
+        let read = tokio::time::timeout(POOL_WAIT, self.client.server_pool());
+        let read = self.life.lifeline.run_until_cancelled(read).await;
+        if let Some(Ok(Ok(pool))) = read {
+            *self.pool.lock().expect("client lock") = pool;
+        }
+    }
+
+    /// The pool entry of the server connected to, with credentials redacted. Matched on
+    /// the port the server announces, then its host (which may be a wildcard address);
+    /// a server the pool does not know yet is shown as its announced host and port.
+    pub(crate) fn connected_url(&self) -> Option<String> {
+        if self.life.is_closed() || self.client.connection_state() != State::Connected {
+            return None;
+        }
+        let info = self.client.try_server_info()?;
+        let pool = self.pool.lock().expect("client lock");
+        let same_port: Vec<&async_nats::Server> =
+            pool.iter().filter(|s| s.addr.port() == info.port).collect();
+        let best = same_port
+            .iter()
+            .find(|s| s.addr.host() == info.host)
+            .or(same_port.first());
+        Some(match best {
+            Some(server) => redact_url(server.addr.as_url_str()),
+            None => format!("nats://{}:{}", info.host, info.port),
+        })
+    }
+
+    pub(crate) fn pool_urls(&self, discovered_only: bool) -> Vec<String> {
+        let pool = self.pool.lock().expect("client lock");
+        pool.iter()
+            .filter(|s| s.is_discovered || !discovered_only)
+            .map(|s| redact_url(s.addr.as_url_str()))
+            .collect()
+    }
+
+    pub(crate) fn error_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.error_callback
+            .lock()
+            .expect("client lock")
+            .as_ref()
+            .map(|cb| cb.clone_ref(py))
+    }
+
+    pub(crate) fn set_error_callback(&self, callback: Option<Py<PyAny>>) {
+        *self.error_callback.lock().expect("client lock") = callback;
+    }
+
+    pub(crate) fn connection_state(&self) -> PyConnectionState {
+        if self.life.is_closed() {
+            return PyConnectionState::CLOSED;
+        }
+        match self.client.connection_state() {
+            State::Pending => PyConnectionState::PENDING,
+            State::Connected => PyConnectionState::CONNECTED,
+            State::Disconnected => PyConnectionState::DISCONNECTED,
+        }
+    }
+
+    /// The engine's `max_payload` check, made on the calling thread because the engine
+    /// sees an outbox message only later, on the drainer's thread.
+    pub(crate) fn check_size(&self, size: usize) -> Result<(), Error> {
+        let max_payload = self.client.max_payload();
+        if size > max_payload {
+            return Err(Error::new(
+                Kind::MaxPayload,
+                format!(
+                    "failed to publish message: payload size limit of {max_payload} \
+                     exceeded by message size of {size}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Publish with every check natsrs adds to the engine's, through the outbox.
+    pub(crate) fn publish(
+        self: &Arc<Self>,
+        py: Python<'_>,
+        subject: &str,
+        payload: PayloadArg<'_>,
+        reply: Option<&str>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let headers = match headers.filter(|h| !h.is_none()) {
+            Some(h) => Some(PyHeaderMap::from_py(h)?),
+            None => None,
+        };
+        let checked = (|| {
+            self.life.check_open()?;
+            if let Some(reply) = reply {
+                subject::check_publish(reply, self.skip_subject_validation)?;
+            }
+            self.check_size(payload.len() + headers.as_ref().map_or(0, PyHeaderMap::wire_len))
+        })();
+        if let Err(err) = checked {
+            return runtime::fail(py, err);
+        }
+        let msg = Publish {
+            subject,
+            reply,
+            headers: headers.map(|h| h.to_engine()),
+            payload,
+        };
+        match self.outbox.push(msg, self.skip_subject_validation, true) {
+            Ok(Pushed::Done) => runtime::ready_none(py),
+            Ok(Pushed::Full(seq)) => outbox::wait_for_room(py, &self.outbox, seq),
+            Ok(Pushed::Direct(seq, msg)) => outbox::publish_direct(py, &self.outbox, seq, msg),
+            Err(err) => runtime::fail(py, err),
+        }
+    }
+}
+
+#[pyclass(
+    name = "ConnectionState",
+    module = "natsrs",
+    eq,
+    eq_int,
+    frozen,
+    skip_from_py_object
+)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::upper_case_acronyms)]
+pub(crate) enum PyConnectionState {
+    PENDING = 0,
+    CONNECTED = 1,
+    DISCONNECTED = 2,
+    CLOSED = 3,
+}
+#[pyclass(name = "Statistics", module = "natsrs", frozen, get_all)]
+pub(crate) struct PyStatistics {
+    in_bytes: u64,
+    out_bytes: u64,
+    in_messages: u64,
+    out_messages: u64,
+    connects: u64,
+}
+
+impl PyStatistics {
+    pub(crate) fn from_engine(s: &async_nats::Statistics) -> Self {
+        PyStatistics {
+            in_bytes: s.in_bytes.load(Ordering::Relaxed),
+            out_bytes: s.out_bytes.load(Ordering::Relaxed),
+            in_messages: s.in_messages.load(Ordering::Relaxed),
+            out_messages: s.out_messages.load(Ordering::Relaxed),
+            connects: s.connects.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[pymethods]
+impl PyStatistics {
+    fn __repr__(&self) -> String {
+        format!(
+            "Statistics(in_bytes={}, out_bytes={}, in_messages={}, out_messages={}, connects={})",
+            self.in_bytes, self.out_bytes, self.in_messages, self.out_messages, self.connects
+        )
+    }
+}
