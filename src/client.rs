@@ -102,7 +102,9 @@ impl PyClient {
     fn shutdown(&self, py: Python<'_>, graceful: bool) -> PyResult<Py<PyAny>> {
         let inner = self.inner.clone();
         let was_closed = inner.life.mark_closed();
-        if !graceful {
+        if graceful {
+            inner.life.mark_draining();
+        } else {
             // Pending operations and `async for` loops end now.
             inner.life.lifeline.cancel();
         }
@@ -139,9 +141,6 @@ impl ToPy for Seconds {
         Ok(pyo3::types::PyFloat::new(py, self.0).into_any().unbind())
     }
 }
-
-/// nats-py's version of a server it has not talked to.
-const UNKNOWN_VERSION: &str = "0.0.0-unknown";
 
 /// URLs as nats-py shows them: `urllib.parse.ParseResult`s with the default port.
 fn parse_urls(py: Python<'_>, urls: impl IntoIterator<Item = String>) -> PyResult<Vec<Py<PyAny>>> {
@@ -547,6 +546,13 @@ impl PyClient {
         parse_urls(py, self.inner.pool_urls(false))
     }
 
+    /// The pool as last read, with each server's connection history (what
+    /// `server_pool()` answers, without waiting for the engine).
+    #[getter(_pool)]
+    fn pool(&self) -> Vec<PyServer> {
+        self.inner.pool_servers()
+    }
+
     /// The servers of the pool that the cluster announced.
     #[getter]
     fn discovered_servers(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
@@ -563,11 +569,13 @@ impl PyClient {
 
     #[getter]
     fn connected_server_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let version = match self.inner.client.try_server_info() {
-            Some(info) if !info.version.is_empty() => info.version,
-            _ => UNKNOWN_VERSION.to_owned(),
-        };
-        Ok(pynames::SERVER_VERSION.get(py)?.call1((version,))?.unbind())
+        let version = pynames::SERVER_VERSION.get(py)?;
+        Ok(match self.inner.client.try_server_info() {
+            Some(info) if !info.version.is_empty() => version.call1((info.version,))?,
+            // `ServerVersion()` is nats-py's version of a server it has not talked to.
+            _ => version.call0()?,
+        }
+        .unbind())
     }
 
     #[getter]

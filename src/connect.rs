@@ -16,6 +16,10 @@ use crate::settings::Settings;
 use crate::state::Lifecycle;
 use crate::tls::SSL_CONTEXT_CLIENT_CERT_HINT;
 
+/// How long `connect()` waits for the engine's CONNECTED event to come through after the
+/// connection is up (it is sent from the engine's handler just after).
+const FIRST_CONNECT_EVENT_WAIT: Duration = Duration::from_secs(1);
+
 /// Connects with `settings` to `servers` (`None`, a URL, a comma-separated list or a
 /// sequence): the awaitable resolves to a `Client`.
 pub(crate) fn start(
@@ -75,6 +79,9 @@ async fn connect(
 ) -> Result<Connected, Error> {
     match async_nats::connect_with_options(addrs, options).await {
         Ok(client) => {
+            if client.connection_state() == async_nats::connection::State::Connected {
+                life.wait_first_connect(FIRST_CONNECT_EVENT_WAIT).await;
+            }
             // Connected now, the handler answers at once. Otherwise (connecting in the
             // background, or lost already) the CONNECTED event reads it.
             let mut pool = Vec::new();

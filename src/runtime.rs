@@ -1,4 +1,5 @@
-//! The seam between asyncio and tokio. Every awaitable natsrs returns is made here.
+//! The seam between asyncio and tokio: natsrs's tokio runtime, and every awaitable natsrs
+//! returns.
 //!
 //! Two paths, chosen per call:
 //!

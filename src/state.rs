@@ -18,6 +18,7 @@ use crate::events::{EventData, EventHub, EventKind};
 use crate::header::PyHeaderMap;
 use crate::outbox::{self, Outbox, Publish, Pushed};
 use crate::runtime;
+use crate::server::PyServer;
 use crate::subject;
 
 /// How long a pool refresh waits for the engine's handler (it answers only when
@@ -31,6 +32,8 @@ pub(crate) struct Lifecycle {
     pub(crate) lifeline: CancellationToken,
     /// Set once the engine's connection handler has exited.
     terminated: tokio::sync::watch::Sender<bool>,
+    /// How many CONNECTED events the engine has sent.
+    connects: tokio::sync::watch::Sender<u64>,
     pub(crate) callback_errors: Arc<CallbackErrors>,
     pub(crate) events: Arc<EventHub>,
     /// The CLOSED event went out (once, whichever way the handler ended).
@@ -54,6 +57,7 @@ impl Lifecycle {
             closed: AtomicBool::new(false),
             lifeline: CancellationToken::new(),
             terminated: tokio::sync::watch::channel(false).0,
+            connects: tokio::sync::watch::channel(0).0,
             callback_errors: Arc::default(),
             events: Arc::default(),
             finished: AtomicBool::new(false),
@@ -82,6 +86,7 @@ impl Lifecycle {
             Event::ClientError(async_nats::ClientError::MaxReconnects) => {
                 // The engine gives up without a Closed event and leaves the state at
                 // Disconnected; natsrs closes the client for real.
+                *self.last_error.lock().expect("client lock") = Error::from_event(&event);
                 self.events.emit(EventData::from_engine(&event));
                 self.closed.store(true, Ordering::Release);
                 self.lifeline.cancel();
@@ -89,7 +94,12 @@ impl Lifecycle {
             }
             event => {
                 match &event {
-                    Event::Connected => self.refresh_pool_soon(),
+                    Event::Connected => {
+                        self.connects.send_modify(|n| *n += 1);
+                        self.refresh_pool_soon();
+                    }
+                    // As nats-py: a new connection's errors start afresh.
+                    Event::Disconnected => *self.last_error.lock().expect("client lock") = None,
                     Event::Draining => self.draining.store(true, Ordering::Release),
                     Event::ServerError(_) => {
                         self.errors_received.fetch_add(1, Ordering::Relaxed);
@@ -143,6 +153,19 @@ impl Lifecycle {
     /// The engine's connection handler has exited.
     pub(crate) fn is_terminated(&self) -> bool {
         *self.terminated.borrow()
+    }
+
+    /// `drain()` was called: the client reports draining from then until CLOSED.
+    pub(crate) fn mark_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Waits (up to `limit`) until the engine's first CONNECTED event has gone through
+    /// [`Lifecycle::on_event`], so that `connect()` returns after it: an `events()`
+    /// iterator made then never sees the connection it was made on.
+    pub(crate) async fn wait_first_connect(&self, limit: Duration) {
+        let mut rx = self.connects.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|n| *n > 0)).await;
     }
 
     /// Draining, and not finished yet.
@@ -237,6 +260,11 @@ impl ClientInner {
             Some(server) => redact_url(server.addr.as_url_str()),
             None => format!("nats://{}:{}", info.host, info.port),
         })
+    }
+
+    pub(crate) fn pool_servers(&self) -> Vec<PyServer> {
+        let pool = self.pool.lock().expect("client lock");
+        pool.iter().map(PyServer::from).collect()
     }
 
     pub(crate) fn pool_urls(&self, discovered_only: bool) -> Vec<String> {
