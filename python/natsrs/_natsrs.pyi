@@ -64,7 +64,9 @@ __all__ = [
     "_nkeys_sign",
     "_panic_for_tests",
     "_python_exiting",
+    "_redact_url",
     "_runtime_alive_tasks",
+    "_server_list",
     "refresh_log_level",
     "runtime_started",
     "set_worker_threads",
@@ -100,6 +102,13 @@ def _panic_for_tests(where_: str) -> Awaitable[None]:
 
 def _python_exiting() -> None:
     """The ``atexit`` hook that keeps runtime threads out of a finalizing interpreter."""
+
+def _redact_url(url: str) -> str:
+    """``url`` with its credentials shown as ``***``, as the client shows pool entries."""
+
+def _server_list(servers: str | Sequence[str] | None) -> list[str]:
+    """How ``connect`` reads a server list: a comma-separated string or a sequence of
+    URLs; ``None`` is the default URL."""
 
 def refresh_log_level() -> None:
     """Make the engine's records follow the ``natsrs`` logger's current level.
@@ -270,6 +279,10 @@ class Event:
     @property
     def message(self) -> str | None:
         """Detail of error events."""
+    @property
+    def error(self) -> Exception | None:
+        """The :mod:`natsrs.errors` exception an error event stands for (nats-py's
+        classes); ``None`` for other events."""
 
 @final
 class EventStream:
@@ -486,7 +499,7 @@ class Subscriber:
         """Every queued message up to ``max`` in one call, waiting only for the first;
         an empty list once the subscription has ended."""
     def _next_held_batch(self, max: int) -> Awaitable[int | None]:
-        """``natsrs._compat``'s reader: queued messages into ``_held.queue`` under its
+        """``natsrs.aio.subscription``'s reader: queued messages into ``_held.queue`` under its
         pending limits; resolves to the number dropped, ``None`` once ended."""
     @property
     def delivered(self) -> int:
@@ -666,6 +679,9 @@ class Client:
     @property
     def last_error(self) -> str | None:
         """The text of the last error event (server or client)."""
+    @property
+    def last_exception(self) -> Exception | None:
+        """The exception of the last error event (``Event.error``), or ``None``."""
     @property
     def client_id(self) -> int | None: ...
     @property
