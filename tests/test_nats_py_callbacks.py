@@ -7,7 +7,7 @@ processes from the fixtures, one per test on free ports. Every wait is bounded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -120,6 +120,7 @@ async def test_an_auth_failure_on_reconnect_reaches_error_cb_as_authorization_er
     rec = Recorder()
     events: list[natsrs.Event] = []
     options = {"token": token, "reconnect_time_wait": 0.1, **rec.callbacks()}
+    nc: Any
     if entry == "connect":
         nc = await connect(opened, server.url, event_callback=events.append, **options)
     else:
