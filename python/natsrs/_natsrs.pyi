@@ -59,6 +59,7 @@ __all__ = [
     "Subscriber",
     "TlsConfig",
     "__version__",
+    "_imported_names",
     "_nkeys_create",
     "_nkeys_public_key",
     "_nkeys_sign",
@@ -91,6 +92,20 @@ def set_worker_threads(count: int) -> None:
         RuntimeError: the runtime has already started.
     """
 
+def _imported_names() -> list[tuple[str, str]]:
+    """Every ``(module, attribute)`` the extension imports from Python."""
+
+def _redact_url(url: str) -> str:
+    """``url`` with any credentials replaced by ``***``, as every natsrs message shows it."""
+
+def _server_list(servers: str | Sequence[str] | None = None) -> list[str]:
+    """How ``connect`` reads its ``servers`` argument (``None``: :data:`DEFAULT_URL`).
+
+    Raises:
+        TypeError: not a URL string or a sequence of them.
+        InvalidServerAddressError: an empty list.
+    """
+
 def _nkeys_create(kind: str) -> tuple[str, str]: ...
 def _nkeys_public_key(seed: str) -> str: ...
 def _nkeys_sign(seed: str, data: bytes) -> bytes: ...
@@ -102,13 +117,6 @@ def _panic_for_tests(where_: str) -> Awaitable[None]:
 
 def _python_exiting() -> None:
     """The ``atexit`` hook that keeps runtime threads out of a finalizing interpreter."""
-
-def _redact_url(url: str) -> str:
-    """``url`` with its credentials shown as ``***``, as the client shows pool entries."""
-
-def _server_list(servers: str | Sequence[str] | None) -> list[str]:
-    """How ``connect`` reads a server list: a comma-separated string or a sequence of
-    URLs; ``None`` is the default URL."""
 
 def refresh_log_level() -> None:
     """Make the engine's records follow the ``natsrs`` logger's current level.
@@ -281,8 +289,9 @@ class Event:
         """Detail of error events."""
     @property
     def error(self) -> Exception | None:
-        """The :mod:`natsrs.errors` exception an error event stands for (nats-py's
-        classes); ``None`` for other events."""
+        """The exception an error event stands for, chosen by the error's kind
+        (``natsrs.errors``: ``SlowConsumerError``, ``AuthorizationError``,
+        ``NoServersError``, ...), or ``None`` for the other events."""
 
 @final
 class EventStream:
@@ -681,7 +690,8 @@ class Client:
         """The text of the last error event (server or client)."""
     @property
     def last_exception(self) -> Exception | None:
-        """The exception of the last error event (``Event.error``), or ``None``."""
+        """The last error event's error as its typed exception (nats-py's
+        ``last_error``), or ``None``."""
     @property
     def client_id(self) -> int | None: ...
     @property

@@ -154,7 +154,7 @@ class Dispatcher:
         self.track_pool = settings.track_pool
         self.drain_timeout = settings.drain_timeout
         # Original URLs by host and port: the engine shows pool entries redacted.
-        self.configured = {_host_port(url): _with_scheme(url) for url in settings.configured}
+        self.configured = {_host_port(url): with_scheme(url) for url in settings.configured}
 
         self.client: Client | None = None
         # Which callbacks are owed: disconnected_cb once per connection, reconnected_cb
@@ -346,14 +346,14 @@ class Dispatcher:
         self.spawn(client.close())
 
 
-def _with_scheme(url: str) -> str:
-    # How the engine reads a URL given without a scheme.
+def with_scheme(url: str) -> str:
+    """``url`` as the engine reads it when it has no scheme."""
     return url if "://" in url else f"nats://{url}"
 
 
 def _host_port(url: str) -> tuple[str, int | None]:
     try:
-        parts = urllib.parse.urlsplit(_with_scheme(url))
+        parts = urllib.parse.urlsplit(with_scheme(url))
         return (parts.hostname or "", parts.port)
     except ValueError:
         return ("", None)

@@ -27,7 +27,7 @@ from natsrs import errors
 from natsrs._info import ServerVersion, parse_url
 from natsrs._natsrs import Client as NativeClient
 from natsrs._natsrs import HeaderMap, Message, Subscriber, _redact_url, _server_list
-from natsrs.aio._dispatch import Dispatcher, connect_with_dispatcher
+from natsrs.aio._dispatch import Dispatcher, connect_with_dispatcher, with_scheme
 from natsrs.aio._dispatch import PoolServer as Server
 from natsrs.aio._options import with_nats_py_defaults
 from natsrs.aio.subscription import (
@@ -298,7 +298,7 @@ class Client:
             dispatcher.spawn(dispatcher.refresh())
         if pending is not None:
             # The native client shows the new pool once its awaitable has ended.
-            override = [_redact_url(url) for url in _server_list(servers)]
+            override = [_redact_url(with_scheme(url)) for url in _server_list(servers)]
             self._pool_override = override
             pending.add_done_callback(lambda _: self._end_override(override))
 
