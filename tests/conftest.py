@@ -19,6 +19,8 @@ import pytest
 import pytest_asyncio.plugin
 
 import natsrs
+from helpers import w
+from nats_py_helpers import Closeable, connect, nats_client
 from natsrs._server import NatsServer
 
 CONNECT_TIMEOUT = 5.0
@@ -141,3 +143,28 @@ async def client_factory() -> AsyncIterator[ClientFactory]:
     for nc in opened:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(nc.close(), CONNECT_TIMEOUT)
+
+
+# -- nats-py compatibility (tests/test_nats_py_*.py) ----------------------------------------
+
+
+@pytest.fixture
+async def opened() -> AsyncIterator[list[Closeable]]:
+    """Clients a test made; each one is closed in teardown."""
+    clients: list[Closeable] = []
+    yield clients
+    for nc in clients:
+        with contextlib.suppress(Exception):
+            await w(nc.close())
+    # Let the last connection events reach their callbacks before the loop closes.
+    await asyncio.sleep(0.1)
+
+
+@pytest.fixture(params=["connect", "NATS"], name="nc")
+async def nc_fixture(
+    request: pytest.FixtureRequest, nats_server: NatsServer, opened: list[Closeable]
+) -> Any:
+    """The client both ways nats-py users get one: ``nats.connect()`` and ``NATS()``."""
+    if request.param == "connect":
+        return await connect(opened, nats_server.url, error_cb=None)
+    return await nats_client(opened, nats_server.url)

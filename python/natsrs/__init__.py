@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from natsrs import _nats_py, errors, nkeys
+from natsrs import errors, nkeys
 from natsrs._headers import Headers
 from natsrs._natsrs import (
     BUILD_GIL,
@@ -30,6 +30,7 @@ from natsrs._natsrs import (
     runtime_started,
     set_worker_threads,
 )
+from natsrs.aio import _dispatch, _options
 from natsrs.aio.client import Client as NATS
 
 __all__ = [
@@ -78,8 +79,8 @@ def connect(servers: str | Sequence[str] | None = None, **options: Any) -> Await
     Raises:
         TypeError: an unknown keyword.
     """
-    if _nats_py.uses_nats_py(options):
-        return _nats_py.connect(servers, options)
+    if _options.uses_nats_py(options):
+        return _dispatch.connect(servers, options)
     opts = ConnectOptions()
-    _nats_py.apply_native(opts, options)
+    _options.apply_native(opts, options)
     return opts.connect(servers)

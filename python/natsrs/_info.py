@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-__all__ = ["ServerVersion", "parse_url"]
+__all__ = ["UNKNOWN_VERSION", "ServerVersion", "parse_url"]
+
+UNKNOWN_VERSION = "0.0.0-unknown"
+"""nats-py's version of a server it has not talked to."""
 
 _SEMVER = re.compile(
     r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
@@ -16,7 +19,7 @@ _SEMVER = re.compile(
 class ServerVersion:
     """nats-py's ``ServerVersion``: the connected server's semantic version."""
 
-    def __init__(self, server_version: str) -> None:
+    def __init__(self, server_version: str = UNKNOWN_VERSION) -> None:
         self._server_version = server_version
         self._parts: dict[str, str] | None = None
 

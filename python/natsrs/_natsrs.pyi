@@ -508,7 +508,7 @@ class Subscriber:
         """Every queued message up to ``max`` in one call, waiting only for the first;
         an empty list once the subscription has ended."""
     def _next_held_batch(self, max: int) -> Awaitable[int | None]:
-        """``natsrs._compat``'s reader: queued messages into ``_held.queue`` under its
+        """``natsrs.aio.subscription``'s reader: queued messages into ``_held.queue`` under its
         pending limits; resolves to the number dropped, ``None`` once ended."""
     @property
     def delivered(self) -> int:

@@ -44,6 +44,7 @@ __all__ = [
     "BINARY_ENV",
     "NatsServer",
     "NatsServerError",
+    "PortInUseError",
     "find_server_binary",
     "free_port",
     "monitor_json",
@@ -59,6 +60,10 @@ _LOG_TAIL_LINES = 30
 
 class NatsServerError(RuntimeError):
     """``nats-server`` could not be found, did not start, or did not answer in time."""
+
+
+class PortInUseError(NatsServerError):
+    """``nats-server`` exited at startup because a port it was to listen on is taken."""
 
 
 def find_server_binary() -> str:
@@ -333,8 +338,8 @@ class NatsServer:
             try:
                 self._start_once()
                 return self
-            except NatsServerError as exc:
-                if attempt + 1 < attempts and "address already in use" in str(exc):
+            except PortInUseError:
+                if attempt + 1 < attempts:
                     self._reset_auto_ports()
                     continue
                 raise
@@ -515,9 +520,12 @@ class NatsServer:
         while True:
             code = proc.poll()
             if code is not None:
-                raise NatsServerError(
+                tail = self.log_tail()
+                # The server reports a taken port only in its log.
+                taken = "address already in use" in tail
+                raise (PortInUseError if taken else NatsServerError)(
                     f"nats-server exited with status {code} during startup "
-                    f"(port {self.port}):\n{self.log_tail()}"
+                    f"(port {self.port}):\n{tail}"
                 )
             if not client_ready:
                 client_ready = self._client_port_answers()

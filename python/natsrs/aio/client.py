@@ -1,11 +1,15 @@
-"""``natsrs.NATS`` (``natsrs.aio.client.Client``): nats-py's ``Client`` over natsrs's engine.
+"""``natsrs.NATS`` (``natsrs.aio.client.Client``): nats-py's ``Client`` class over natsrs's
+native client.
 
 A plain Python object, made without a running loop, that holds one native
 :class:`natsrs.Client` per ``connect()`` and delegates to it: ``publish``, ``subscribe``,
 ``request`` and ``new_inbox`` are the native client's own bound methods once connected
 (no extra Python frame on the hot paths). It uses nats-py's defaults (request timeout
 0.5 s, connect timeout 2 s, 60 reconnect attempts 2 s apart, a PING every 120 s) and
-has nats-py's properties. ``MIGRATING.md`` lists what differs and why.
+has nats-py's properties, read from the native client (state, counters, the last error,
+the pool); it adds only what spans connections (the counters of earlier ones) and what
+nats-py's methods define (a ``drain()`` in progress, the pool just given to
+``set_server_pool``). ``MIGRATING.md`` lists what differs and why.
 """
 
 from __future__ import annotations
@@ -13,18 +17,24 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
-import time
 import urllib.parse
 from collections import UserString
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from natsrs import _compat, _nats_py, errors
+from natsrs import errors
 from natsrs._info import ServerVersion, parse_url
-from natsrs._nats_py import PoolServer as Server
 from natsrs._natsrs import Client as NativeClient
-from natsrs._natsrs import ConnectionState, HeaderMap, Message, Subscriber
+from natsrs._natsrs import HeaderMap, Message, Subscriber, _redact_url, _server_list
+from natsrs.aio._dispatch import Dispatcher, connect_with_dispatcher, with_scheme
+from natsrs.aio._dispatch import PoolServer as Server
+from natsrs.aio._options import with_nats_py_defaults
+from natsrs.aio.subscription import (
+    DEFAULT_PENDING_BYTES_LIMIT,
+    DEFAULT_PENDING_MSGS_LIMIT,
+    report,
+)
 
 Msg = Message
 Subscription = Subscriber
@@ -56,6 +66,8 @@ DEFAULT_SERVERS = "nats://localhost:4222"
 
 _NUID_ALPHABET = string.digits + string.ascii_letters
 
+_T = TypeVar("_T")
+
 
 class RawCredentials(UserString):
     """nats-py's ``RawCredentials``: the text of a ``.creds`` file, for
@@ -75,13 +87,17 @@ class Client:
 
     def __init__(self) -> None:
         self._native: NativeClient | None = None
-        self._dispatcher: _nats_py.Dispatcher | None = None
+        self._dispatcher: Dispatcher | None = None
+        # A connect() call in progress (no native client exists until it returns).
         self._connecting = False
+        # A drain() in progress: nats-py's client is then neither closed nor disconnected.
         self._draining = False
         self._closed = False
-        self._last_error: Exception | None = None
-        self._stats_before: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
-        # The URLs just given to set_server_pool(), until the engine's view is read back.
+        # Why the last connect() call failed; a native client holds later errors.
+        self._connect_error: Exception | None = None
+        # The counters of the earlier connections' native clients (nats-py keeps them).
+        self._stats_before: dict[str, int] = {}
+        # The URLs just given to set_server_pool(), until the native client has them.
         self._pool_override: list[str] | None = None
         self.options: dict[str, Any] = {}
 
@@ -100,14 +116,12 @@ class Client:
         """
         if self._native is not None and not self._native.is_closed:
             raise errors.Error("nats: already connected; close() it first")
-        merged = _nats_py.with_nats_py_defaults(options)
+        merged = with_nats_py_defaults(options)
         self._connecting = True
         try:
-            native, dispatcher = await _nats_py.connect_with_dispatcher(
-                servers, merged, for_nats_class=True
-            )
+            native, dispatcher = await connect_with_dispatcher(servers, merged, for_nats_class=True)
         except Exception as exc:
-            self._last_error = exc
+            self._connect_error = exc
             raise
         finally:
             self._connecting = False
@@ -116,7 +130,7 @@ class Client:
         self._native = native
         self._dispatcher = dispatcher
         self._closed = False
-        self._last_error = None
+        self._connect_error = None
         self._pool_override = None
         # The hot paths are the native client's own methods.
         self.__dict__.update(
@@ -130,10 +144,7 @@ class Client:
         """Fold the previous connection's counters into ``stats`` (nats-py keeps them)."""
         old = self._native
         if old is not None:
-            for key, value in _native_stats(old).items():
-                self._stats_before[key] += value
-            if self._dispatcher is not None:
-                self._stats_before["errors_received"] += self._dispatcher.errors_received
+            self._stats_before = _added(self._stats_before, old.stats)
 
     # -- the hot paths, until connect() binds the native client's methods -----------------
 
@@ -154,8 +165,8 @@ class Client:
         cb: Callable[[Message], Awaitable[None]] | None = None,
         future: asyncio.Future[Message] | None = None,
         max_msgs: int = 0,
-        pending_msgs_limit: int | None = _compat.DEFAULT_PENDING_MSGS_LIMIT,
-        pending_bytes_limit: int | None = _compat.DEFAULT_PENDING_BYTES_LIMIT,
+        pending_msgs_limit: int | None = DEFAULT_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int | None = DEFAULT_PENDING_BYTES_LIMIT,
     ) -> Awaitable[Subscriber]:
         """Subscribe (``natsrs.Client.subscribe``)."""
         return _not_connected()
@@ -195,8 +206,8 @@ class Client:
         await self._live().flush(timeout)
 
     async def rtt(self, timeout: float = DEFAULT_FLUSH_TIMEOUT) -> float:
-        """Seconds for one round trip to the server (timed over ``flush()``'s round trip,
-        a request the server answers itself, rather than nats-py's PING/PONG).
+        """Seconds for one round trip to the server (the native client's ``rtt()``, timed
+        over ``flush()``'s round trip rather than nats-py's PING/PONG).
 
         Raises:
             natsrs.errors.BadTimeoutError: ``timeout`` is not positive.
@@ -204,10 +215,12 @@ class Client:
         """
         if timeout <= 0:
             raise errors.BadTimeoutError("nats: timeout invalid")
-        native = self._live()
-        start = time.perf_counter()  # not loop.time(): uvloop's has 1 ms resolution
-        await native.flush(timeout)
-        return time.perf_counter() - start
+        try:
+            return await asyncio.wait_for(_awaited(self._live().rtt()), timeout)
+        except asyncio.TimeoutError as exc:
+            if isinstance(exc, errors.TimeoutError):
+                raise
+            raise errors.TimeoutError("nats: timeout") from None
 
     async def drain(self) -> None:
         """Drain every subscription, flush, then close, within ``drain_timeout``.
@@ -230,7 +243,7 @@ class Client:
         try:
             await asyncio.wait_for(_awaited(native.drain()), dispatcher.drain_timeout)
         except asyncio.TimeoutError:
-            await _compat.report(dispatcher.error_cb, errors.DrainTimeoutError("nats: drain"))
+            await report(dispatcher.error_cb, errors.DrainTimeoutError("nats: drain"))
             await native.close()
         finally:
             self._draining = False
@@ -279,16 +292,18 @@ class Client:
             natsrs.errors.InvalidServerAddressError: a URL cannot be parsed.
         """
         native = self._live()
-        _run_now(native.set_server_pool(servers))
+        pending = _run_now(native.set_server_pool(servers))
         dispatcher = self._dispatcher
         if dispatcher is not None:
-            self._pool_override = [_nats_py.redact(url) for url in servers]
-            dispatcher._spawn(self._refresh_pool())
+            dispatcher.spawn(dispatcher.refresh())
+        if pending is not None:
+            # The native client shows the new pool once its awaitable has ended.
+            override = [_redact_url(with_scheme(url)) for url in _server_list(servers)]
+            self._pool_override = override
+            pending.add_done_callback(lambda _: self._end_override(override))
 
-    async def _refresh_pool(self) -> None:
-        dispatcher = self._dispatcher
-        if dispatcher is not None:
-            await dispatcher.refresh()
+    def _end_override(self, override: list[str]) -> None:
+        if self._pool_override is override:
             self._pool_override = None
 
     # -- properties -----------------------------------------------------------------------
@@ -306,23 +321,17 @@ class Client:
         native = self._native
         if self._draining:
             return True
-        if native is None or native.is_closed:
-            return False
-        return native.connection_state == ConnectionState.CONNECTED
+        return native is not None and native.is_connected
 
     @property
     def is_reconnecting(self) -> bool:
-        return self._dispatcher is not None and self._dispatcher.is_reconnecting
+        native = self._native
+        return native is not None and native.is_reconnecting
 
     @property
     def is_connecting(self) -> bool:
         native = self._native
-        pending = (
-            native is not None
-            and not native.is_closed
-            and native.connection_state == ConnectionState.PENDING
-        )
-        return self._connecting or pending
+        return self._connecting or (native is not None and native.is_connecting)
 
     @property
     def is_draining(self) -> bool:
@@ -386,14 +395,19 @@ class Client:
     @property
     def connected_server_version(self) -> ServerVersion:
         native = self._native
-        return ServerVersion("0.0.0-unknown") if native is None else native.connected_server_version
+        return ServerVersion() if native is None else native.connected_server_version
 
     @property
     def last_error(self) -> Exception | None:
-        dispatcher = self._dispatcher
-        if dispatcher is not None and dispatcher.last_error is not None:
-            return dispatcher.last_error
-        return self._last_error
+        """The last error: of a failed ``connect()``, else the native client's last error
+        event, else a failed pass of the first connect."""
+        if self._connect_error is not None:
+            return self._connect_error
+        native = self._native
+        error = None if native is None else native.last_exception
+        if error is None and self._dispatcher is not None:
+            error = self._dispatcher.connect_error
+        return error
 
     @property
     def pending_data_size(self) -> int:
@@ -406,13 +420,10 @@ class Client:
     def stats(self) -> dict[str, int]:
         """nats-py's counters, from the engine's (``in_bytes``/``out_bytes`` count wire
         bytes; ``flush()`` adds one message each way)."""
-        totals = dict(self._stats_before)
-        if self._native is not None:
-            for key, value in _native_stats(self._native).items():
-                totals[key] += value
-        if self._dispatcher is not None:
-            totals["errors_received"] += self._dispatcher.errors_received
-        return totals
+        native = self._native
+        if native is None:
+            return {key: self._stats_before.get(key, 0) for key in _STAT_KEYS}
+        return _added(self._stats_before, native.stats)
 
     # -- context manager --------------------------------------------------------------------
 
@@ -431,33 +442,27 @@ class Client:
 _STAT_KEYS = ("in_msgs", "out_msgs", "in_bytes", "out_bytes", "reconnects", "errors_received")
 
 
-def _native_stats(native: NativeClient) -> dict[str, int]:
-    s = native.statistics()
-    return {
-        "in_msgs": s.in_messages,
-        "out_msgs": s.out_messages,
-        "in_bytes": s.in_bytes,
-        "out_bytes": s.out_bytes,
-        "reconnects": max(0, s.connects - 1),
-        "errors_received": 0,
-    }
+def _added(before: dict[str, int], stats: dict[str, int]) -> dict[str, int]:
+    return {key: before.get(key, 0) + value for key, value in stats.items()}
 
 
-async def _awaited(awaitable: Awaitable[None]) -> None:
-    await awaitable
+async def _awaited(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
 
 
-def _run_now(awaitable: Awaitable[None]) -> None:
-    """Drive a native awaitable one step, now: a finished one returns or raises here; a
-    pending one goes on in the engine (its failure then reaches no one, as nats-py's
-    plain ``set_server_pool`` call would not either)."""
+def _run_now(awaitable: Awaitable[None]) -> asyncio.Future[Any] | None:
+    """Drive a native awaitable one step, now: a finished one returns ``None`` or raises
+    here; a pending one goes on in the engine and is returned (its failure then reaches no
+    one, as nats-py's plain ``set_server_pool`` call would not either)."""
     step = awaitable.__await__()
     try:
         pending = next(step)
     except StopIteration:
-        return
+        return None
     if isinstance(pending, asyncio.Future):
         pending.add_done_callback(_consume)
+        return pending
+    return None
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

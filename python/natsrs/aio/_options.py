@@ -1,11 +1,10 @@
-"""nats-py's ``connect`` keywords on natsrs's engine.
+"""nats-py's ``connect`` keywords, translated onto :class:`natsrs.ConnectOptions`.
 
 ``natsrs.connect(servers, **kw)`` hands its keywords here as soon as one of them is
 nats-py's (see :func:`uses_nats_py`); ``natsrs.NATS.connect`` always does. Every keyword
-is translated onto :class:`natsrs.ConnectOptions` (the table is in ``MIGRATING.md``), and
-the six connection callbacks are driven by one ``event_callback`` installed here, a
-:class:`Dispatcher`, which also keeps what ``natsrs.NATS``'s properties read (the server
-pool, the connected server, the last error).
+becomes a builder setting (the table is in ``MIGRATING.md``) except the connection
+callbacks and the settings nats-py's callbacks depend on, which :func:`translate` returns
+as :class:`Settings` for :mod:`natsrs.aio._dispatch`.
 
 Keywords natsrs cannot honour are accepted; when one is given a value that would change
 nats-py's behaviour, a warning on the ``natsrs`` logger says so and why.
@@ -13,46 +12,28 @@ nats-py's behaviour, a warning on the ``natsrs`` logger says so and why.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import inspect
 import logging
 import os
 import ssl
-import urllib.parse
 from collections import UserString
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from natsrs import _callbacks, _compat, errors, nkeys
-from natsrs._natsrs import (
-    Auth,
-    Client,
-    ConnectionState,
-    ConnectOptions,
-    Event,
-    EventKind,
-    ReconnectToServer,
-    Server,
-    ServerInfo,
-    TlsConfig,
-)
+from natsrs import errors, nkeys
+from natsrs._natsrs import Auth, ConnectOptions, Event, TlsConfig, _server_list
 
 __all__ = [
     "CALLBACK_NAMES",
     "NATS_PY_DEFAULTS",
     "NATS_PY_KEYWORDS",
-    "Dispatcher",
-    "PoolServer",
-    "connect",
-    "connect_with_dispatcher",
-    "default_error_callback",
-    "event_error",
-    "redact",
+    "Settings",
+    "apply_native",
+    "translate",
     "uses_nats_py",
     "with_nats_py_defaults",
 ]
@@ -143,10 +124,8 @@ NATS_PY_DEFAULTS: dict[str, Any] = {
 """nats-py's defaults where they differ from the engine's (``natsrs.NATS`` uses them;
 ``request_timeout`` is the native option behind ``request()``'s 0.5 s default)."""
 
-_PENDING_SIZE = 2 * 1024 * 1024
 
-# How long connect() waits for the engine's pool after connecting (natsrs.NATS).
-_POOL_WAIT = 2.0
+_PENDING_SIZE = 2 * 1024 * 1024
 
 # Keywords with no engine counterpart: the value nats-py uses by default (which is also
 # what natsrs does) and why any other value cannot be honoured.
@@ -196,32 +175,34 @@ def with_nats_py_defaults(options: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-async def default_error_callback(ex: Exception) -> None:
-    """nats-py's ``_default_error_callback``: log the error (here on the ``natsrs`` logger)."""
-    logger.error("nats: encountered error", exc_info=ex)
-
-
 @dataclass
-class PoolServer:
-    """nats-py's ``Server``: a server of the pool as a reconnect handler sees it."""
+class Settings:
+    """What nats-py's keywords ask of the callbacks rather than of the engine."""
 
-    uri: urllib.parse.ParseResult
-    reconnects: int = 0
+    callbacks: dict[str, Any]
+    """The six connection callbacks by keyword (``None`` when not given)."""
+    allow_reconnect: bool
+    reconnect_to_server_handler: Callable[..., Any] | None
+    event_callback: Callable[[Event], object] | None
+    """natsrs's own ``event_callback=``, still called with every event."""
+    reconnect_to_server_callback: Callable[..., Any] | None
+    configured: list[str]
+    """The server URLs as given (with their credentials)."""
+    track_pool: bool
+    """Whether the pool is followed (``natsrs.NATS``, or a ``discovered_server_cb``)."""
+    drain_timeout: float | None
+    initial_passes: int | None = None
+    """The first connect's passes over the servers (0: no limit), when known."""
+    initial_wait: float = 0.0
 
 
-async def connect(servers: str | Sequence[str] | None, options: Mapping[str, Any]) -> Client:
-    """``natsrs.connect`` for keywords that include nats-py's: the native ``Client``."""
-    client, _ = await connect_with_dispatcher(servers, options, for_nats_class=False)
-    return client
-
-
-async def connect_with_dispatcher(
+def translate(
     servers: str | Sequence[str] | None,
     options: Mapping[str, Any],
     *,
     for_nats_class: bool,
-) -> tuple[Client, Dispatcher]:
-    """Translate, connect, and attach the dispatcher to the new client.
+) -> tuple[ConnectOptions, Settings]:
+    """The builder for ``options`` (both APIs' keywords), and the callbacks' settings.
 
     Raises:
         TypeError: an unknown keyword, or a nats-py keyword together with its native twin.
@@ -229,53 +210,6 @@ async def connect_with_dispatcher(
             function.
         ValueError: a value natsrs cannot use (the message says which and why).
     """
-    opts, dispatcher = _translate(servers, options, for_nats_class=for_nats_class)
-    client = await _connect_retrying(opts, servers, dispatcher)
-    await dispatcher.attach(client)
-    return client, dispatcher
-
-
-async def _connect_retrying(
-    opts: ConnectOptions, servers: str | Sequence[str] | None, dispatcher: Dispatcher
-) -> Client:
-    """nats-py's first connect: with ``max_reconnect_attempts`` known (always on
-    ``natsrs.NATS``), the servers get that many more passes, ``reconnect_time_wait``
-    apart, each failed pass going to ``error_cb``; then ``NoServersError``. A limit of 0
-    or less retries for ever. As in nats-py, ``allow_reconnect=False`` stops at the first
-    failure of a server that was reached (authorization, TLS), not at unreachable ones.
-    """
-    passes = dispatcher.initial_passes
-    failed = 0
-    while True:
-        try:
-            return await opts.connect(servers)
-        except errors.InvalidServerAddressError:
-            raise
-        except errors.ConnectError as exc:
-            if passes is None:
-                raise
-            dispatcher.last_error = exc
-            await _compat.report(dispatcher.error_cb, exc)
-            if not dispatcher.allow_reconnect and not isinstance(exc, errors.NoServersError):
-                raise
-            failed += 1
-            if 0 < passes <= failed:
-                raise errors.NoServersError(
-                    f"nats: no servers available for connection after {failed} attempts "
-                    f"(last: {exc})"
-                ) from exc
-            await asyncio.sleep(dispatcher.initial_wait)
-
-
-# -- translation ----------------------------------------------------------------------------
-
-
-def _translate(
-    servers: str | Sequence[str] | None,
-    options: Mapping[str, Any],
-    *,
-    for_nats_class: bool,
-) -> tuple[ConnectOptions, Dispatcher]:
     rest = dict(options)
     for key, twins in _EQUIVALENTS.items():
         both = twins.intersection(rest)
@@ -351,16 +285,10 @@ def _translate(
         raise TypeError("connect() got both nats-py credential callbacks and 'auth_callback'")
 
     allow_reconnect = pop("allow_reconnect", None)
-    handler = pop("reconnect_to_server_handler", None)
-    dispatcher = Dispatcher(
-        error_cb=callbacks["error_cb"],
-        disconnected_cb=callbacks["disconnected_cb"],
-        closed_cb=callbacks["closed_cb"],
-        discovered_server_cb=callbacks["discovered_server_cb"],
-        reconnected_cb=callbacks["reconnected_cb"],
-        lame_duck_mode_cb=callbacks["lame_duck_mode_cb"],
+    settings = Settings(
+        callbacks=callbacks,
         allow_reconnect=True if allow_reconnect is None else bool(allow_reconnect),
-        reconnect_to_server_handler=handler,
+        reconnect_to_server_handler=pop("reconnect_to_server_handler", None),
         event_callback=pop("event_callback", None),
         reconnect_to_server_callback=pop("reconnect_to_server_callback", None),
         configured=_server_list(servers),
@@ -368,15 +296,10 @@ def _translate(
         drain_timeout=None if drain_timeout is None else float(drain_timeout),
     )
     if attempts is not None:
-        dispatcher.initial_passes = attempts + 1 if attempts > 0 else 0
-        dispatcher.initial_wait = initial_wait
-    opts.event_callback(dispatcher.on_event)
-    if dispatcher.needs_chooser:
-        opts.reconnect_to_server_callback(dispatcher.choose)
-    elif dispatcher.user_chooser is not None:
-        opts.reconnect_to_server_callback(dispatcher.user_chooser)
+        settings.initial_passes = attempts + 1 if attempts > 0 else 0
+        settings.initial_wait = initial_wait
     apply_native(opts, rest)
-    return opts, dispatcher
+    return opts, settings
 
 
 _TUPLE_OPTIONS = frozenset({"user_and_password", "jwt", "add_client_certificate"})
@@ -636,329 +559,3 @@ def _decode_signature(signature: bytes | bytearray | str) -> bytes:
         if len(raw) == 64:
             return raw
         raise ValueError("signature_cb must return the base64-encoded signature") from None
-
-
-# -- servers --------------------------------------------------------------------------------
-
-
-def _server_list(servers: str | Sequence[str] | None) -> list[str]:
-    if servers is None:
-        return []
-    items = servers.split(",") if isinstance(servers, str) else list(servers)
-    return [item.strip() for item in items if item.strip()]
-
-
-def _with_scheme(url: str) -> str:
-    return url if "://" in url else f"nats://{url}"
-
-
-def _host_port(url: str) -> tuple[str, int | None]:
-    try:
-        parts = urllib.parse.urlsplit(_with_scheme(url))
-        return (parts.hostname or "", parts.port)
-    except ValueError:
-        return ("", None)
-
-
-def redact(url: str) -> str:
-    """``url`` with its credentials replaced by ``***``, as the engine shows pool entries."""
-    url = _with_scheme(url)
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
-
-
-def _info_dict(info: ServerInfo) -> dict[str, Any]:
-    """A ``ServerInfo`` as nats-py's INFO dictionary (its JSON keys)."""
-    out: dict[str, Any] = {
-        "server_id": info.server_id,
-        "server_name": info.server_name,
-        "version": info.version,
-        "go": info.go,
-        "host": info.host,
-        "port": info.port,
-        "headers": info.headers,
-        "auth_required": info.auth_required,
-        "tls_required": info.tls_required,
-        "max_payload": info.max_payload,
-        "proto": info.proto,
-        "client_id": info.client_id,
-        "client_ip": info.client_ip,
-        "connect_urls": list(info.connect_urls),
-        "ldm": info.lame_duck_mode,
-        "jetstream": info.jetstream,
-    }
-    if info.nonce:
-        out["nonce"] = info.nonce
-    if info.cluster is not None:
-        out["cluster"] = info.cluster
-    if info.domain is not None:
-        out["domain"] = info.domain
-    return out
-
-
-# -- events ---------------------------------------------------------------------------------
-
-
-def event_error(event: Event) -> Exception:
-    """The natsrs exception an error event stands for, with nats-py's class names."""
-    message = event.message or str(event.kind)
-    low = message.lower()
-    if event.kind == EventKind.SLOW_CONSUMER or (
-        event.kind == EventKind.SERVER_ERROR and event.sid is not None
-    ):
-        return errors.SlowConsumerError(message, sid=event.sid)
-    if "authorization violation" in low or "failed signing nonce" in low:
-        return errors.AuthorizationError(message)
-    if event.kind == EventKind.SERVER_ERROR:
-        if "stale connection" in low:
-            return errors.StaleConnectionError(message)
-        return errors.Error(message)
-    if "max reconnects" in low:
-        return errors.NoServersError(message)
-    if "not in pool" in low:
-        return errors.ServerNotInPoolError(message)
-    if "timed out" in low:
-        return errors.ConnectTimeoutError(message)
-    if "tls" in low:
-        return errors.TlsError(message)
-    return errors.ConnectError(message)
-
-
-class Dispatcher:
-    """The ``event_callback`` (and, when needed, the reconnect-to-server callback) behind
-    nats-py's connection callbacks, and the state ``natsrs.NATS`` reports.
-
-    Events arrive one at a time, in order, on the loop that connected:
-
-    - ``CONNECTED`` after the first: ``reconnected_cb()``; and, once the pool has been
-      read back (in a task of its own: the engine answers nothing while reconnecting),
-      ``discovered_server_cb()`` if it gained servers announced by the cluster;
-    - ``DISCONNECTED``: ``disconnected_cb()``; ``LAME_DUCK_MODE``: ``lame_duck_mode_cb()``;
-    - ``CLOSED``: ``disconnected_cb()`` if the client was connected, then ``closed_cb()``;
-    - ``SLOW_CONSUMER``, ``SERVER_ERROR``, ``CLIENT_ERROR``: ``error_cb(exception)``
-      (the engine giving up reconnecting only sets ``last_error``, as in nats-py).
-    """
-
-    def __init__(
-        self,
-        *,
-        error_cb: ErrorCallback | None,
-        disconnected_cb: Callback | None,
-        closed_cb: Callback | None,
-        discovered_server_cb: Callback | None,
-        reconnected_cb: Callback | None,
-        lame_duck_mode_cb: Callback | None,
-        allow_reconnect: bool,
-        reconnect_to_server_handler: Callable[..., Any] | None,
-        event_callback: Callable[[Event], object] | None,
-        reconnect_to_server_callback: Callable[..., Any] | None,
-        configured: list[str],
-        track_pool: bool,
-        drain_timeout: float | None,
-    ) -> None:
-        self.error_cb: ErrorCallback = error_cb or default_error_callback
-        self.disconnected_cb = disconnected_cb
-        self.closed_cb = closed_cb
-        self.discovered_server_cb = discovered_server_cb
-        self.reconnected_cb = reconnected_cb
-        self.lame_duck_mode_cb = lame_duck_mode_cb
-        self.allow_reconnect = allow_reconnect
-        self.handler = reconnect_to_server_handler
-        self.user_event_callback = event_callback
-        self.user_chooser = reconnect_to_server_callback
-        self.track_pool = track_pool
-        self.drain_timeout = drain_timeout
-        # Original URLs by host and port: the engine shows pool entries redacted.
-        self.configured = {_host_port(url): _with_scheme(url) for url in configured}
-
-        self.client: Client | None = None
-        self.connected = False
-        self.ever_connected = False
-        self.closed = False
-        self.closed_event = asyncio.Event()
-        self.errors_received = 0
-        self.last_error: Exception | None = None
-        self.pool: list[Server] = []
-        self._discovered: set[str] | None = None
-        self._close_when_attached = False
-        self._tasks: set[asyncio.Future[Any]] = set()
-        self._refreshing = asyncio.Lock()
-        # The first connect's passes over the servers (0: no limit), when known.
-        self.initial_passes: int | None = None
-        self.initial_wait = 0.0
-
-    @property
-    def needs_chooser(self) -> bool:
-        return not self.allow_reconnect or self.handler is not None
-
-    async def attach(self, client: Client) -> None:
-        """Called once ``connect`` returned the client.
-
-        The dispatcher keeps the client only when it must act on it (close it, read its
-        pool): the client holds the dispatcher, a cycle the garbage collector cannot see
-        through the extension, so a client kept here stays connected until closed, as
-        nats-py's does. Otherwise dropping it still closes it, as natsrs's does.
-        """
-        client._error_callback = self.error_cb
-        if not (self.track_pool or not self.allow_reconnect):
-            return
-        self.client = client
-        if self._close_when_attached:
-            self._close_for_good()
-        if self.track_pool:
-            # The engine answers pool queries only while connected: a connection lost
-            # right now must not hold up connect().
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.refresh(), _POOL_WAIT)
-
-    async def refresh(self) -> bool:
-        """Re-read the pool; True when it gained discovered servers since the last time."""
-        async with self._refreshing:
-            client = self.client
-            if client is None or client.is_closed:
-                return False
-            try:
-                pool = await client.server_pool()
-            except errors.ConnectionClosedError:
-                return False
-            self.pool = pool
-            discovered = {server.addr for server in pool if server.is_discovered}
-            new = self._discovered is not None and not discovered <= self._discovered
-            self._discovered = discovered | (self._discovered or set())
-            return new
-
-    async def _refresh_and_report(self) -> None:
-        if await self.refresh():
-            await self._call("discovered_server_cb", self.discovered_server_cb)
-
-    def _spawn(self, awaitable: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(awaitable)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def original_url(self, addr: str) -> str:
-        """A pool entry's URL with the credentials it was configured with."""
-        if "***" not in addr:
-            return addr
-        return self.configured.get(_host_port(addr), addr)
-
-    # -- the event callback --
-
-    async def on_event(self, event: Event) -> None:
-        if self.user_event_callback is not None:
-            await _callbacks.call_reporting("event callback", self.user_event_callback, event)
-        kind = event.kind
-        if kind == EventKind.CONNECTED:
-            first = not self.ever_connected
-            self.ever_connected = self.connected = True
-            client = self.client
-            if self.track_pool and client is not None:
-                # Read in the background: events must never wait on the engine (it
-                # answers nothing while reconnecting, which would hold up DISCONNECTED).
-                self._spawn(self._refresh_and_report())
-            if not first:
-                await self._call("reconnected_cb", self.reconnected_cb)
-        elif kind == EventKind.DISCONNECTED:
-            self.last_error = None
-            if self.connected:
-                self.connected = False
-                await self._call("disconnected_cb", self.disconnected_cb)
-            if not self.allow_reconnect:
-                self._close_for_good()
-        elif kind == EventKind.CLOSED:
-            await self._on_closed()
-        elif kind == EventKind.LAME_DUCK_MODE:
-            await self._call("lame_duck_mode_cb", self.lame_duck_mode_cb)
-        elif kind in (EventKind.SLOW_CONSUMER, EventKind.SERVER_ERROR, EventKind.CLIENT_ERROR):
-            if kind == EventKind.SERVER_ERROR:
-                self.errors_received += 1
-            error = event_error(event)
-            self.last_error = error
-            if isinstance(error, errors.NoServersError):
-                return  # nats-py only records it, then closes (closed_cb)
-            await _compat.report(self.error_cb, error)
-
-    async def _on_closed(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self.connected:
-            self.connected = False
-            await self._call("disconnected_cb", self.disconnected_cb)
-        await self._call("closed_cb", self.closed_cb)
-        self.closed_event.set()
-
-    async def _call(self, what: str, callback: Callback | None) -> None:
-        if callback is None:
-            return
-        try:
-            await callback()
-        except Exception:
-            logger.exception("natsrs: the %s raised", what)
-
-    # -- the reconnect-to-server callback --
-
-    async def choose(self, servers: list[Server], info: ServerInfo) -> ReconnectToServer | None:
-        # The engine asks before every connection attempt, the first one included; its
-        # INFO is empty until a server has been reached.
-        reconnecting = bool(info.server_id)
-        if reconnecting and not self.allow_reconnect:
-            self._close_for_good()
-            return None
-        if self.user_chooser is not None:
-            choice: ReconnectToServer | None = await _callbacks.call(
-                self.user_chooser, servers, info
-            )
-            return choice
-        if self.handler is not None and reconnecting:
-            return await self._ask_handler(servers, info)
-        return None
-
-    async def _ask_handler(
-        self, servers: list[Server], info: ServerInfo
-    ) -> ReconnectToServer | None:
-        """nats-py's ``reconnect_to_server_handler(servers, info) -> (server, delay)``."""
-        assert self.handler is not None
-        snapshot = [
-            PoolServer(
-                uri=urllib.parse.urlparse(self.original_url(s.addr)), reconnects=s.failed_attempts
-            )
-            for s in servers
-        ]
-        try:
-            answer = self.handler(snapshot, _info_dict(info))
-            if inspect.isawaitable(answer):
-                answer = await answer
-            selected, delay = answer
-        except Exception as exc:
-            await _compat.report(self.error_cb, exc)
-            return None
-        if selected is None:
-            # nats-py then takes the first eligible server, after the delay.
-            if not snapshot:
-                return None
-            selected = snapshot[0]
-        return ReconnectToServer(selected.uri.geturl(), delay=max(0.0, float(delay or 0)))
-
-    def _close_for_good(self) -> None:
-        """``allow_reconnect=False``: the connection was lost, so the client closes."""
-        client = self.client
-        if client is None:
-            self._close_when_attached = True
-            return
-        if client.is_closed:
-            return
-        # close() marks the client closed at once; the engine's handler then stops
-        # before its next connection attempt.
-        self._spawn(client.close())
-
-    @property
-    def is_reconnecting(self) -> bool:
-        client = self.client
-        return (
-            client is not None
-            and not client.is_closed
-            and client.connection_state == ConnectionState.DISCONNECTED
-        )
