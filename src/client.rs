@@ -1,6 +1,5 @@
 //! `natsrs.Client`: publish, request, subscribe, flush, drain and a real close.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +37,7 @@ impl PyClient {
         life: Arc<Lifecycle>,
         skip_subject_validation: bool,
         subscription_capacity: usize,
+        echo: bool,
         pool: Vec<async_nats::Server>,
     ) -> Self {
         PyClient {
@@ -46,6 +46,7 @@ impl PyClient {
                 life,
                 skip_subject_validation,
                 subscription_capacity,
+                echo,
                 pool,
             ),
         }
@@ -415,30 +416,14 @@ impl PyClient {
         let inner = self.inner.clone();
         let ordered = outbox::publishes_sent(&self.inner.outbox);
         let fut = async move {
-            let timed_out = || Error::new(Kind::FlushTimeout, "flush timed out");
-            tokio::time::timeout(limit, async {
-                ordered.await;
-                inner.client.flush().await
-            })
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(Error::from)?;
-            // The engine's flush only empties the write buffer. A request to a subject
-            // nobody listens on comes back as "no responders" once the server got to it,
-            // and the server handles a connection's commands in order.
-            let probe = async_nats::Request::new().timeout(Some(limit));
-            match inner
-                .client
-                .send_request(inner.client.new_inbox(), probe)
+            let started = tokio::time::Instant::now();
+            tokio::time::timeout(limit, ordered)
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(err) => match err.kind() {
-                    async_nats::client::RequestErrorKind::NoResponders => Ok(()),
-                    async_nats::client::RequestErrorKind::TimedOut => Err(timed_out()),
-                    _ if inner.life.is_closed() => Err(Error::closed()),
-                    _ => Err(Error::from(err)),
-                },
+                .map_err(|_| Error::new(Kind::FlushTimeout, "flush timed out"))?;
+            let left = limit.saturating_sub(started.elapsed());
+            match inner.round_trip.run(left).await {
+                Err(_) if inner.life.is_closed() => Err(Error::closed()),
+                other => other,
             }
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
@@ -533,7 +518,7 @@ impl PyClient {
     }
 
     fn statistics(&self) -> PyStatistics {
-        PyStatistics::from_engine(&self.inner.client.statistics())
+        self.inner.statistics()
     }
 
     fn is_server_compatible(&self, major: i64, minor: i64, patch: i64) -> bool {
@@ -641,21 +626,19 @@ impl PyClient {
     /// nats-py's `stats` dict: in/out messages and bytes, reconnects, server errors.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
-        let s = self.inner.client.statistics();
+        let s = self.inner.statistics();
         let dict = pyo3::types::PyDict::new(py);
-        dict.set_item("in_msgs", s.in_messages.load(Ordering::Relaxed))?;
-        dict.set_item("out_msgs", s.out_messages.load(Ordering::Relaxed))?;
-        dict.set_item("in_bytes", s.in_bytes.load(Ordering::Relaxed))?;
-        dict.set_item("out_bytes", s.out_bytes.load(Ordering::Relaxed))?;
-        dict.set_item(
-            "reconnects",
-            s.connects.load(Ordering::Relaxed).saturating_sub(1),
-        )?;
+        dict.set_item("in_msgs", s.in_messages)?;
+        dict.set_item("out_msgs", s.out_messages)?;
+        dict.set_item("in_bytes", s.in_bytes)?;
+        dict.set_item("out_bytes", s.out_bytes)?;
+        dict.set_item("reconnects", s.connects.saturating_sub(1))?;
         dict.set_item("errors_received", self.inner.life.errors_received())?;
         Ok(dict)
     }
 
-    /// Round-trip time to the server in seconds, timed over `flush()`'s round trip.
+    /// Round-trip time to the server in seconds, timed over `flush()`'s round trip
+    /// (without waiting for earlier publishes).
     fn rtt(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
             return runtime::fail(py, err);
@@ -663,16 +646,7 @@ impl PyClient {
         let inner = self.inner.clone();
         let fut = async move {
             let started = std::time::Instant::now();
-            let probe = async_nats::Request::new().timeout(Some(FLUSH_TIMEOUT));
-            match inner
-                .client
-                .send_request(inner.client.new_inbox(), probe)
-                .await
-            {
-                Ok(_) => {}
-                Err(err) if err.kind() == async_nats::client::RequestErrorKind::NoResponders => {}
-                Err(err) => return Err(Error::from(err)),
-            }
+            inner.round_trip.run(FLUSH_TIMEOUT).await?;
             Ok(Seconds(started.elapsed().as_secs_f64()))
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)

@@ -64,6 +64,7 @@ impl ToPy for Connected {
                 self.life,
                 self.settings.skip_subject_validation,
                 self.settings.subscription_capacity,
+                !self.settings.no_echo,
                 self.pool,
             ),
         )?

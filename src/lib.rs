@@ -34,6 +34,7 @@ mod message;
 mod nkey;
 mod options;
 mod outbox;
+mod probe;
 mod pynames;
 mod reconnect;
 mod runtime;

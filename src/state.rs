@@ -17,6 +17,7 @@ use crate::error::{Error, Kind};
 use crate::events::{EventData, EventHub, EventKind};
 use crate::header::PyHeaderMap;
 use crate::outbox::{self, Outbox, Publish, Pushed};
+use crate::probe::RoundTrip;
 use crate::runtime;
 use crate::server::PyServer;
 use crate::subject;
@@ -199,6 +200,8 @@ pub(crate) struct ClientInner {
     error_callback: Mutex<Option<Py<PyAny>>>,
     /// Publishes on their way to the engine.
     pub(crate) outbox: Arc<Outbox>,
+    /// `flush()` and `rtt()`'s round trip to the server.
+    pub(crate) round_trip: RoundTrip,
     /// The engine's server pool as last read, for the synchronous `servers` and
     /// `connected_url`: the engine answers pool queries only through its handler, which
     /// is busy exactly while reconnecting. The pool changes only when a connection is
@@ -213,10 +216,12 @@ impl ClientInner {
         life: Arc<Lifecycle>,
         skip_subject_validation: bool,
         subscription_capacity: usize,
+        echo: bool,
         pool: Vec<async_nats::Server>,
     ) -> Arc<Self> {
         let inner = Arc::new(ClientInner {
             outbox: Outbox::new(client.clone(), life.lifeline.clone()),
+            round_trip: RoundTrip::new(client.clone(), echo),
             client,
             life,
             skip_subject_validation,
@@ -285,6 +290,22 @@ impl ClientInner {
 
     pub(crate) fn set_error_callback(&self, callback: Option<Py<PyAny>>) {
         *self.error_callback.lock().expect("client lock") = callback;
+    }
+
+    /// The engine's counters without natsrs's own round-trip probes.
+    pub(crate) fn statistics(&self) -> PyStatistics {
+        let s = self.client.statistics();
+        let probes = &self.round_trip.counts;
+        let own = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        PyStatistics {
+            in_bytes: s.in_bytes.load(Ordering::Relaxed),
+            out_bytes: s.out_bytes.load(Ordering::Relaxed),
+            in_messages: (s.in_messages.load(Ordering::Relaxed))
+                .saturating_sub(own(&probes.received)),
+            out_messages: (s.out_messages.load(Ordering::Relaxed))
+                .saturating_sub(own(&probes.sent)),
+            connects: s.connects.load(Ordering::Relaxed),
+        }
     }
 
     pub(crate) fn connection_state(&self) -> PyConnectionState {
@@ -370,23 +391,11 @@ pub(crate) enum PyConnectionState {
 }
 #[pyclass(name = "Statistics", module = "natsrs", frozen, get_all)]
 pub(crate) struct PyStatistics {
-    in_bytes: u64,
-    out_bytes: u64,
-    in_messages: u64,
-    out_messages: u64,
-    connects: u64,
-}
-
-impl PyStatistics {
-    pub(crate) fn from_engine(s: &async_nats::Statistics) -> Self {
-        PyStatistics {
-            in_bytes: s.in_bytes.load(Ordering::Relaxed),
-            out_bytes: s.out_bytes.load(Ordering::Relaxed),
-            in_messages: s.in_messages.load(Ordering::Relaxed),
-            out_messages: s.out_messages.load(Ordering::Relaxed),
-            connects: s.connects.load(Ordering::Relaxed),
-        }
-    }
+    pub(crate) in_bytes: u64,
+    pub(crate) out_bytes: u64,
+    pub(crate) in_messages: u64,
+    pub(crate) out_messages: u64,
+    pub(crate) connects: u64,
 }
 
 #[pymethods]
