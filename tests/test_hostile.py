@@ -372,7 +372,6 @@ async def assert_still_healthy(client: natsrs.Client) -> None:
 # E: flush is a request; a subscriber to `>` answers nothing but sees it
 
 
-@xfail("E", "flush and rtt wait for a no-responders reply that a '>' subscriber prevents")
 async def test_e_flush_and_rtt_work_with_a_full_wildcard_subscriber(
     nats_server: NatsServer, client_factory: ClientFactory
 ) -> None:
