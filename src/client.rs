@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::connection::State;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 
 use crate::args::{extract_duration, extract_server_list, parse_servers, Payload, PayloadArg};
+use crate::engine::{Ending, Fate};
 use crate::error::{Error, Kind};
 use crate::events::PyEventStream;
 use crate::header::PyHeaderMap;
@@ -34,6 +34,7 @@ pub(crate) struct PyClient {
 impl PyClient {
     pub(crate) fn new(
         client: async_nats::Client,
+        fate: Fate,
         life: Arc<Lifecycle>,
         skip_subject_validation: bool,
         subscription_capacity: usize,
@@ -43,6 +44,7 @@ impl PyClient {
         PyClient {
             inner: ClientInner::new(
                 client,
+                fate,
                 life,
                 skip_subject_validation,
                 subscription_capacity,
@@ -50,6 +52,10 @@ impl PyClient {
                 pool,
             ),
         }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<ClientInner> {
+        &self.inner
     }
 
     fn subscribe_impl(
@@ -75,10 +81,11 @@ impl PyClient {
         let ordered = outbox::publishes_sent(&self.inner.outbox);
         let fut = async move {
             ordered.await;
+            let engine = inner.engine.current();
             let mut sub = match &queue {
-                None => inner.client.subscribe(subject.clone()).await?,
+                None => engine.client.subscribe(subject.clone()).await?,
                 Some(q) => {
-                    inner
+                    engine
                         .client
                         .queue_subscribe(subject.clone(), q.clone())
                         .await?
@@ -91,6 +98,7 @@ impl PyClient {
                 sub,
                 subject,
                 queue,
+                max_msgs,
                 client: inner,
                 delivery,
             })
@@ -113,7 +121,13 @@ impl PyClient {
             return runtime::ready_none(py);
         }
         let fut = async move {
-            let connected = inner.client.connection_state() == State::Connected;
+            let engine = inner.engine.current();
+            if engine.ending() != Ending::Running || engine.task_exited() {
+                // The engine's task died and none took over: nothing is left to stop.
+                inner.life.finish();
+                return Ok(());
+            }
+            let connected = inner.connection_state() == PyConnectionState::CONNECTED;
             if connected {
                 // Publishes still in the outbox go out first, as nats-py flushes its
                 // buffer on close; a dead connection would only hold the close up.
@@ -121,7 +135,7 @@ impl PyClient {
                     tokio::time::timeout(CLOSE_WAIT, outbox::publishes_sent(&inner.outbox)).await;
             }
             // Fails only if the handler is already gone, which is what we want.
-            let _ = inner.client.drain().await;
+            let _ = engine.client.drain().await;
             if connected {
                 inner.life.wait_terminated(CLOSE_WAIT).await;
             }
@@ -177,6 +191,7 @@ struct NewSubscriber {
     sub: async_nats::Subscriber,
     subject: String,
     queue: Option<String>,
+    max_msgs: u64,
     client: Arc<ClientInner>,
     delivery: Option<CallbackDelivery>,
 }
@@ -184,7 +199,13 @@ struct NewSubscriber {
 impl ToPy for NewSubscriber {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let error_callback = self.client.error_callback(py);
-        let sub = PySubscriber::new(self.sub, self.subject, self.queue, self.client);
+        let sub = PySubscriber::new(
+            self.sub,
+            self.subject,
+            self.queue,
+            self.max_msgs,
+            self.client,
+        );
         let sub = Py::new(py, sub)?.into_any();
         if let Some(d) = self.delivery {
             pynames::DELIVER.get(py)?.call1((
@@ -323,7 +344,7 @@ impl PyClient {
         inbox: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let inbox = match inbox {
-            None if old_style => Some(self.inner.client.new_inbox()),
+            None if old_style => Some(self.inner.client().new_inbox()),
             other => other,
         };
         let checked = (|| {
@@ -351,7 +372,8 @@ impl PyClient {
         let ordered = outbox::publishes_sent(&self.inner.outbox);
         let fut = async move {
             ordered.await;
-            match inner.client.send_request(subject, request).await {
+            let engine = inner.engine.current();
+            match engine.client.send_request(subject, request).await {
                 Ok(msg) => Ok(Reply {
                     msg,
                     client: inner.clone(),
@@ -421,7 +443,7 @@ impl PyClient {
                 .await
                 .map_err(|_| Error::new(Kind::FlushTimeout, "flush timed out"))?;
             let left = limit.saturating_sub(started.elapsed());
-            match inner.round_trip.run(left).await {
+            match inner.engine.current().round_trip.run(left).await {
                 Err(_) if inner.life.is_closed() => Err(Error::closed()),
                 other => other,
             }
@@ -464,7 +486,8 @@ impl PyClient {
         }
         let inner = self.inner.clone();
         let fut = async move {
-            inner
+            let engine = inner.engine.current();
+            engine
                 .client
                 .force_reconnect()
                 .await
@@ -473,19 +496,20 @@ impl PyClient {
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
 
-    /// The servers the client knows, with their connection history.
+    /// The servers the client knows, with their connection history. The engine answers
+    /// only while connected; otherwise (reconnecting, for as long as an outage lasts)
+    /// this is the pool as last read.
     fn server_pool(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Err(err) = self.inner.life.check_open() {
             return runtime::fail(py, err);
         }
+        if self.inner.connection_state() != PyConnectionState::CONNECTED {
+            return runtime::ready(py, Pool(self.inner.pool_copy()).to_py(py)?);
+        }
         let inner = self.inner.clone();
         let fut = async move {
-            let servers = inner
-                .client
-                .server_pool()
-                .await
-                .map_err(|_| Error::closed())?;
-            Ok(Pool(servers))
+            inner.refresh_pool().await;
+            Ok(Pool(inner.pool_copy()))
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
@@ -502,7 +526,8 @@ impl PyClient {
         };
         let inner = self.inner.clone();
         let fut = async move {
-            inner
+            let engine = inner.engine.current();
+            engine
                 .client
                 .set_server_pool(addrs)
                 .await
@@ -514,7 +539,7 @@ impl PyClient {
     }
 
     fn new_inbox(&self) -> String {
-        self.inner.client.new_inbox()
+        self.inner.client().new_inbox()
     }
 
     fn statistics(&self) -> PyStatistics {
@@ -522,7 +547,9 @@ impl PyClient {
     }
 
     fn is_server_compatible(&self, major: i64, minor: i64, patch: i64) -> bool {
-        self.inner.client.is_server_compatible(major, minor, patch)
+        self.inner
+            .client()
+            .is_server_compatible(major, minor, patch)
     }
 
     /// The pool's URLs (configured and discovered), credentials replaced by `***`.
@@ -555,7 +582,7 @@ impl PyClient {
     #[getter]
     fn connected_server_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let version = pynames::SERVER_VERSION.get(py)?;
-        Ok(match self.inner.client.try_server_info() {
+        Ok(match self.inner.client().try_server_info() {
             Some(info) if !info.version.is_empty() => version.call1((info.version,))?,
             // `ServerVersion()` is nats-py's version of a server it has not talked to.
             _ => version.call0()?,
@@ -565,7 +592,10 @@ impl PyClient {
 
     #[getter]
     fn server_info(&self) -> Option<PyServerInfo> {
-        self.inner.client.try_server_info().map(PyServerInfo::from)
+        self.inner
+            .client()
+            .try_server_info()
+            .map(PyServerInfo::from)
     }
 
     #[getter]
@@ -615,12 +645,12 @@ impl PyClient {
 
     #[getter]
     fn client_id(&self) -> Option<u64> {
-        self.inner.client.try_server_info().map(|i| i.client_id)
+        self.inner.client().try_server_info().map(|i| i.client_id)
     }
 
     #[getter]
     fn client_ip(&self) -> Option<String> {
-        self.inner.client.try_server_info().map(|i| i.client_ip)
+        self.inner.client().try_server_info().map(|i| i.client_ip)
     }
 
     /// nats-py's `stats` dict: in/out messages and bytes, reconnects, server errors.
@@ -646,7 +676,7 @@ impl PyClient {
         let inner = self.inner.clone();
         let fut = async move {
             let started = std::time::Instant::now();
-            inner.round_trip.run(FLUSH_TIMEOUT).await?;
+            inner.engine.current().round_trip.run(FLUSH_TIMEOUT).await?;
             Ok(Seconds(started.elapsed().as_secs_f64()))
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
@@ -661,12 +691,12 @@ impl PyClient {
 
     #[getter]
     fn max_payload(&self) -> usize {
-        self.inner.client.max_payload()
+        self.inner.client().max_payload()
     }
 
     #[getter]
     fn timeout(&self) -> Option<f64> {
-        self.inner.client.timeout().map(|d| d.as_secs_f64())
+        self.inner.client().timeout().map(|d| d.as_secs_f64())
     }
 
     fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -689,7 +719,7 @@ impl PyClient {
             PyConnectionState::DISCONNECTED => "disconnected",
             PyConnectionState::CLOSED => "closed",
         };
-        match self.inner.client.try_server_info() {
+        match self.inner.client().try_server_info() {
             Some(info) => format!(
                 "<natsrs.Client {state} to {}:{} (server {})>",
                 info.host, info.port, info.server_name

@@ -1,24 +1,36 @@
 //! The connect flow: from checked settings and server addresses to a connected
 //! `natsrs.Client`.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_nats::ServerAddr;
 use pyo3::prelude::*;
+use pyo3_async_runtimes::TaskLocals;
 
 use crate::args::{extract_servers, parse_servers};
 use crate::auth::url_auth;
 use crate::client::PyClient;
+use crate::engine::{new_fate, Fate};
 use crate::error::{Error, Kind};
 use crate::runtime::{self, ToPy};
-use crate::settings::Settings;
-use crate::state::Lifecycle;
+use crate::settings::{EngineParts, Settings};
+use crate::state::{ClientInner, HandlerGuard, Lifecycle};
 use crate::tls::SSL_CONTEXT_CLIENT_CERT_HINT;
 
 /// How long `connect()` waits for the engine's CONNECTED event to come through after the
 /// connection is up (it is sent from the engine's handler just after).
 const FIRST_CONNECT_EVENT_WAIT: Duration = Duration::from_secs(1);
+
+/// Engine deaths within [`DEATH_WINDOW`] beyond this many wait before the next engine is
+/// made, doubling from [`FIRST_DEATH_DELAY`] up to [`MAX_DEATH_DELAY`]: a peer that keeps
+/// sending what kills the engine costs a slower recovery, never a closed client.
+const FREE_DEATHS: usize = 3;
+const DEATH_WINDOW: Duration = Duration::from_secs(60);
+const FIRST_DEATH_DELAY: Duration = Duration::from_millis(100);
+const MAX_DEATH_DELAY: Duration = Duration::from_secs(5);
 
 /// Connects with `settings` to `servers` (`None`, a URL, a comma-separated list or a
 /// sequence): the awaitable resolves to a `Client`.
@@ -43,43 +55,156 @@ pub(crate) fn start(
         }
     }
     let life = Lifecycle::new();
-    let options = settings.to_engine(py, &life, url_auth(&addrs))?;
-    runtime::spawn_on_tokio(py, connect(settings, addrs, options, life))
+    let plan = Plan {
+        locals: settings.callback_locals(py)?,
+        settings,
+        addrs,
+        deaths: Mutex::new(VecDeque::new()),
+    };
+    let fate = new_fate();
+    let (guard, armed) = HandlerGuard::new(&life, &fate);
+    let parts = EngineParts {
+        life: &life,
+        locals: plan.locals.as_ref(),
+        guard,
+        first: true,
+    };
+    let options = plan.settings.to_engine(py, parts, url_auth(&plan.addrs))?;
+    runtime::spawn_on_tokio(py, connect(plan, options, life, fate, armed))
+}
+
+/// What a client was connected with, kept to connect again if the engine's connection
+/// task dies.
+struct Plan {
+    settings: Settings,
+    addrs: Vec<ServerAddr>,
+    locals: Option<TaskLocals>,
+    /// When the engine died lately, to stop rebuilding one that dies at once each time.
+    deaths: Mutex<VecDeque<Instant>>,
+}
+
+impl Plan {
+    /// Records an engine death; how long to wait before making the next engine.
+    fn death_delay(&self) -> Duration {
+        let now = Instant::now();
+        let mut deaths = self.deaths.lock().expect("plan lock");
+        deaths.retain(|at| now.duration_since(*at) < DEATH_WINDOW);
+        deaths.push_back(now);
+        let over: u32 = deaths
+            .len()
+            .saturating_sub(FREE_DEATHS)
+            .try_into()
+            .unwrap_or(u32::MAX);
+        match over {
+            0 => Duration::ZERO,
+            n => FIRST_DEATH_DELAY
+                .saturating_mul(2_u32.saturating_pow(n - 1))
+                .min(MAX_DEATH_DELAY),
+        }
+    }
+}
+
+/// After the engine's connection task died: report it, then put a fresh engine
+/// connection (same servers, options and callbacks) in its place, with every live
+/// subscription moved over. The new engine connects in the background, with the usual
+/// reconnect backoff, and reports CONNECTED as for any reconnect.
+async fn recover(inner: Arc<ClientInner>, plan: Arc<Plan>, reason: String) {
+    let life = inner.life.clone();
+    tracing::error!(
+        target: "natsrs",
+        "the engine's connection task died ({reason}); connecting again"
+    );
+    life.report_death(&reason);
+    if life.is_closed() {
+        return;
+    }
+    let delay = plan.death_delay();
+    if !delay.is_zero() {
+        let waited = life
+            .lifeline
+            .run_until_cancelled(tokio::time::sleep(delay))
+            .await;
+        if waited.is_none() {
+            return;
+        }
+    }
+    let fate = new_fate();
+    let (guard, armed) = HandlerGuard::new(&life, &fate);
+    let options = runtime::with_python(|py| {
+        let parts = EngineParts {
+            life: &life,
+            locals: plan.locals.as_ref(),
+            guard,
+            first: false,
+        };
+        plan.settings.to_engine(py, parts, url_auth(&plan.addrs))
+    });
+    let Some(Ok(options)) = options else {
+        life.give_up();
+        return;
+    };
+    // Returns at once; the new engine connects and reconnects on its own.
+    match async_nats::connect_with_options(plan.addrs.clone(), options.retry_on_initial_connect())
+        .await
+    {
+        Ok(client) => {
+            armed.store(true, Ordering::Release);
+            if life.is_closed() {
+                let _ = client.drain().await;
+                return;
+            }
+            inner.take_over(client, fate).await;
+        }
+        Err(err) => {
+            tracing::error!(target: "natsrs", "could not connect again: {}", Error::from(err));
+            life.give_up();
+        }
+    }
 }
 
 /// A connected engine client on its way to becoming a Python `Client`.
 struct Connected {
     client: async_nats::Client,
+    fate: Fate,
     life: Arc<Lifecycle>,
-    settings: Settings,
+    plan: Arc<Plan>,
     pool: Vec<async_nats::Server>,
 }
 
 impl ToPy for Connected {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(Py::new(
-            py,
-            PyClient::new(
-                self.client,
-                self.life,
-                self.settings.skip_subject_validation,
-                self.settings.subscription_capacity,
-                !self.settings.no_echo,
-                self.pool,
-            ),
-        )?
-        .into_any())
+        let settings = &self.plan.settings;
+        let client = PyClient::new(
+            self.client,
+            self.fate,
+            self.life,
+            settings.skip_subject_validation,
+            settings.subscription_capacity,
+            !settings.no_echo,
+            self.pool,
+        );
+        let weak = Arc::downgrade(client.inner());
+        let plan = self.plan;
+        client.inner().life.set_recovery(Box::new(move |reason| {
+            if let Some(inner) = weak.upgrade() {
+                runtime::runtime().spawn(recover(inner, plan.clone(), reason));
+            }
+        }));
+        Ok(Py::new(py, client)?.into_any())
     }
 }
 
 async fn connect(
-    settings: Settings,
-    addrs: Vec<ServerAddr>,
+    plan: Plan,
     options: async_nats::ConnectOptions,
     life: Arc<Lifecycle>,
+    fate: Fate,
+    armed: Arc<AtomicBool>,
 ) -> Result<Connected, Error> {
-    match async_nats::connect_with_options(addrs, options).await {
+    let settings = &plan.settings;
+    match async_nats::connect_with_options(plan.addrs.clone(), options).await {
         Ok(client) => {
+            armed.store(true, Ordering::Release);
             if client.connection_state() == async_nats::connection::State::Connected {
                 life.wait_first_connect(FIRST_CONNECT_EVENT_WAIT).await;
             }
@@ -94,15 +219,16 @@ async fn connect(
             }
             Ok(Connected {
                 client,
+                fate,
                 life,
-                settings,
+                plan: Arc::new(plan),
                 pool,
             })
         }
         // An exception in a Python callback is what made the connect fail: keep it.
         Err(err) => {
             let mut err = Error::from(err).caused_by(life.callback_errors.take());
-            if err.kind == Kind::Tls && missing_ssl_context_certificate(&settings, &err.message) {
+            if err.kind == Kind::Tls && missing_ssl_context_certificate(settings, &err.message) {
                 err.message
                     .push_str("; the server asks for a client certificate, and ");
                 err.message.push_str(SSL_CONTEXT_CLIENT_CERT_HINT);

@@ -26,6 +26,7 @@ mod auth;
 mod callbacks;
 mod client;
 mod connect;
+mod engine;
 mod error;
 mod events;
 mod header;
@@ -43,11 +44,13 @@ mod settings;
 mod state;
 mod subject;
 mod subscriber;
+mod supervise;
 mod tls;
 
 #[pymodule(gil_used = false)]
 fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::watch_forks();
+    supervise::install_panic_hook();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("BUILD_GIL", cfg!(not(Py_GIL_DISABLED)))?;
     m.add("DEFAULT_URL", args::DEFAULT_URL)?;

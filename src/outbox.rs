@@ -34,6 +34,7 @@ use pyo3::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{PayloadArg, COPY_THRESHOLD};
+use crate::engine::{Ending, EngineSlot};
 use crate::error::{Error, Kind};
 use crate::runtime;
 use crate::subject;
@@ -112,8 +113,8 @@ pub(crate) struct Outbox {
     unsent_bytes: AtomicUsize,
     /// The drainer made progress: barrier and backpressure waiters look again.
     progress: tokio::sync::Notify,
-    /// The engine client the messages go to (a clone of the client's own handle).
-    client: async_nats::Client,
+    /// The engine the messages go to (the client's own slot).
+    engine: EngineSlot,
     /// The client's lifeline: `close()` ends every wait for room or for a direct send.
     lifeline: CancellationToken,
 }
@@ -137,13 +138,13 @@ pub(crate) struct Direct {
 }
 
 impl Outbox {
-    pub(crate) fn new(client: async_nats::Client, lifeline: CancellationToken) -> Arc<Self> {
+    pub(crate) fn new(engine: EngineSlot, lifeline: CancellationToken) -> Arc<Self> {
         Arc::new(Outbox {
             state: Mutex::new(State::default()),
             sent: AtomicU64::new(0),
             unsent_bytes: AtomicUsize::new(0),
             progress: tokio::sync::Notify::new(),
-            client,
+            engine,
             lifeline,
         })
     }
@@ -343,7 +344,8 @@ pub(crate) fn publish_direct(
         holding: Some((seq, msg.payload.len())),
     };
     let fut = async move {
-        let result = send(&handoff.outbox.client, msg).await;
+        let engine = handoff.outbox.engine.current();
+        let result = send(&engine.client, msg).await;
         drop(handoff);
         result
     };
@@ -389,6 +391,7 @@ async fn drain(outbox: Arc<Outbox>) {
         };
         // Publishers waiting for room may go on while this batch is written.
         outbox.progress.notify_waiters();
+        let mut engine = outbox.engine.current();
         let mut offset = 0;
         let mut subject: Option<Subject> = None;
         for msg in batch {
@@ -416,10 +419,26 @@ async fn drain(outbox: Arc<Outbox>) {
                 headers,
                 payload,
             };
-            match send(&outbox.client, direct).await {
+            match send(&engine.client, direct).await {
                 Ok(()) => {}
-                // The command channel closes only when the handler has exited.
-                Err(err) if err.kind == Kind::ConnectionClosed => failed = true,
+                // The command channel closes only when the handler has exited: the client
+                // closed, or the engine died and natsrs is putting a new one in place
+                // (the rest of the batch goes to that one).
+                Err(err) if err.kind == Kind::ConnectionClosed => {
+                    let next = async {
+                        match engine.ended().await {
+                            Ending::Died(_) => {
+                                outbox.engine.replaced(&engine).await;
+                                true
+                            }
+                            _ => false,
+                        }
+                    };
+                    match outbox.lifeline.run_until_cancelled(next).await {
+                        Some(true) => engine = outbox.engine.current(),
+                        _ => failed = true,
+                    }
+                }
                 // Checked on the Python thread already; the server's limit can shrink
                 // on a reconnect. The message is dropped, as the server would.
                 Err(err) => {

@@ -43,18 +43,19 @@ pub(crate) struct RoundTrip {
     next: AtomicU64,
     /// The highest probe number that came back (the reader task sends it).
     seen: Arc<watch::Sender<u64>>,
-    pub(crate) counts: Arc<ProbeCounts>,
+    /// Shared by every engine a client has had: the counters cover them all.
+    counts: Arc<ProbeCounts>,
 }
 
 impl RoundTrip {
-    pub(crate) fn new(client: async_nats::Client, echo: bool) -> Self {
+    pub(crate) fn new(client: async_nats::Client, echo: bool, counts: Arc<ProbeCounts>) -> Self {
         RoundTrip {
             client,
             echo,
             subject: OnceCell::new(),
             next: AtomicU64::new(0),
             seen: Arc::new(watch::channel(0).0),
-            counts: Arc::default(),
+            counts,
         }
     }
 

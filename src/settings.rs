@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3_async_runtimes::TaskLocals;
 
 use crate::auth::{AuthSettings, UrlAuth};
 use crate::callbacks::{self, PyCallback};
 use crate::reconnect::{self, default_reconnect_delay};
-use crate::state::Lifecycle;
+use crate::state::{HandlerGuard, Lifecycle};
 use crate::tls::Tls;
 
 #[derive(Clone)]
@@ -75,32 +76,49 @@ impl Default for Settings {
     }
 }
 
+/// What ties one engine connection's options to the client.
+pub(crate) struct EngineParts<'a> {
+    pub(crate) life: &'a Arc<Lifecycle>,
+    pub(crate) locals: Option<&'a TaskLocals>,
+    pub(crate) guard: HandlerGuard,
+    pub(crate) first: bool,
+}
+
 impl Settings {
-    /// Engine options for one connection, made on the Python thread that connects (the
-    /// callbacks bind to its running loop). `life` lets the wrapper stop the engine's
-    /// connection handler on `close()`, which the engine cannot do by itself.
-    pub(crate) fn to_engine(
-        &self,
-        py: Python<'_>,
-        life: &Arc<Lifecycle>,
-        url_auth: Option<UrlAuth>,
-    ) -> PyResult<async_nats::ConnectOptions> {
-        let auth = &self.auth;
-        let needs_loop = auth.needs_loop()
+    /// The running loop's task locals when a Python callback will need them (they run
+    /// on the loop that connected); taken on the Python thread that connects.
+    pub(crate) fn callback_locals(&self, py: Python<'_>) -> PyResult<Option<TaskLocals>> {
+        let needs_loop = self.auth.needs_loop()
             || self.event_callback.is_some()
             || self.reconnect_delay_callback.is_some()
             || self.reconnect_to_server_callback.is_some();
-        let locals = if needs_loop {
-            Some(callbacks::current_locals(py).map_err(|_| {
-                PyRuntimeError::new_err(
-                    "connecting with Python callbacks needs a running event loop",
-                )
-            })?)
-        } else {
-            None
-        };
+        if !needs_loop {
+            return Ok(None);
+        }
+        callbacks::current_locals(py).map(Some).map_err(|_| {
+            PyRuntimeError::new_err("connecting with Python callbacks needs a running event loop")
+        })
+    }
+
+    /// Engine options for one engine connection. `life` lets the wrapper stop the
+    /// engine's connection handler on `close()`, which the engine cannot do by itself;
+    /// `guard` goes with the handler and tells when it ends. `first` is false for the
+    /// connections that replace a dead one: the event callback is installed once.
+    pub(crate) fn to_engine(
+        &self,
+        py: Python<'_>,
+        engine: EngineParts<'_>,
+        url_auth: Option<UrlAuth>,
+    ) -> PyResult<async_nats::ConnectOptions> {
+        let EngineParts {
+            life,
+            locals,
+            guard,
+            first,
+        } = engine;
+        let auth = &self.auth;
         let callback = |func: &Arc<Py<PyAny>>| -> PyCallback {
-            let locals = locals.as_ref().expect("locals captured for callbacks");
+            let locals = locals.expect("locals captured for callbacks");
             PyCallback::new(py, func, locals, &life.callback_errors)
         };
 
@@ -151,7 +169,7 @@ impl Settings {
                 }
             }
         }
-        if let Some(func) = &self.event_callback {
+        if let Some(func) = self.event_callback.as_ref().filter(|_| first) {
             life.events.set_callback(callback(func));
         }
         let events = life.clone();
@@ -162,6 +180,8 @@ impl Settings {
         let delays = life.clone();
         let delay_callback = self.reconnect_delay_callback.as_ref().map(callback);
         opts = opts.reconnect_delay_callback(move |attempts| {
+            // Owned here, the guard is dropped with the engine's connection task.
+            let _guard = &guard;
             delays.stop_handler_if_closed();
             delay_callback
                 .as_ref()

@@ -8,16 +8,18 @@ use std::time::Duration;
 
 use async_nats::connection::State;
 use async_nats::Event;
+use futures::future::BoxFuture;
 use pyo3::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{redact_url, PayloadArg};
 use crate::callbacks::CallbackErrors;
+use crate::engine::{Ending, Engine, EngineSlot, Fate};
 use crate::error::{Error, Kind};
 use crate::events::{EventData, EventHub, EventKind};
 use crate::header::PyHeaderMap;
 use crate::outbox::{self, Outbox, Publish, Pushed};
-use crate::probe::RoundTrip;
+use crate::probe::ProbeCounts;
 use crate::runtime;
 use crate::server::PyServer;
 use crate::subject;
@@ -47,6 +49,53 @@ pub(crate) struct Lifecycle {
     /// engine's handler holds this lifecycle, and a strong client here would keep the
     /// handler's command channel open forever.
     owner: OnceLock<Weak<ClientInner>>,
+    /// The engine's connection task died and no new one is in place yet.
+    engine_down: AtomicBool,
+    /// Starts a fresh engine connection after one died (set by the connect flow, which
+    /// knows how to connect); given the reason.
+    recovery: OnceLock<Box<dyn Fn(String) + Send + Sync>>,
+}
+
+/// Owned by the engine's connection task (inside the reconnect-delay callback it
+/// keeps), so it is dropped when that task ends, whichever way: a panic unwinding the
+/// task drops it during the unwind. There is no other signal: the engine has no public
+/// way to watch its task, and its connection state keeps saying CONNECTED after a panic.
+pub(crate) struct HandlerGuard {
+    life: Arc<Lifecycle>,
+    fate: Fate,
+    /// Set once the engine has connected: a connect that fails drops the guard too.
+    armed: Arc<AtomicBool>,
+}
+
+impl HandlerGuard {
+    pub(crate) fn new(life: &Arc<Lifecycle>, fate: &Fate) -> (Self, Arc<AtomicBool>) {
+        let armed = Arc::new(AtomicBool::new(false));
+        let guard = HandlerGuard {
+            life: life.clone(),
+            fate: fate.clone(),
+            armed: armed.clone(),
+        };
+        (guard, armed)
+    }
+}
+
+impl Drop for HandlerGuard {
+    fn drop(&mut self) {
+        if !self.armed.load(Ordering::Acquire) {
+            return;
+        }
+        // natsrs's own stop unwinds too, but only once the client is closed.
+        let died = std::thread::panicking() && !self.life.is_closed();
+        let ending = if died {
+            let text = crate::supervise::take_panic_text()
+                .unwrap_or_else(|| "the engine's connection task panicked".to_owned());
+            Ending::Died(text)
+        } else {
+            Ending::Ended
+        };
+        self.fate.send_replace(ending.clone());
+        self.life.handler_ended(ending);
+    }
 }
 
 /// Unwinds the engine's connection handler task; see [`Lifecycle::stop_handler_if_closed`].
@@ -66,7 +115,61 @@ impl Lifecycle {
             last_error: Mutex::new(None),
             errors_received: AtomicU64::new(0),
             owner: OnceLock::new(),
+            engine_down: AtomicBool::new(false),
+            recovery: OnceLock::new(),
         })
+    }
+
+    /// How a fresh engine connection is made after one died.
+    pub(crate) fn set_recovery(&self, recovery: Box<dyn Fn(String) + Send + Sync>) {
+        let _ = self.recovery.set(recovery);
+    }
+
+    /// Runs inside the engine task's drop (maybe during an unwind): records, wakes and
+    /// spawns, nothing more.
+    fn handler_ended(&self, ending: Ending) {
+        if let Ending::Died(text) = ending {
+            self.engine_down.store(true, Ordering::Release);
+            if let Some(recover) = self.recovery.get() {
+                recover(text);
+            }
+        }
+        // Subscribers whose channel ended with the task look again, now that its fate
+        // is known.
+        if let Some(inner) = self.owner.get().and_then(Weak::upgrade) {
+            inner.wake_subscribers();
+        }
+    }
+
+    /// A new engine connection took over from a dead one.
+    pub(crate) fn engine_back(&self) {
+        self.engine_down.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn is_engine_down(&self) -> bool {
+        self.engine_down.load(Ordering::Acquire)
+    }
+
+    /// Reports an engine death as events: DISCONNECTED, then CLIENT_ERROR with its
+    /// text; `last_error` is that error.
+    pub(crate) fn report_death(&self, text: &str) {
+        let err = Error::new(
+            Kind::Connect,
+            format!("the engine's connection task failed ({text}); reconnecting"),
+        );
+        self.events.emit(EventData::new(EventKind::Disconnected));
+        *self.last_error.lock().expect("client lock") = Some(err.clone());
+        self.events.emit(EventData {
+            kind: EventKind::ClientError,
+            error: Some(err),
+        });
+    }
+
+    /// Ends the client after an engine death it cannot recover from.
+    pub(crate) fn give_up(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.lifeline.cancel();
+        self.finish();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -125,7 +228,7 @@ impl Lifecycle {
     }
 
     /// The handler is gone: report CLOSED once and end the event streams.
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if !self.finished.swap(true, Ordering::AcqRel) {
             self.terminated.send_replace(true);
             self.events.emit(EventData::new(EventKind::Closed));
@@ -190,18 +293,32 @@ impl Lifecycle {
     }
 }
 
+/// A subscription as the client sees it, for moving it to a new engine connection.
+pub(crate) trait Subscription: Send + Sync {
+    /// Subscribes again on `client` and carries on there.
+    fn reattach(self: Arc<Self>, client: async_nats::Client) -> BoxFuture<'static, ()>;
+    /// Makes a waiter look again at its subscription.
+    fn wake(&self);
+}
+
 /// State shared by a client, its subscribers, messages and in-flight operations.
 pub(crate) struct ClientInner {
-    pub(crate) client: async_nats::Client,
+    /// The engine connection in use (replaced if its task dies).
+    pub(crate) engine: EngineSlot,
     pub(crate) life: Arc<Lifecycle>,
     pub(crate) skip_subject_validation: bool,
     pub(crate) subscription_capacity: usize,
+    echo: bool,
     /// nats-py's `error_cb`: where callback subscriptions report their errors.
     error_callback: Mutex<Option<Py<PyAny>>>,
     /// Publishes on their way to the engine.
     pub(crate) outbox: Arc<Outbox>,
-    /// `flush()` and `rtt()`'s round trip to the server.
-    pub(crate) round_trip: RoundTrip,
+    /// natsrs's own round-trip messages, left out of the counters.
+    probes: Arc<ProbeCounts>,
+    /// The counters of engines that died, so the client's carry on across them.
+    earlier: Mutex<PyStatistics>,
+    /// Live subscriptions, to move to a new engine connection.
+    subscriptions: Mutex<Vec<Weak<dyn Subscription>>>,
     /// The engine's server pool as last read, for the synchronous `servers` and
     /// `connected_url`: the engine answers pool queries only through its handler, which
     /// is busy exactly while reconnecting. The pool changes only when a connection is
@@ -213,20 +330,26 @@ pub(crate) struct ClientInner {
 impl ClientInner {
     pub(crate) fn new(
         client: async_nats::Client,
+        fate: Fate,
         life: Arc<Lifecycle>,
         skip_subject_validation: bool,
         subscription_capacity: usize,
         echo: bool,
         pool: Vec<async_nats::Server>,
     ) -> Arc<Self> {
+        let probes = Arc::<ProbeCounts>::default();
+        let engine = EngineSlot::new(Engine::new(client, echo, &probes, fate));
         let inner = Arc::new(ClientInner {
-            outbox: Outbox::new(client.clone(), life.lifeline.clone()),
-            round_trip: RoundTrip::new(client.clone(), echo),
-            client,
+            outbox: Outbox::new(engine.clone(), life.lifeline.clone()),
+            engine,
             life,
             skip_subject_validation,
             subscription_capacity,
+            echo,
             error_callback: Mutex::new(None),
+            probes,
+            earlier: Mutex::new(PyStatistics::default()),
+            subscriptions: Mutex::new(Vec::new()),
             pool: Mutex::new(pool),
         });
         let _ = inner.life.owner.set(Arc::downgrade(&inner));
@@ -238,8 +361,54 @@ impl ClientInner {
         inner
     }
 
+    /// The engine client now (no `await` while it is held).
+    pub(crate) fn client(&self) -> impl std::ops::Deref<Target = async_nats::Client> + '_ {
+        struct ClientOf(arc_swap::Guard<Arc<Engine>>);
+        impl std::ops::Deref for ClientOf {
+            type Target = async_nats::Client;
+            fn deref(&self) -> &async_nats::Client {
+                &self.0.client
+            }
+        }
+        ClientOf(self.engine.now())
+    }
+
+    pub(crate) fn register(&self, subscription: Weak<dyn Subscription>) {
+        let mut subscriptions = self.subscriptions.lock().expect("client lock");
+        subscriptions.retain(|s| s.strong_count() > 0);
+        subscriptions.push(subscription);
+    }
+
+    fn live_subscriptions(&self) -> Vec<Arc<dyn Subscription>> {
+        let subscriptions = self.subscriptions.lock().expect("client lock");
+        subscriptions.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    fn wake_subscribers(&self) {
+        for subscription in self.live_subscriptions() {
+            subscription.wake();
+        }
+    }
+
+    /// Puts a new engine connection in place of a dead one: every live subscription
+    /// subscribes again on it first, then publishes, requests and flushes go to it.
+    pub(crate) async fn take_over(&self, client: async_nats::Client, fate: Fate) {
+        for subscription in self.live_subscriptions() {
+            subscription.reattach(client.clone()).await;
+        }
+        let old = self
+            .engine
+            .replace(Engine::new(client, self.echo, &self.probes, fate));
+        let mut earlier = self.earlier.lock().expect("client lock");
+        *earlier = earlier.plus(&old.client.statistics());
+        drop(earlier);
+        self.life.engine_back();
+        self.wake_subscribers();
+    }
+
     pub(crate) async fn refresh_pool(&self) {
-        let read = tokio::time::timeout(POOL_WAIT, self.client.server_pool());
+        let client = self.client().clone();
+        let read = tokio::time::timeout(POOL_WAIT, client.server_pool());
         let read = self.life.lifeline.run_until_cancelled(read).await;
         if let Some(Ok(Ok(pool))) = read {
             *self.pool.lock().expect("client lock") = pool;
@@ -250,10 +419,10 @@ impl ClientInner {
     /// the port the server announces, then its host (which may be a wildcard address);
     /// a server the pool does not know yet is shown as its announced host and port.
     pub(crate) fn connected_url(&self) -> Option<String> {
-        if self.life.is_closed() || self.client.connection_state() != State::Connected {
+        if self.connection_state() != PyConnectionState::CONNECTED {
             return None;
         }
-        let info = self.client.try_server_info()?;
+        let info = self.client().try_server_info()?;
         let pool = self.pool.lock().expect("client lock");
         let same_port: Vec<&async_nats::Server> =
             pool.iter().filter(|s| s.addr.port() == info.port).collect();
@@ -265,6 +434,10 @@ impl ClientInner {
             Some(server) => redact_url(server.addr.as_url_str()),
             None => format!("nats://{}:{}", info.host, info.port),
         })
+    }
+
+    pub(crate) fn pool_copy(&self) -> Vec<async_nats::Server> {
+        self.pool.lock().expect("client lock").clone()
     }
 
     pub(crate) fn pool_servers(&self) -> Vec<PyServer> {
@@ -292,19 +465,19 @@ impl ClientInner {
         *self.error_callback.lock().expect("client lock") = callback;
     }
 
-    /// The engine's counters without natsrs's own round-trip probes.
+    /// The engines' counters (every engine this client had), without natsrs's own
+    /// round-trip probes.
     pub(crate) fn statistics(&self) -> PyStatistics {
-        let s = self.client.statistics();
-        let probes = &self.round_trip.counts;
+        let all = self
+            .earlier
+            .lock()
+            .expect("client lock")
+            .plus(&self.client().statistics());
         let own = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         PyStatistics {
-            in_bytes: s.in_bytes.load(Ordering::Relaxed),
-            out_bytes: s.out_bytes.load(Ordering::Relaxed),
-            in_messages: (s.in_messages.load(Ordering::Relaxed))
-                .saturating_sub(own(&probes.received)),
-            out_messages: (s.out_messages.load(Ordering::Relaxed))
-                .saturating_sub(own(&probes.sent)),
-            connects: s.connects.load(Ordering::Relaxed),
+            in_messages: all.in_messages.saturating_sub(own(&self.probes.received)),
+            out_messages: all.out_messages.saturating_sub(own(&self.probes.sent)),
+            ..all
         }
     }
 
@@ -312,7 +485,10 @@ impl ClientInner {
         if self.life.is_closed() {
             return PyConnectionState::CLOSED;
         }
-        match self.client.connection_state() {
+        if self.life.is_engine_down() {
+            return PyConnectionState::DISCONNECTED;
+        }
+        match self.client().connection_state() {
             State::Pending => PyConnectionState::PENDING,
             State::Connected => PyConnectionState::CONNECTED,
             State::Disconnected => PyConnectionState::DISCONNECTED,
@@ -322,7 +498,7 @@ impl ClientInner {
     /// The engine's `max_payload` check, made on the calling thread because the engine
     /// sees an outbox message only later, on the drainer's thread.
     pub(crate) fn check_size(&self, size: usize) -> Result<(), Error> {
-        let max_payload = self.client.max_payload();
+        let max_payload = self.client().max_payload();
         if size > max_payload {
             return Err(Error::new(
                 Kind::MaxPayload,
@@ -389,13 +565,34 @@ pub(crate) enum PyConnectionState {
     DISCONNECTED = 2,
     CLOSED = 3,
 }
-#[pyclass(name = "Statistics", module = "natsrs", frozen, get_all)]
+#[pyclass(
+    name = "Statistics",
+    module = "natsrs",
+    frozen,
+    get_all,
+    skip_from_py_object
+)]
+#[derive(Clone, Default)]
 pub(crate) struct PyStatistics {
     pub(crate) in_bytes: u64,
     pub(crate) out_bytes: u64,
     pub(crate) in_messages: u64,
     pub(crate) out_messages: u64,
     pub(crate) connects: u64,
+}
+
+impl PyStatistics {
+    /// These counters plus an engine's.
+    fn plus(&self, s: &async_nats::Statistics) -> PyStatistics {
+        let load = |c: &portable_atomic::AtomicU64| c.load(Ordering::Relaxed);
+        PyStatistics {
+            in_bytes: self.in_bytes + load(&s.in_bytes),
+            out_bytes: self.out_bytes + load(&s.out_bytes),
+            in_messages: self.in_messages + load(&s.in_messages),
+            out_messages: self.out_messages + load(&s.out_messages),
+            connects: self.connects + load(&s.connects),
+        }
+    }
 }
 
 #[pymethods]

@@ -15,16 +15,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures::future::BoxFuture;
 use futures::task::AtomicWaker;
 use futures::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 
 use crate::args::extract_duration;
+use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::message::{PyMessage, Reply};
 use crate::runtime::{self, ToPy};
-use crate::state::ClientInner;
+use crate::state::{ClientInner, Subscription};
 
 struct Shared {
     sub: tokio::sync::Mutex<Option<async_nats::Subscriber>>,
@@ -38,6 +40,11 @@ struct Shared {
     ended: AtomicBool,
     delivered: std::sync::atomic::AtomicU64,
     client: Arc<ClientInner>,
+    /// What a new engine connection subscribes to again (see [`Shared::reattach`]).
+    subject: String,
+    queue: Option<String>,
+    /// The server ends the subscription after this many messages in all (0: never).
+    limit: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -70,6 +77,12 @@ impl Shared {
         match guard.as_mut() {
             None => Poll::Ready(None),
             Some(sub) => match sub.poll_next_unpin(cx) {
+                Poll::Ready(None) if self.engine_failed() => {
+                    // The engine's connection task died: natsrs moves this subscription
+                    // to a new one and wakes us (the engine's guard wakes us first if the
+                    // task ended normally after all).
+                    Poll::Pending
+                }
                 Poll::Ready(None) => {
                     self.ended.store(true, Ordering::Release);
                     Poll::Ready(None)
@@ -144,6 +157,78 @@ impl Shared {
 
     fn end(&self) {
         self.ended.store(true, Ordering::Release);
+        self.kick.wake();
+    }
+
+    /// The subscription's channel ended because the engine's connection task died (or
+    /// exited and has not said how yet), not because the subscription was ended.
+    fn engine_failed(&self) -> bool {
+        let engine = self.client.engine.now();
+        match engine.ending() {
+            Ending::Died(_) => true,
+            Ending::Ended => false,
+            Ending::Running => engine.task_exited(),
+        }
+    }
+}
+
+impl Subscription for Shared {
+    /// Subscribes again on a new engine connection. What the dead engine had already
+    /// queued for this subscription stays first in line; a limit set with
+    /// `unsubscribe_after` counts what was received before.
+    fn reattach(self: Arc<Self>, client: async_nats::Client) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            if self.is_ended() {
+                return;
+            }
+            let mut guard = self.sub.lock().await;
+            let Some(old) = guard.as_mut() else {
+                return;
+            };
+            let received = {
+                let mut returned = self.returned.lock().expect("subscriber lock");
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                while let Poll::Ready(Some(msg)) = old.poll_next_unpin(&mut cx) {
+                    returned.push_back(msg);
+                }
+                self.has_returned
+                    .store(!returned.is_empty(), Ordering::Release);
+                self.delivered.load(Ordering::Relaxed) + returned.len() as u64
+            };
+            let limit = self.limit.load(Ordering::Relaxed);
+            if limit > 0 && received >= limit {
+                self.ended.store(true, Ordering::Release);
+                return;
+            }
+            let new = match &self.queue {
+                None => client.subscribe(self.subject.clone()).await,
+                Some(queue) => {
+                    client
+                        .queue_subscribe(self.subject.clone(), queue.clone())
+                        .await
+                }
+            };
+            match new {
+                Ok(mut new) => {
+                    if limit > 0 {
+                        let _ = new.unsubscribe_after(limit - received).await;
+                    }
+                    // The old engine subscriber's unsubscribe goes to a closed channel.
+                    *guard = Some(new);
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        target: "natsrs",
+                        "subscription to {} could not move to the new connection: {err}",
+                        self.subject
+                    );
+                    self.ended.store(true, Ordering::Release);
+                }
+            }
+        })
+    }
+
+    fn wake(&self) {
         self.kick.wake();
     }
 }
@@ -308,20 +393,32 @@ impl PySubscriber {
         sub: async_nats::Subscriber,
         subject: String,
         queue: Option<String>,
+        max_msgs: u64,
         client: Arc<ClientInner>,
     ) -> Self {
+        let shared = Arc::new(Shared {
+            sub: tokio::sync::Mutex::new(Some(sub)),
+            returned: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            has_returned: AtomicBool::new(false),
+            waiter: tokio::sync::Mutex::new(()),
+            kick: AtomicWaker::new(),
+            ended: AtomicBool::new(false),
+            delivered: std::sync::atomic::AtomicU64::new(0),
+            client,
+            subject: subject.clone(),
+            queue: queue.clone(),
+            limit: std::sync::atomic::AtomicU64::new(max_msgs),
+        });
+        let registered: Arc<dyn Subscription> = shared.clone();
+        shared.client.register(Arc::downgrade(&registered));
         PySubscriber {
-            sid: sid_of(&sub),
-            shared: Arc::new(Shared {
-                sub: tokio::sync::Mutex::new(Some(sub)),
-                returned: std::sync::Mutex::new(std::collections::VecDeque::new()),
-                has_returned: AtomicBool::new(false),
-                waiter: tokio::sync::Mutex::new(()),
-                kick: AtomicWaker::new(),
-                ended: AtomicBool::new(false),
-                delivered: std::sync::atomic::AtomicU64::new(0),
-                client,
-            }),
+            sid: shared
+                .sub
+                .try_lock()
+                .ok()
+                .and_then(|guard| guard.as_ref().map(sid_of))
+                .unwrap_or(0),
+            shared,
             subject,
             queue,
             held: std::sync::Mutex::new(None),
@@ -574,6 +671,7 @@ impl PySubscriber {
     }
 
     fn unsubscribe_after(&self, py: Python<'_>, count: u64) -> PyResult<Py<PyAny>> {
+        self.shared.limit.store(count, Ordering::Relaxed);
         self.with_subscriber(py, move |mut sub| async move {
             let result = sub.unsubscribe_after(count).await.map_err(Error::from);
             (Some(sub), result)
