@@ -212,3 +212,10 @@ pub(crate) fn _redact_url(url: &str) -> String {
 pub(crate) fn _server_list(servers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     extract_servers(servers)
 }
+
+/// A count Python gives as an `int`: negative is a `ValueError` (not PyO3's
+/// `OverflowError` for an unsigned parameter).
+pub(crate) fn non_negative(value: i64, what: &str) -> PyResult<u64> {
+    u64::try_from(value)
+        .map_err(|_| PyValueError::new_err(format!("{what} must not be negative, got {value}")))
+}

@@ -6,7 +6,9 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 
-use crate::args::{extract_duration, extract_server_list, parse_servers, Payload, PayloadArg};
+use crate::args::{
+    extract_duration, extract_server_list, non_negative, parse_servers, Payload, PayloadArg,
+};
 use crate::engine::{Ending, Fate};
 use crate::error::{Error, Kind};
 use crate::events::PyEventStream;
@@ -127,7 +129,10 @@ impl PyClient {
                 inner.life.finish();
                 return Ok(());
             }
-            let connected = inner.connection_state() == PyConnectionState::CONNECTED;
+            // The client counts as closed already; the engine's own state says whether
+            // there is a connection to flush and close.
+            let connected =
+                engine.client.connection_state() == async_nats::connection::State::Connected;
             if connected {
                 // Publishes still in the outbox go out first, as nats-py flushes its
                 // buffer on close; a dead connection would only hold the close up.
@@ -292,6 +297,7 @@ impl PyClient {
     /// to the engine's speed; on an error, the messages before it were published. Like
     /// `publish`, it waits only when the outbox is past its limits.
     fn publish_many(&self, py: Python<'_>, messages: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        runtime::check_not_forked()?;
         let inner = &self.inner;
         if let Err(err) = inner.life.check_open() {
             return runtime::fail(py, err);
@@ -398,10 +404,21 @@ impl PyClient {
         queue: Option<String>,
         cb: Option<Py<PyAny>>,
         future: Option<Py<PyAny>>,
-        max_msgs: u64,
+        max_msgs: i64,
         pending_msgs_limit: Option<i64>,
         pending_bytes_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
+        let max_msgs = non_negative(max_msgs, "max_msgs")?;
+        if let Some(future) = &future {
+            if !future
+                .bind(py)
+                .is_instance(pynames::ASYNCIO_FUTURE.get(py)?)?
+            {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "future must be an asyncio.Future",
+                ));
+            }
+        }
         let queue = queue.filter(|q| !q.is_empty());
         let delivery = match (cb, future) {
             (None, None) => None,

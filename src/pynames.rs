@@ -33,6 +33,7 @@ macro_rules! names {
 }
 
 names! {
+    ASYNCIO_FUTURE = "asyncio", "Future";
     CALL = "natsrs._callbacks", "call";
     CALL_REPORTING = "natsrs._callbacks", "call_reporting";
     LATER = "natsrs._callbacks", "Later";

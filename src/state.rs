@@ -520,6 +520,9 @@ impl ClientInner {
         reply: Option<&str>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        // Everything else a fork child calls fails on its way to the runtime; a publish
+        // could be queued and lost without this one load.
+        runtime::check_not_forked()?;
         let headers = match headers.filter(|h| !h.is_none()) {
             Some(h) => Some(PyHeaderMap::from_py(h)?),
             None => None,

@@ -21,7 +21,7 @@ use futures::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 
-use crate::args::extract_duration;
+use crate::args::{extract_duration, non_negative};
 use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::message::{PyMessage, Reply};
@@ -348,9 +348,12 @@ impl ToPy for Delivery {
             None => match self.end {
                 End::Nothing => Ok(py.None()),
                 End::StopIteration => Err(PyStopAsyncIteration::new_err(())),
+                End::BadSubscription if self.shared.client.life.is_closed() => {
+                    Err(Error::closed().into_pyerr(py))
+                }
                 End::BadSubscription => Err(Error::new(
                     Kind::BadSubscription,
-                    "the subscription has ended (unsubscribed, drained or closed)",
+                    "the subscription has ended (unsubscribed or drained)",
                 )
                 .into_pyerr(py)),
             },
@@ -426,6 +429,7 @@ impl PySubscriber {
     }
 
     fn batch(&self, py: Python<'_>, max: usize, held: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        runtime::check_not_forked()?;
         let max = max.max(1);
         let shared = &self.shared;
         if let Ok(_slot) = shared.waiter.try_lock() {
@@ -478,6 +482,7 @@ impl PySubscriber {
         end: End,
         timeout: Option<std::time::Duration>,
     ) -> PyResult<Py<PyAny>> {
+        runtime::check_not_forked()?;
         let shared = &self.shared;
         if timeout.is_none() || timeout == Some(std::time::Duration::ZERO) {
             if let Ok(_slot) = shared.waiter.try_lock() {
@@ -583,7 +588,8 @@ impl PySubscriber {
     /// empty list means the subscription has ended. The way to the engine's speed when
     /// messages arrive faster than one `await` each can take them.
     #[pyo3(signature = (max = 1024))]
-    fn next_batch(&self, py: Python<'_>, max: usize) -> PyResult<Py<PyAny>> {
+    fn next_batch(&self, py: Python<'_>, max: i64) -> PyResult<Py<PyAny>> {
+        let max = usize::try_from(non_negative(max, "max")?).unwrap_or(usize::MAX);
         self.batch(py, max, None)
     }
 
@@ -636,6 +642,17 @@ impl PySubscriber {
     /// nats-py's `next_msg`: the next message within `timeout` seconds (default 1).
     #[pyo3(signature = (timeout = Some(1.0)), text_signature = "($self, timeout=1.0)")]
     fn next_msg(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        if self.shared.client.life.is_closed() {
+            return runtime::fail(py, Error::closed());
+        }
+        if self.held(py).is_some() {
+            // nats-py's rule: a callback subscription's messages go to the callback.
+            let err = Error::new(
+                Kind::Other,
+                "nats: next_msg cannot be used in async subscriptions",
+            );
+            return runtime::fail(py, err);
+        }
         let timeout = match timeout {
             Some(t) => Some(extract_duration(
                 pyo3::types::PyFloat::new(py, t).as_any(),
@@ -659,9 +676,10 @@ impl PySubscriber {
 
     /// Ends the subscription; with `limit > 0` (nats-py), after that many messages.
     #[pyo3(signature = (limit = 0))]
-    fn unsubscribe(&self, py: Python<'_>, limit: u64) -> PyResult<Py<PyAny>> {
+    fn unsubscribe(&self, py: Python<'_>, limit: i64) -> PyResult<Py<PyAny>> {
+        let limit = non_negative(limit, "limit")?;
         if limit > 0 {
-            return self.unsubscribe_after(py, limit);
+            return self.limit_to(py, limit);
         }
         self.shared.end();
         self.with_subscriber(py, |mut sub| async move {
@@ -670,12 +688,9 @@ impl PySubscriber {
         })
     }
 
-    fn unsubscribe_after(&self, py: Python<'_>, count: u64) -> PyResult<Py<PyAny>> {
-        self.shared.limit.store(count, Ordering::Relaxed);
-        self.with_subscriber(py, move |mut sub| async move {
-            let result = sub.unsubscribe_after(count).await.map_err(Error::from);
-            (Some(sub), result)
-        })
+    fn unsubscribe_after(&self, py: Python<'_>, count: i64) -> PyResult<Py<PyAny>> {
+        let count = non_negative(count, "count")?;
+        self.limit_to(py, count)
     }
 
     fn drain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -690,5 +705,15 @@ impl PySubscriber {
             "<natsrs.Subscriber sid={} subject={:?} queue={:?}>",
             self.sid, self.subject, self.queue
         )
+    }
+}
+
+impl PySubscriber {
+    fn limit_to(&self, py: Python<'_>, count: u64) -> PyResult<Py<PyAny>> {
+        self.shared.limit.store(count, Ordering::Relaxed);
+        self.with_subscriber(py, move |mut sub| async move {
+            let result = sub.unsubscribe_after(count).await.map_err(Error::from);
+            (Some(sub), result)
+        })
     }
 }

@@ -506,7 +506,6 @@ def raises_in_child(make: Callable[[], Awaitable[None]]) -> int:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@xfail("G", "publish in a fork child queues to a runtime whose threads stayed in the parent")
 @pytest.mark.parametrize("call", ["publish", "publish_many"])
 async def test_g_publish_in_a_fork_child_raises(client: natsrs.Client, call: str) -> None:
     await w(client.flush())
@@ -658,7 +657,6 @@ def test_i_local_address_port_out_of_range_is_a_value_error() -> None:
         natsrs.ConnectOptions().local_address(("127.0.0.1", 70000))
 
 
-@xfail("I", "negative counts raise OverflowError (PyO3's unsigned conversion)")
 @pytest.mark.parametrize("call", ["unsubscribe_after", "unsubscribe", "next_batch"])
 async def test_i_negative_subscriber_count_is_a_value_error(
     client: natsrs.Client, call: str
@@ -668,13 +666,11 @@ async def test_i_negative_subscriber_count_is_a_value_error(
         await w(getattr(sub, call)(-1))
 
 
-@xfail("I", "a negative max_msgs raises OverflowError")
 async def test_i_negative_max_msgs_is_a_value_error(client: natsrs.Client) -> None:
     with pytest.raises(ValueError):
         await w(client.subscribe("neg.y", max_msgs=-1))
 
 
-@xfail("I", "subscribe(future=...) takes any object and fails later in an unhandled task")
 async def test_i_subscribe_future_must_be_a_future(client: natsrs.Client) -> None:
     with pytest.raises(TypeError):
         await w(client.subscribe("fut.x", future="nope"))  # type: ignore[arg-type]
