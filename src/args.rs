@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::ServerAddr;
 use bytes::Bytes;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyMemoryView, PyString};
@@ -95,7 +95,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Payload {
 }
 
 /// Seconds (int or float) or a `datetime.timedelta`; rejects negative, NaN, infinite and
-/// absurdly large values, and zero unless `allow_zero`.
+/// absurdly large values, and zero unless `allow_zero`. Zero includes a positive value
+/// below a nanosecond, the resolution of the engine's `Duration`: it would round to a
+/// zero period (tokio's `interval` panics on one).
 pub(crate) fn extract_duration(
     value: &Bound<'_, PyAny>,
     what: &str,
@@ -135,14 +137,44 @@ pub(crate) fn extract_duration(
             "{what} is out of range (at most {MAX_DURATION_SECS} s)"
         )));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    let duration = Duration::from_secs_f64(seconds);
+    if duration.is_zero() && !allow_zero {
+        return Err(PyValueError::new_err(format!(
+            "{what} must be at least 1 ns (got {seconds:?} s)"
+        )));
+    }
+    Ok(duration)
 }
 
-pub(crate) fn extract_capacity(value: usize, what: &str) -> PyResult<usize> {
-    if value == 0 {
-        return Err(PyValueError::new_err(format!("{what} must be at least 1")));
+/// Upper bound for the capacity options (messages per subscription, commands toward the
+/// connection): 16 Mi entries. The engine's channels are tokio's, whose semaphore panics
+/// above `Semaphore::MAX_PERMITS` (`usize::MAX >> 3`, only 2^29 on 32-bit targets); this
+/// bound is far below that on every target, and far above any useful buffer (a full
+/// subscription of 16 Mi small messages is already gigabytes).
+pub(crate) const MAX_CAPACITY: i128 = 1 << 24;
+
+/// An integer (anything with `__index__`) as a wide signed integer, so that negative and
+/// huge values become a `ValueError` naming the option rather than PyO3's
+/// `OverflowError` from an unsigned conversion.
+pub(crate) fn extract_int(value: &Bound<'_, PyAny>, what: &str) -> PyResult<i128> {
+    value.extract::<i128>().map_err(|err| {
+        if err.is_instance_of::<PyOverflowError>(value.py()) {
+            PyValueError::new_err(format!("{what} is out of range"))
+        } else {
+            err
+        }
+    })
+}
+
+/// A capacity option: an int in `1..=MAX_CAPACITY`.
+pub(crate) fn extract_capacity(value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+    let n = extract_int(value, what)?;
+    if !(1..=MAX_CAPACITY).contains(&n) {
+        return Err(PyValueError::new_err(format!(
+            "{what} must be in 1..={MAX_CAPACITY} (got {n})"
+        )));
     }
-    Ok(value)
+    Ok(n as usize)
 }
 
 /// `None`, one URL, or a sequence of URLs, parsed by the engine's address parser.
