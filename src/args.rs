@@ -194,18 +194,72 @@ pub(crate) fn extract_server_list(servers: &Bound<'_, PyAny>) -> PyResult<Vec<St
     let wrong_type =
         || PyTypeError::new_err("servers must be a URL string or a sequence of URL strings");
     if let Ok(one) = servers.cast::<PyString>() {
-        return Ok(one
-            .to_cow()?
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect());
+        return Ok(split_server_list(&one.to_cow()?));
     }
     let mut urls = Vec::new();
     for item in servers.try_iter().map_err(|_| wrong_type())? {
         urls.push(item?.extract::<String>().map_err(|_| wrong_type())?);
     }
     Ok(urls)
+}
+
+/// Splits a comma-separated server list at the commas between URLs only.
+///
+/// A URL's userinfo (`user:password@`) may hold commas (RFC 3986 allows them there, and
+/// passwords do); a host, a port or a scheme cannot. So in each URL the commas before the
+/// last `@` of its authority (which ends at the first `/`, `?` or `#` after the scheme)
+/// belong to it, unless a comma is followed by a `scheme://` (a new URL). Splitting a
+/// password would send half of it as a server address, to be shown in an error.
+fn split_server_list(list: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    let mut rest = list;
+    while !rest.is_empty() {
+        let end = url_end(rest);
+        let url = rest[..end].trim();
+        if !url.is_empty() {
+            urls.push(url.to_owned());
+        }
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    urls
+}
+
+/// Where the first URL of `list` ends: the index of the comma after it, or `list.len()`.
+fn url_end(list: &str) -> usize {
+    // Commas followed by a scheme always start a new URL.
+    let mut limit = list.len();
+    for (i, _) in list.match_indices(',') {
+        if starts_with_scheme(list[i + 1..].trim_start()) {
+            limit = i;
+            break;
+        }
+    }
+    let head = &list[..limit];
+    let authority_start = match head.find("://") {
+        Some(i) if !head[..i].contains([',', '@', '/']) => i + 3,
+        _ => 0,
+    };
+    let authority_end = head[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(head.len(), |i| authority_start + i);
+    let host_start = head[authority_start..authority_end]
+        .rfind('@')
+        .map_or(authority_start, |at| authority_start + at + 1);
+    head[host_start..]
+        .find(',')
+        .map_or(limit, |comma| host_start + comma)
+}
+
+/// `scheme://…` (RFC 3986: a letter, then letters, digits, `+`, `-` or `.`).
+fn starts_with_scheme(text: &str) -> bool {
+    let Some(colon) = text.find("://") else {
+        return false;
+    };
+    let scheme = &text[..colon];
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 pub(crate) fn parse_servers(urls: &[String]) -> Result<Vec<ServerAddr>, Error> {
