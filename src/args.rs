@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::ServerAddr;
 use bytes::Bytes;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyMemoryView, PyString};
@@ -95,7 +95,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Payload {
 }
 
 /// Seconds (int or float) or a `datetime.timedelta`; rejects negative, NaN, infinite and
-/// absurdly large values, and zero unless `allow_zero`.
+/// absurdly large values, and zero unless `allow_zero`. Zero includes a positive value
+/// below a nanosecond, the resolution of the engine's `Duration`: it would round to a
+/// zero period (tokio's `interval` panics on one).
 pub(crate) fn extract_duration(
     value: &Bound<'_, PyAny>,
     what: &str,
@@ -135,14 +137,44 @@ pub(crate) fn extract_duration(
             "{what} is out of range (at most {MAX_DURATION_SECS} s)"
         )));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    let duration = Duration::from_secs_f64(seconds);
+    if duration.is_zero() && !allow_zero {
+        return Err(PyValueError::new_err(format!(
+            "{what} must be at least 1 ns (got {seconds:?} s)"
+        )));
+    }
+    Ok(duration)
 }
 
-pub(crate) fn extract_capacity(value: usize, what: &str) -> PyResult<usize> {
-    if value == 0 {
-        return Err(PyValueError::new_err(format!("{what} must be at least 1")));
+/// Upper bound for the capacity options (messages per subscription, commands toward the
+/// connection): 16 Mi entries. The engine's channels are tokio's, whose semaphore panics
+/// above `Semaphore::MAX_PERMITS` (`usize::MAX >> 3`, only 2^29 on 32-bit targets); this
+/// bound is far below that on every target, and far above any useful buffer (a full
+/// subscription of 16 Mi small messages is already gigabytes).
+pub(crate) const MAX_CAPACITY: i128 = 1 << 24;
+
+/// An integer (anything with `__index__`) as a wide signed integer, so that negative and
+/// huge values become a `ValueError` naming the option rather than PyO3's
+/// `OverflowError` from an unsigned conversion.
+pub(crate) fn extract_int(value: &Bound<'_, PyAny>, what: &str) -> PyResult<i128> {
+    value.extract::<i128>().map_err(|err| {
+        if err.is_instance_of::<PyOverflowError>(value.py()) {
+            PyValueError::new_err(format!("{what} is out of range"))
+        } else {
+            err
+        }
+    })
+}
+
+/// A capacity option: an int in `1..=MAX_CAPACITY`.
+pub(crate) fn extract_capacity(value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+    let n = extract_int(value, what)?;
+    if !(1..=MAX_CAPACITY).contains(&n) {
+        return Err(PyValueError::new_err(format!(
+            "{what} must be in 1..={MAX_CAPACITY} (got {n})"
+        )));
     }
-    Ok(value)
+    Ok(n as usize)
 }
 
 /// `None`, one URL, or a sequence of URLs, parsed by the engine's address parser.
@@ -162,18 +194,72 @@ pub(crate) fn extract_server_list(servers: &Bound<'_, PyAny>) -> PyResult<Vec<St
     let wrong_type =
         || PyTypeError::new_err("servers must be a URL string or a sequence of URL strings");
     if let Ok(one) = servers.cast::<PyString>() {
-        return Ok(one
-            .to_cow()?
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect());
+        return Ok(split_server_list(&one.to_cow()?));
     }
     let mut urls = Vec::new();
     for item in servers.try_iter().map_err(|_| wrong_type())? {
         urls.push(item?.extract::<String>().map_err(|_| wrong_type())?);
     }
     Ok(urls)
+}
+
+/// Splits a comma-separated server list at the commas between URLs only.
+///
+/// A URL's userinfo (`user:password@`) may hold commas (RFC 3986 allows them there, and
+/// passwords do); a host, a port or a scheme cannot. So in each URL the commas before the
+/// last `@` of its authority (which ends at the first `/`, `?` or `#` after the scheme)
+/// belong to it, unless a comma is followed by a `scheme://` (a new URL). Splitting a
+/// password would send half of it as a server address, to be shown in an error.
+fn split_server_list(list: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    let mut rest = list;
+    while !rest.is_empty() {
+        let end = url_end(rest);
+        let url = rest[..end].trim();
+        if !url.is_empty() {
+            urls.push(url.to_owned());
+        }
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    urls
+}
+
+/// Where the first URL of `list` ends: the index of the comma after it, or `list.len()`.
+fn url_end(list: &str) -> usize {
+    // Commas followed by a scheme always start a new URL.
+    let mut limit = list.len();
+    for (i, _) in list.match_indices(',') {
+        if starts_with_scheme(list[i + 1..].trim_start()) {
+            limit = i;
+            break;
+        }
+    }
+    let head = &list[..limit];
+    let authority_start = match head.find("://") {
+        Some(i) if !head[..i].contains([',', '@', '/']) => i + 3,
+        _ => 0,
+    };
+    let authority_end = head[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(head.len(), |i| authority_start + i);
+    let host_start = head[authority_start..authority_end]
+        .rfind('@')
+        .map_or(authority_start, |at| authority_start + at + 1);
+    head[host_start..]
+        .find(',')
+        .map_or(limit, |comma| host_start + comma)
+}
+
+/// `scheme://…` (RFC 3986: a letter, then letters, digits, `+`, `-` or `.`).
+fn starts_with_scheme(text: &str) -> bool {
+    let Some(colon) = text.find("://") else {
+        return false;
+    };
+    let scheme = &text[..colon];
+    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 pub(crate) fn parse_servers(urls: &[String]) -> Result<Vec<ServerAddr>, Error> {

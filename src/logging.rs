@@ -22,16 +22,45 @@ use tracing_subscriber::Layer;
 /// 0 = off, 1 = error … 5 = trace.
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
 
-/// Every credential natsrs was given; scrubbed from log text before it reaches Python.
+/// Every credential natsrs was given, as given and as `Debug` renders it (escaped);
+/// scrubbed from log text before it reaches Python.
 static SECRETS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
+/// Secrets shorter than this are scrubbed only where they stand alone as a quoted value
+/// (`"x9Q"`): replacing every occurrence of two or three characters would blank out
+/// ordinary words. Values of the fields in [`SECRET_FIELDS`] are scrubbed at any length.
+const MIN_SUBSTRING_SECRET: usize = 4;
+
+/// Field names whose quoted value is a credential wherever a record renders them:
+/// `url::Url`'s `Debug` (`password: Some("...")`, the engine logs server addresses that
+/// way), async-nats's `ConnectInfo` (`pass`, `auth_token`, `user_jwt`, `signature`) and
+/// `Auth` (`password`, `token`, `jwt`, `signature`), and `name="..."` record fields.
+const SECRET_FIELDS: &[&str] = &[
+    "auth_token",
+    "credentials",
+    "creds",
+    "jwt",
+    "nkey_seed",
+    "pass",
+    "passwd",
+    "password",
+    "seed",
+    "sig",
+    "signature",
+    "token",
+    "user_jwt",
+];
+
 pub(crate) fn register_secret(secret: &str) {
-    // Very short strings would blank out ordinary words.
-    if secret.len() >= 4 {
-        SECRETS
-            .lock()
-            .expect("secrets lock")
-            .insert(secret.to_owned());
+    if secret.is_empty() {
+        return;
+    }
+    let escaped = format!("{secret:?}");
+    let escaped = &escaped[1..escaped.len() - 1];
+    let mut secrets = SECRETS.lock().expect("secrets lock");
+    secrets.insert(secret.to_owned());
+    if escaped != secret {
+        secrets.insert(escaped.to_owned());
     }
 }
 
@@ -124,21 +153,103 @@ impl Visit for Message {
     }
 }
 
-/// Removes registered secrets and URL userinfo (`scheme://user:pass@host`).
+/// Removes credentials: every registered secret of [`MIN_SUBSTRING_SECRET`] characters
+/// or more wherever it appears, every registered secret standing alone as a quoted value,
+/// the quoted value of every field named in [`SECRET_FIELDS`], and URL userinfo
+/// (`scheme://user:pass@host`).
 fn scrub(text: &str) -> String {
     let mut out = text.to_owned();
-    for secret in SECRETS.lock().expect("secrets lock").iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), "***");
+    {
+        let secrets = SECRETS.lock().expect("secrets lock");
+        // Longest first: a secret inside a longer one must not leave the rest behind.
+        let mut by_length: Vec<&String> = secrets.iter().collect();
+        by_length.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for secret in by_length {
+            if secret.len() >= MIN_SUBSTRING_SECRET {
+                if out.contains(secret.as_str()) {
+                    out = out.replace(secret.as_str(), "***");
+                }
+            } else {
+                let quoted = format!("\"{secret}\"");
+                if out.contains(&quoted) {
+                    out = out.replace(&quoted, "\"***\"");
+                }
+            }
         }
     }
-    let mut result = String::with_capacity(out.len());
-    let mut rest = out.as_str();
+    scrub_userinfo(&scrub_fields(&out))
+}
+
+/// Replaces the quoted value after `field: "`, `field: Some("`, `field="` and
+/// `"field":"` for every field in [`SECRET_FIELDS`].
+fn scrub_fields(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        let (head, tail) = rest.split_at(open + 1);
+        out.push_str(head);
+        if names_secret_field(&out[..out.len() - 1]) {
+            match literal_len(tail) {
+                Some(len) => {
+                    out.push_str("***\"");
+                    rest = &tail[len + 1..];
+                }
+                // An unterminated value: nothing after it can be shown safely.
+                None => return out + "***",
+            }
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `before` (the text up to an opening quote) ends with a secret field's name
+/// and its separator.
+fn names_secret_field(before: &str) -> bool {
+    let before = before.strip_suffix("Some(").unwrap_or(before);
+    let Some(name) = before
+        .strip_suffix(": ")
+        .or_else(|| before.strip_suffix('='))
+        .or_else(|| before.strip_suffix(':'))
+    else {
+        return false;
+    };
+    let name = name.strip_suffix('"').unwrap_or(name);
+    let start = name
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let name = &name[start..];
+    SECRET_FIELDS
+        .iter()
+        .any(|field| field.eq_ignore_ascii_case(name))
+}
+
+/// The length of a `Debug`-escaped string literal's content, up to its closing quote.
+fn literal_len(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Replaces the userinfo of every `scheme://user:pass@host` with `***`. The authority
+/// runs to a `/`, whitespace, a quote or a parenthesis: commas may be part of a password.
+fn scrub_userinfo(text: &str) -> String {
+    let mut result = String::with_capacity(text.len());
+    let mut rest = text;
     while let Some(start) = rest.find("://") {
         let (head, tail) = rest.split_at(start + 3);
         result.push_str(head);
         let end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == ')' || c == ',')
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == ')')
             .unwrap_or(tail.len());
         match tail[..end].rfind('@') {
             Some(at) => {
@@ -194,7 +305,7 @@ pub(crate) fn refresh_log_level(py: Python<'_>) -> PyResult<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::scrub;
+    use super::{register_secret, scrub};
 
     #[test]
     fn scrubs_url_userinfo() {
@@ -206,5 +317,38 @@ mod tests {
             scrub("tls://h:1 and ws://t0k@h"),
             "tls://h:1 and ws://***@h"
         );
+        assert_eq!(scrub("nats://dave:hunter2,x@h:1"), "nats://***@h:1");
+    }
+
+    #[test]
+    fn scrubs_secret_fields_at_any_length() {
+        assert_eq!(
+            scrub(r#"Url { username: "bob", password: Some("x9Q"), host: Some(Domain("h")) }"#),
+            r#"Url { username: "bob", password: Some("***"), host: Some(Domain("h")) }"#
+        );
+        assert_eq!(
+            scrub(r#"ConnectInfo { pass: Some("a\"b"), auth_token: Some("t"), name: None }"#),
+            r#"ConnectInfo { pass: Some("***"), auth_token: Some("***"), name: None }"#
+        );
+        assert_eq!(scrub(r#"x token="ab" y"#), r#"x token="***" y"#);
+        assert_eq!(
+            scrub(r#"{"pass":"zz","user":"u"}"#),
+            r#"{"pass":"***","user":"u"}"#
+        );
+        // Not a field of that name, and a stray quote before a field.
+        assert_eq!(scrub(r#"mytokens: "ab""#), r#"mytokens: "ab""#);
+        assert_eq!(
+            scrub(r#"a " b password: Some("pw") c"#),
+            r#"a " b password: Some("***") c"#
+        );
+    }
+
+    #[test]
+    fn scrubs_short_secrets_standing_alone_only() {
+        register_secret("q7");
+        assert_eq!(scrub(r#"username: "q7", host"#), r#"username: "***", host"#);
+        assert_eq!(scrub("q7 in a word: aq7b"), "q7 in a word: aq7b");
+        register_secret("long-secret");
+        assert_eq!(scrub("x long-secret y"), "x *** y");
     }
 }

@@ -12,10 +12,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::args::{extract_capacity, extract_duration};
+use crate::args::{extract_capacity, extract_duration, extract_int};
 use crate::auth::{check_credentials, check_jwt, invalid_credentials};
 use crate::connect;
-use crate::error::Error;
+use crate::error::{Error, Kind};
 use crate::settings::Settings;
 use crate::subject;
 use crate::tls::extract_tls;
@@ -73,8 +73,22 @@ impl PyConnectOptions {
         Self::set(slf, |s| s.retry_on_initial_connect = enabled)
     }
 
-    fn max_reconnects(slf: &Bound<'_, Self>, count: Option<usize>) -> Py<Self> {
-        Self::set(slf, |s| s.max_reconnects = count)
+    fn max_reconnects(
+        slf: &Bound<'_, Self>,
+        count: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Self>> {
+        let count = match count {
+            None => None,
+            Some(n) => {
+                let n = extract_int(n, "max_reconnects")?;
+                Some(usize::try_from(n).map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "max_reconnects must be a count >= 0, or None for no limit (got {n})"
+                    ))
+                })?)
+            }
+        };
+        Ok(Self::set(slf, |s| s.max_reconnects = count))
     }
 
     #[pyo3(signature = (enabled = true))]
@@ -92,17 +106,27 @@ impl PyConnectOptions {
         Self::set(slf, |s| s.skip_subject_validation = enabled)
     }
 
-    fn subscription_capacity(slf: &Bound<'_, Self>, capacity: usize) -> PyResult<Py<Self>> {
+    fn subscription_capacity(
+        slf: &Bound<'_, Self>,
+        capacity: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<Self>> {
         let c = extract_capacity(capacity, "subscription_capacity")?;
         Ok(Self::set(slf, |s| s.subscription_capacity = c))
     }
 
-    fn client_capacity(slf: &Bound<'_, Self>, capacity: usize) -> PyResult<Py<Self>> {
+    fn client_capacity(slf: &Bound<'_, Self>, capacity: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
         let c = extract_capacity(capacity, "client_capacity")?;
         Ok(Self::set(slf, |s| s.client_capacity = c))
     }
 
     fn custom_inbox_prefix(slf: &Bound<'_, Self>, prefix: String) -> PyResult<Py<Self>> {
+        // Every request's SUB and reply subject carry the prefix.
+        subject::check_len(
+            &prefix,
+            subject::MAX_INBOX_PREFIX_LEN,
+            "inbox prefix",
+            Kind::Value,
+        )?;
         if !subject::is_valid(&prefix) || prefix.contains('*') || prefix.contains('>') {
             return Err(Error::value(format!(
                 "invalid inbox prefix {prefix:?}: it must be a subject without wildcards"
@@ -126,7 +150,13 @@ impl PyConnectOptions {
                 PyValueError::new_err(format!("invalid local address {text:?}: expected ip:port"))
             })?
         } else if address.is_instance_of::<PyTuple>() {
-            let (host, port): (String, u16) = address.extract()?;
+            let (host, port): (String, Bound<'_, PyAny>) = address.extract()?;
+            let port = extract_int(&port, "local_address port")?;
+            let port = u16::try_from(port).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "local_address port must be in 0..=65535 (got {port})"
+                ))
+            })?;
             (host.as_str(), port)
                 .to_socket_addrs()
                 .ok()

@@ -68,3 +68,47 @@ async def test_records_below_the_logger_level_are_not_produced(
     await asyncio.wait_for(sub.next(), WAIT)
     await nc.close()
     assert not [r for r in caplog.records if r.name == "natsrs" and r.levelno < logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    ("config", "url_auth", "keywords", "secret"),
+    [
+        ('authorization { token: "t!k" }', "t!k@", {}, "t!k"),
+        ('authorization { token: "~&~" }', "", {"token": "~&~"}, "~&~"),
+        (
+            'authorization { users = [{ user: "amy", password: "#~#" }] }',
+            "",
+            {"user_and_password": ("amy", "#~#")},
+            "#~#",
+        ),
+        ('authorization { users = [{ user: "al", password: "p" }] }', "al:p@", {}, '"p"'),
+    ],
+    ids=["url-token", "token", "password", "one-character-password"],
+)
+async def test_short_secrets_are_scrubbed_from_every_record(
+    nats_server_factory: ServerFactory,
+    caplog: pytest.LogCaptureFixture,
+    config: str,
+    url_auth: str,
+    keywords: dict[str, object],
+    secret: str,
+) -> None:
+    """Secrets under 4 characters too: the engine renders them as `password: Some("...")`,
+    `auth_token: Some("...")` or a URL's `username: "..."` at DEBUG and TRACE."""
+    server = nats_server_factory(config)
+    caplog.set_level(5, logger="natsrs")
+    natsrs.refresh_log_level()
+    try:
+        nc = await asyncio.wait_for(
+            natsrs.connect(f"nats://{url_auth}127.0.0.1:{server.port}", **keywords), WAIT
+        )
+        await asyncio.wait_for(nc.flush(), WAIT)
+        await asyncio.wait_for(nc.close(), WAIT)
+    finally:
+        caplog.set_level(logging.WARNING, logger="natsrs")
+        natsrs.refresh_log_level()
+    records = [r for r in caplog.records if r.name == "natsrs"]
+    text = "\n".join(r.getMessage() for r in records)
+    assert any(r.levelno == 5 for r in records), "the engine's TRACE records were captured"
+    assert "CONNECT" in text, "the record of the CONNECT (with the credentials) was captured"
+    assert secret not in text

@@ -322,6 +322,115 @@ def test_invalid_setter_values_raise_value_error(setter: str, value: object) -> 
         getattr(ConnectOptions(), setter)(value)
 
 
+MAX_CAPACITY = 1 << 24
+"""The documented bound of subscription_capacity and client_capacity."""
+
+
+@pytest.mark.parametrize("setter", ["subscription_capacity", "client_capacity"])
+def test_capacity_accepts_up_to_its_bound(setter: str) -> None:
+    options = ConnectOptions()
+    assert getattr(options, setter)(MAX_CAPACITY) is options
+    assert f"{setter}={MAX_CAPACITY}" in repr(options)
+
+
+@pytest.mark.parametrize("setter", ["subscription_capacity", "client_capacity"])
+@pytest.mark.parametrize("value", [MAX_CAPACITY + 1, 2**64, 2**200, -1, -(2**70)], ids=str)
+def test_capacity_out_of_range_is_a_value_error_naming_the_option(setter: str, value: int) -> None:
+    with pytest.raises(ValueError, match=setter):
+        getattr(ConnectOptions(), setter)(value)
+
+
+@pytest.mark.parametrize("setter", ["subscription_capacity", "client_capacity", "max_reconnects"])
+def test_count_of_wrong_type_raises_type_error(setter: str) -> None:
+    with pytest.raises(TypeError):
+        getattr(ConnectOptions(), setter)(1.5)
+
+
+@pytest.mark.parametrize("value", [-1, -(2**70), 2**200], ids=str)
+def test_max_reconnects_out_of_range_is_a_value_error(value: int) -> None:
+    with pytest.raises(ValueError, match="max_reconnects"):
+        ConnectOptions().max_reconnects(value)
+
+
+def test_max_reconnects_takes_zero_and_none() -> None:
+    options = ConnectOptions().max_reconnects(0)
+    assert "max_reconnects=0" in repr(options)
+    assert "max_reconnects=None" in repr(options.max_reconnects(None))
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000, 2**80], ids=str)
+def test_local_address_port_out_of_range_is_a_value_error(port: int) -> None:
+    with pytest.raises(ValueError, match="port"):
+        ConnectOptions().local_address(("127.0.0.1", port))
+
+
+@pytest.mark.parametrize("setter", ["ping_interval", "connection_timeout", "request_timeout"])
+@pytest.mark.parametrize("value", [1e-12, 4e-10, timedelta(microseconds=0.0001)], ids=str)
+def test_duration_below_a_nanosecond_is_refused_where_zero_is(setter: str, value: object) -> None:
+    """It would round to a zero period, which the engine's timers cannot take."""
+    with pytest.raises(ValueError):
+        getattr(ConnectOptions(), setter)(value)
+
+
+@pytest.mark.parametrize("setter", ["ping_interval", "connection_timeout", "request_timeout"])
+def test_duration_of_one_nanosecond_is_accepted(setter: str) -> None:
+    options = ConnectOptions()
+    assert getattr(options, setter)(1e-9) is options
+
+
+MAX_INBOX_PREFIX = 1936
+"""The documented bound of custom_inbox_prefix (the subject limit, 2000, less an inbox's
+own tokens)."""
+
+
+def test_inbox_prefix_over_its_bound_is_a_value_error_that_says_the_limit() -> None:
+    ConnectOptions().custom_inbox_prefix("I" * MAX_INBOX_PREFIX)
+    with pytest.raises(ValueError, match=str(MAX_INBOX_PREFIX)):
+        ConnectOptions().custom_inbox_prefix("I" * (MAX_INBOX_PREFIX + 1))
+
+
+async def test_request_with_the_longest_inbox_prefix_and_subject_works(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    """The bounds keep every line of a request under the server's max_control_line."""
+    prefix = "P" * MAX_INBOX_PREFIX
+    subject = "S" * 2000
+    requester = await client_factory(nats_server.url, ConnectOptions().custom_inbox_prefix(prefix))
+    service = await client_factory(nats_server.url)
+    async with responder(service, subject, lambda msg: b"ok"):
+        reply = await w(requester.request(subject, b"?", headers={"h": "v"}))
+        old_style = await w(requester.request(subject, b"?", old_style=True))
+    assert reply.payload == old_style.payload == b"ok"
+    await w(requester.flush())
+    assert requester.statistics().connects == 1, "the server dropped the connection"
+
+
+# -- server lists ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "urls"),
+    [
+        ("nats://a:1", ["nats://a:1"]),
+        ("nats://a:1,nats://b:2", ["nats://a:1", "nats://b:2"]),
+        ("nats://a:1, nats://b:2 ,", ["nats://a:1", "nats://b:2"]),
+        ("a:1,b:2", ["a:1", "b:2"]),
+        ("nats://dave:hunter2,x@h:1", ["nats://dave:hunter2,x@h:1"]),
+        ("dave:hunter2,x@h:1", ["dave:hunter2,x@h:1"]),
+        (
+            "nats://u:p,w@h:1,tls://v:q,,z@h2:2",
+            ["nats://u:p,w@h:1", "tls://v:q,,z@h2:2"],
+        ),
+        ("nats://h1:1,nats://u:p,w@h2:2", ["nats://h1:1", "nats://u:p,w@h2:2"]),
+        ("a:1,nats://u:p@h2:2,b:3", ["a:1", "nats://u:p@h2:2", "b:3"]),
+        ("nats://u:p@h:1/x,y:2", ["nats://u:p@h:1/x", "y:2"]),
+    ],
+)
+def test_a_server_string_is_split_at_the_commas_between_urls(given: str, urls: list[str]) -> None:
+    """A comma in a URL's userinfo (a password) belongs to the URL."""
+    assert natsrs._natsrs._server_list(given) == urls
+
+
 def test_setters_return_the_same_options_for_chaining() -> None:
     options = ConnectOptions()
 

@@ -152,31 +152,35 @@ class ConnectOptions:
     def name(self, name: str) -> Self:
         """Client name, shown by the server (``/connz``)."""
     def ping_interval(self, interval: _Duration) -> Self:
-        """Interval between PINGs (default 60 s; must be > 0)."""
+        """Interval between PINGs (default 60 s; at least 1 ns)."""
     def connection_timeout(self, timeout: _Duration) -> Self:
-        """Timeout of one connection attempt (default 5 s; must be > 0)."""
+        """Timeout of one connection attempt (default 5 s; at least 1 ns)."""
     def request_timeout(self, timeout: _Duration | None) -> Self:
         """Default request timeout (default 10 s); ``None`` waits forever."""
     def retry_on_initial_connect(self, enabled: bool = True) -> Self:
         """Return from ``connect`` at once and keep connecting in the background."""
     def max_reconnects(self, count: int | None) -> Self:
-        """Maximum reconnect attempts; ``None`` (default) retries forever."""
+        """Maximum reconnect attempts, >= 0; ``None`` (default) retries forever."""
     def ignore_discovered_servers(self, enabled: bool = True) -> Self:
         """Do not add servers announced by the cluster to the pool."""
     def retain_servers_order(self, enabled: bool = True) -> Self:
         """Try servers in the given order instead of shuffling."""
     def skip_subject_validation(self, enabled: bool = True) -> Self:
-        """Do not validate publish subjects beyond protocol framing."""
+        """Do not validate publish subjects beyond protocol framing (the length bound,
+        2000 bytes, still applies)."""
     def subscription_capacity(self, capacity: int) -> Self:
-        """Messages buffered per subscription before the slow-consumer drop (65536)."""
+        """Messages buffered per subscription before the slow-consumer drop (65536;
+        1..2**24)."""
     def client_capacity(self, capacity: int) -> Self:
-        """Commands buffered toward the connection before ``publish`` waits (2048)."""
+        """Commands buffered toward the connection before ``publish`` waits (2048;
+        1..2**24)."""
     def custom_inbox_prefix(self, prefix: str) -> Self:
-        """Prefix of reply subjects created by ``new_inbox`` and ``request`` (``_INBOX``)."""
+        """Prefix of reply subjects created by ``new_inbox`` and ``request`` (``_INBOX``);
+        a subject without wildcards of at most 1936 bytes."""
     def read_buffer_capacity(self, capacity: int) -> Self:
         """Size of the socket read buffer, 1..65535 (65535)."""
     def local_address(self, address: str | tuple[str, int]) -> Self:
-        """Local ``ip:port`` to bind the client socket to (port 0: any)."""
+        """Local ``ip:port`` to bind the client socket to (port 0..65535; 0: any)."""
     def no_echo(self, enabled: bool = True) -> Self:
         """Do not receive messages this connection published."""
     def require_tls(self, enabled: bool = True) -> Self:
@@ -556,7 +560,7 @@ class Client:
         waits until the server has it.
 
         Raises:
-            natsrs.errors.BadSubjectError: invalid subject or reply subject.
+            natsrs.errors.BadSubjectError: invalid subject or reply subject, or one over 2000 bytes.
             natsrs.errors.MaxPayloadError: payload larger than the server's limit.
             natsrs.errors.BadHeaderError: invalid header name or value.
             natsrs.errors.ConnectionClosedError: the client is closed.

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from natsrs import errors, nkeys
-from natsrs._natsrs import Auth, ConnectOptions, Event, TlsConfig, _server_list
+from natsrs._natsrs import Auth, ConnectOptions, Event, TlsConfig, _redact_url, _server_list
 
 __all__ = [
     "CALLBACK_NAMES",
     "NATS_PY_DEFAULTS",
     "NATS_PY_KEYWORDS",
+    "OptionsDict",
     "Settings",
     "apply_native",
     "translate",
@@ -173,6 +174,47 @@ def with_nats_py_defaults(options: Mapping[str, Any]) -> dict[str, Any]:
             continue
         merged[key] = value
     return merged
+
+
+_SECRET_OPTIONS = frozenset({"password", "token", "nkeys_seed_str", "nkey", "credentials"})
+"""Keywords whose value is a credential (as text; a callable is shown, it holds none)."""
+
+
+class OptionsDict(dict[str, Any]):
+    """nats-py's ``Client.options``: the ``connect`` keywords as given, a plain ``dict``
+    whose ``repr`` (and ``str``) hides the credentials: passwords, tokens, seeds, raw
+    credentials, and the userinfo of server URLs. Callbacks and file paths are shown."""
+
+    def __repr__(self) -> str:
+        return repr({key: _shown(key, value) for key, value in self.items()})
+
+    __str__ = __repr__
+
+
+def _shown(key: str, value: Any) -> Any:
+    if value is None or callable(value):
+        return value
+    if key in _SECRET_OPTIONS:
+        return "***"
+    if key == "user_credentials" and isinstance(value, UserString):
+        return "***"
+    if key == "user_and_password" and isinstance(value, tuple) and len(value) == 2:
+        return (value[0], "***")
+    if key == "jwt" and isinstance(value, tuple) and len(value) == 2:
+        return ("***", value[1])
+    if key == "servers":
+        return _shown_servers(value)
+    return value
+
+
+def _shown_servers(servers: Any) -> Any:
+    try:
+        if isinstance(servers, str):
+            return ",".join(_redact_url(url) for url in _server_list(servers))
+        return [_redact_url(str(url)) for url in servers]
+    except Exception:
+        # Something connect() would have refused; it may still hold a credential.
+        return "***"
 
 
 @dataclass

@@ -29,7 +29,7 @@ from natsrs._natsrs import Client as NativeClient
 from natsrs._natsrs import HeaderMap, Message, Subscriber, _redact_url, _server_list
 from natsrs.aio._dispatch import Dispatcher, connect_with_dispatcher, with_scheme
 from natsrs.aio._dispatch import PoolServer as Server
-from natsrs.aio._options import with_nats_py_defaults
+from natsrs.aio._options import OptionsDict, with_nats_py_defaults
 from natsrs.aio.subscription import (
     DEFAULT_PENDING_BYTES_LIMIT,
     DEFAULT_PENDING_MSGS_LIMIT,
@@ -99,7 +99,8 @@ class Client:
         self._stats_before: dict[str, int] = {}
         # The URLs just given to set_server_pool(), until the native client has them.
         self._pool_override: list[str] | None = None
-        self.options: dict[str, Any] = {}
+        # nats-py's dict of the connect keywords; its repr hides the credentials.
+        self.options: dict[str, Any] = OptionsDict()
 
     def __repr__(self) -> str:
         return f"<natsrs.NATS {self._native!r}>"
@@ -126,7 +127,7 @@ class Client:
         finally:
             self._connecting = False
         self._retire()
-        self.options = {"servers": servers, **merged}
+        self.options = OptionsDict({"servers": servers, **merged})
         self._native = native
         self._dispatcher = dispatcher
         self._closed = False
