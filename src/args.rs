@@ -299,9 +299,16 @@ pub(crate) fn _server_list(servers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<S
     extract_servers(servers)
 }
 
-/// A count Python gives as an `int`: negative is a `ValueError` (not PyO3's
-/// `OverflowError` for an unsigned parameter).
-pub(crate) fn non_negative(value: i64, what: &str) -> PyResult<u64> {
-    u64::try_from(value)
-        .map_err(|_| PyValueError::new_err(format!("{what} must not be negative, got {value}")))
+/// A count (`None`: `default`): negative or huge is a `ValueError`, as for options.
+pub(crate) fn extract_count(
+    value: Option<&Bound<'_, PyAny>>,
+    what: &str,
+    default: u64,
+) -> PyResult<u64> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(default);
+    };
+    let n = extract_int(value, what)?;
+    u64::try_from(n)
+        .map_err(|_| PyValueError::new_err(format!("{what} must be in 0..=2**64-1 (got {n})")))
 }

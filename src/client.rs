@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 
 use crate::args::{
-    extract_duration, extract_server_list, non_negative, parse_servers, Payload, PayloadArg,
+    extract_count, extract_duration, extract_server_list, parse_servers, Payload, PayloadArg,
 };
 use crate::engine::{Ending, Fate};
 use crate::error::{Error, Kind};
@@ -395,7 +395,7 @@ impl PyClient {
     /// message, one at a time), `future` (resolved with the first message), `max_msgs`
     /// (unsubscribe after that many), and the pending limits of a callback
     /// subscription. An empty `queue` means none.
-    #[pyo3(signature = (subject, queue = None, cb = None, future = None, max_msgs = 0, pending_msgs_limit = None, pending_bytes_limit = None))]
+    #[pyo3(signature = (subject, queue = None, cb = None, future = None, max_msgs = None, pending_msgs_limit = None, pending_bytes_limit = None))]
     #[allow(clippy::too_many_arguments)]
     fn subscribe(
         &self,
@@ -404,11 +404,11 @@ impl PyClient {
         queue: Option<String>,
         cb: Option<Py<PyAny>>,
         future: Option<Py<PyAny>>,
-        max_msgs: i64,
+        max_msgs: Option<&Bound<'_, PyAny>>,
         pending_msgs_limit: Option<i64>,
         pending_bytes_limit: Option<i64>,
     ) -> PyResult<Py<PyAny>> {
-        let max_msgs = non_negative(max_msgs, "max_msgs")?;
+        let max_msgs = extract_count(max_msgs, "max_msgs", 0)?;
         if let Some(future) = &future {
             if !future
                 .bind(py)

@@ -21,7 +21,7 @@ use futures::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 
-use crate::args::{extract_duration, non_negative};
+use crate::args::{extract_count, extract_duration};
 use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::message::{PyMessage, Reply};
@@ -587,9 +587,9 @@ impl PySubscriber {
     /// Every queued message, up to `max`, in one call: waits for the first one only. An
     /// empty list means the subscription has ended. The way to the engine's speed when
     /// messages arrive faster than one `await` each can take them.
-    #[pyo3(signature = (max = 1024))]
-    fn next_batch(&self, py: Python<'_>, max: i64) -> PyResult<Py<PyAny>> {
-        let max = usize::try_from(non_negative(max, "max")?).unwrap_or(usize::MAX);
+    #[pyo3(signature = (max = None), text_signature = "($self, max=1024)")]
+    fn next_batch(&self, py: Python<'_>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let max = usize::try_from(extract_count(max, "max", 1024)?).unwrap_or(usize::MAX);
         self.batch(py, max, None)
     }
 
@@ -675,9 +675,9 @@ impl PySubscriber {
     }
 
     /// Ends the subscription; with `limit > 0` (nats-py), after that many messages.
-    #[pyo3(signature = (limit = 0))]
-    fn unsubscribe(&self, py: Python<'_>, limit: i64) -> PyResult<Py<PyAny>> {
-        let limit = non_negative(limit, "limit")?;
+    #[pyo3(signature = (limit = None), text_signature = "($self, limit=0)")]
+    fn unsubscribe(&self, py: Python<'_>, limit: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let limit = extract_count(limit, "limit", 0)?;
         if limit > 0 {
             return self.limit_to(py, limit);
         }
@@ -688,8 +688,8 @@ impl PySubscriber {
         })
     }
 
-    fn unsubscribe_after(&self, py: Python<'_>, count: i64) -> PyResult<Py<PyAny>> {
-        let count = non_negative(count, "count")?;
+    fn unsubscribe_after(&self, py: Python<'_>, count: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let count = extract_count(Some(count), "count", 0)?;
         self.limit_to(py, count)
     }
 

@@ -52,6 +52,14 @@ def xfail(item: str, missing: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"{item}: {missing}")
 
 
+def xfail_memory(missing: str) -> pytest.MarkDecorator:
+    """For B's memory cases: the process's resident set is a noisy measure inside a test
+    run (freed memory of earlier tests is reused without growing it), so a pass there
+    is not proof of a fix, and these stay non-strict until the engine bounds its
+    buffers (SECURITY.md)."""
+    return pytest.mark.xfail(strict=False, reason=f"B: {missing}")
+
+
 def assert_no_panic_output(capfd: pytest.CaptureFixture[str]) -> None:
     """Nothing from Rust on stderr: no panic message, no backtrace."""
     err = capfd.readouterr().err
@@ -778,7 +786,7 @@ def rss_report(request: pytest.FixtureRequest) -> Callable[[RssWatch, int], None
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS")
-@xfail("B", "the engine buffers an INFO line without end while connecting")
+@xfail_memory("the engine buffers an INFO line without end while connecting")
 async def test_b_info_without_newline(rss_report: Callable[[RssWatch, int], None]) -> None:
     watch = RssWatch()
     sent = 0
@@ -804,7 +812,7 @@ async def connected_to(server: FakeServer) -> natsrs.Client:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS")
-@xfail("B", "the engine buffers a control line without end")
+@xfail_memory("the engine buffers a control line without end")
 async def test_b_endless_control_line(rss_report: Callable[[RssWatch, int], None]) -> None:
     watch = RssWatch()
     sent = 0
@@ -832,7 +840,7 @@ async def test_b_endless_control_line(rss_report: Callable[[RssWatch, int], None
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS")
-@xfail("B", "the engine buffers a MSG larger than the server's own max_payload")
+@xfail_memory("the engine buffers a MSG larger than the server's own max_payload")
 async def test_b_msg_larger_than_max_payload(
     rss_report: Callable[[RssWatch, int], None],
 ) -> None:
@@ -864,7 +872,7 @@ async def test_b_msg_larger_than_max_payload(
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS")
-@xfail("B", "the engine queues a PONG per PING without bound when it cannot write")
+@xfail_memory("the engine queues a PONG per PING without bound when it cannot write")
 async def test_b_ping_flood_to_a_client_that_cannot_write(
     rss_report: Callable[[RssWatch, int], None],
 ) -> None:

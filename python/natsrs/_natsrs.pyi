@@ -607,7 +607,7 @@ class Client:
         queue: str | None = None,
         cb: Callable[[Message], Awaitable[None]] | None = None,
         future: asyncio.Future[Message] | None = None,
-        max_msgs: int = 0,
+        max_msgs: int | None = None,
         pending_msgs_limit: int | None = None,
         pending_bytes_limit: int | None = None,
     ) -> Awaitable[Subscriber]:
