@@ -10,12 +10,19 @@ from datetime import timedelta
 import pytest
 
 import natsrs
-from helpers import assert_no_message, next_msg, responder, until_idle, w, wait_until
+from helpers import (
+    WAIT,
+    assert_no_message,
+    assert_works,
+    next_msg,
+    responder,
+    until_idle,
+    w,
+    wait_until,
+)
 from natsrs import ConnectionState, ConnectOptions, HeaderMap, Message, Subscriber
 from natsrs._server import NatsServer
 from natsrs.errors import ConnectionClosedError, NoRespondersError
-
-WAIT = 5.0
 
 
 async def collect(sub: Subscriber, count: int) -> list[Message]:
@@ -332,10 +339,7 @@ async def test_subscriber_drain_delivers_in_flight_messages_then_ends(
     received = await w(until_end(sub))
 
     assert [m.payload for m in received] == [str(i).encode() for i in range(5)]
-    assert client.connection_state == ConnectionState.CONNECTED
-    other = await w(client.subscribe("after.drain"))
-    await w(client.publish("after.drain", b"still works"))
-    assert (await next_msg(other)).payload == b"still works"
+    await assert_works(client)
 
 
 async def test_client_drain_delivers_in_flight_messages_then_closes(

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import natsrs
-from helpers import next_msg, w
-from natsrs import ConnectionState, ConnectOptions, HeaderMap, errors
+from helpers import assert_works, next_msg, w
+from natsrs import ConnectOptions, HeaderMap, errors
 from natsrs._server import NatsServer
 
 if TYPE_CHECKING:
     from conftest import ClientFactory
-
-WAIT = 5.0
-
-_subjects = itertools.count()
-
-
-async def assert_client_works(client: natsrs.Client) -> None:
-    """The client is still connected and still publishes and receives."""
-    subject = f"works.{next(_subjects)}"
-    sub = await w(client.subscribe(subject))
-    await w(client.publish(subject, b"still works"))
-    assert (await next_msg(sub)).payload == b"still works"
-    await w(sub.unsubscribe())
-    assert client.connection_state == ConnectionState.CONNECTED
 
 
 # -- subjects ------------------------------------------------------------------------------
@@ -55,7 +40,7 @@ async def test_invalid_subject_raises_bad_subject(
     with pytest.raises(errors.BadSubjectError):
         await w(SUBJECT_CALLS[operation](client, subject))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("reply", ["a b", "a\r\nb", "a..b"], ids=["space", "crlf", "a..b"])
@@ -63,7 +48,7 @@ async def test_invalid_reply_subject_raises_bad_subject(client: natsrs.Client, r
     with pytest.raises(errors.BadSubjectError):
         await w(client.publish("valid", b"x", reply=reply))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("subject", ["a.*", "a.>", ">", "*.b", "_INBOX.x.y"])
@@ -73,7 +58,7 @@ async def test_wildcard_subjects_are_valid_for_subscribe(
     sub = await w(client.subscribe(subject))
 
     assert sub.subject == subject
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 async def test_skip_subject_validation_lets_publish_through(
@@ -84,7 +69,7 @@ async def test_skip_subject_validation_lets_publish_through(
     await w(nc.publish("a..b", b"x"))  # no BadSubjectError
     await w(nc.flush())
 
-    await assert_client_works(nc)
+    await assert_works(nc)
 
 
 async def test_skip_subject_validation_still_rejects_whitespace(
@@ -96,7 +81,7 @@ async def test_skip_subject_validation_still_rejects_whitespace(
     with pytest.raises(errors.BadSubjectError):
         await w(nc.publish("a b", b"x"))
 
-    await assert_client_works(nc)
+    await assert_works(nc)
 
 
 # -- queue groups ----------------------------------------------------------------------------
@@ -112,7 +97,7 @@ async def test_invalid_queue_in_subscribe_raises_bad_queue(
     with pytest.raises(errors.BadQueueError):
         await w(client.subscribe("jobs", queue=queue))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 async def test_empty_queue_in_subscribe_means_no_queue_group_as_in_nats_py(
@@ -120,7 +105,7 @@ async def test_empty_queue_in_subscribe_means_no_queue_group_as_in_nats_py(
 ) -> None:
     sub = await w(client.subscribe("jobs.plain", queue=""))
     assert sub.queue == ""
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("queue", BAD_QUEUES, ids=BAD_QUEUE_IDS)
@@ -130,7 +115,7 @@ async def test_invalid_queue_in_queue_subscribe_raises_bad_queue(
     with pytest.raises(errors.BadQueueError):
         await w(client.queue_subscribe("jobs", queue))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 # -- headers -------------------------------------------------------------------------------
@@ -192,7 +177,7 @@ async def test_invalid_dict_headers_raise_bad_header(
     with pytest.raises(errors.BadHeaderError):
         await w(HEADER_CALLS[operation](client, headers))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 # -- payloads ------------------------------------------------------------------------------
@@ -216,7 +201,7 @@ async def test_payload_of_wrong_type_raises_type_error(
     with pytest.raises(TypeError):
         await w(PAYLOAD_CALLS[operation](client, payload))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("payload", BAD_PAYLOADS, ids=BAD_PAYLOAD_IDS)
@@ -230,7 +215,7 @@ async def test_respond_payload_of_wrong_type_raises_type_error(
     with pytest.raises(TypeError):
         await w(msg.respond(payload))  # type: ignore[arg-type]
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +261,7 @@ async def test_respond_without_reply_subject_raises_no_reply_subject(
     with pytest.raises(errors.NoReplySubjectError):
         await w(msg.respond(b"answer"))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize(
