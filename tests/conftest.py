@@ -19,11 +19,10 @@ import pytest
 import pytest_asyncio.plugin
 
 import natsrs
-from helpers import w
+from helpers import WAIT, w
 from nats_py_helpers import Closeable, connect, nats_client
 from natsrs._server import NatsServer
-
-CONNECT_TIMEOUT = 5.0
+from pki import Pki
 
 
 def _test_loop() -> str:
@@ -115,11 +114,11 @@ def nats_server(nats_server_factory: ServerFactory) -> NatsServer:
 @pytest.fixture
 async def client(nats_server: NatsServer) -> AsyncIterator[natsrs.Client]:
     """A client connected to ``nats_server``; closed after the test."""
-    nc = await asyncio.wait_for(natsrs.connect(nats_server.url), CONNECT_TIMEOUT)
+    nc = await asyncio.wait_for(natsrs.connect(nats_server.url), WAIT)
     yield nc
     # The test may have closed or drained it already, or broken the connection.
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(nc.close(), CONNECT_TIMEOUT)
+        await asyncio.wait_for(nc.close(), WAIT)
 
 
 @pytest.fixture
@@ -135,14 +134,14 @@ async def client_factory() -> AsyncIterator[ClientFactory]:
         connecting = (
             options.connect(url) if options is not None else natsrs.connect(url, **keywords)
         )
-        nc = await asyncio.wait_for(connecting, CONNECT_TIMEOUT)
+        nc = await asyncio.wait_for(connecting, WAIT)
         opened.append(nc)
         return nc
 
     yield factory
     for nc in opened:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(nc.close(), CONNECT_TIMEOUT)
+            await asyncio.wait_for(nc.close(), WAIT)
 
 
 # -- nats-py compatibility (tests/test_nats_py_*.py) ----------------------------------------
@@ -168,3 +167,9 @@ async def nc_fixture(
     if request.param == "connect":
         return await connect(opened, nats_server.url, error_cb=None)
     return await nats_client(opened, nats_server.url)
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    """A CA with server and client certificates for this test (see ``pki.py``)."""
+    return Pki(tmp_path / "pki")
