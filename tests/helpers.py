@@ -110,6 +110,11 @@ async def until_idle(sub: Subscriber, idle: float = 0.5) -> list[Message]:
         received.append(msg)
 
 
+async def until_end(sub: Subscriber) -> list[Message]:
+    """Every message until the subscription's ``async for`` ends."""
+    return [msg async for msg in sub]
+
+
 async def assert_no_message(sub: Subscriber, wait: float = 0.3) -> None:
     with pytest.raises(natsrs.errors.TimeoutError):
         await w(sub.next(timeout=wait))

@@ -1,8 +1,6 @@
-"""The batch paths: publish_many and next_batch."""
+"""publish_many: many messages in one call (next_batch is in test_subscriber.py)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
@@ -48,18 +46,3 @@ async def test_publish_many_rejects_bad_items_with_typed_errors(client: natsrs.C
     await client.publish_many([("batch.after", b"fine")])
     msg = await w(sub.next())
     assert msg is not None and msg.payload == b"fine"
-
-
-async def test_next_batch_waits_for_the_first_message_and_ends_empty(
-    client: natsrs.Client,
-) -> None:
-    sub = await client.subscribe("batch.wait")
-    waiting = asyncio.ensure_future(sub.next_batch(10))
-    await asyncio.sleep(0.05)
-    assert not waiting.done()
-    await client.publish("batch.wait", b"first")
-    batch = await w(waiting)
-    assert [m.payload for m in batch] == [b"first"]
-    assert sub.delivered == 1
-    await sub.unsubscribe()
-    assert await w(sub.next_batch()) == []

@@ -85,47 +85,6 @@ async def test_cancelled_request_propagates_and_the_client_keeps_working(
     responder.cancel()
 
 
-async def test_cancelled_wait_for_a_message_releases_the_subscriber(
-    client: natsrs.Client,
-) -> None:
-    sub = await client.subscribe("lifecycle.cancel")
-    waiting = asyncio.ensure_future(sub.next())
-    await asyncio.sleep(0.05)
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    await client.publish("lifecycle.cancel", b"after")
-    msg = await w(sub.next())
-    assert msg is not None and msg.payload == b"after"
-
-
-async def test_concurrent_waiters_on_one_subscriber_each_get_a_message(
-    client: natsrs.Client,
-) -> None:
-    sub = await client.subscribe("lifecycle.many")
-    waiters = [asyncio.ensure_future(sub.next()) for _ in range(3)]
-    await asyncio.sleep(0.05)
-    for i in range(3):
-        await client.publish("lifecycle.many", str(i).encode())
-    got = await w(asyncio.gather(*waiters))
-    assert sorted(m.payload for m in got) == [b"0", b"1", b"2"]
-
-
-async def test_unsubscribe_ends_a_waiting_async_for(client: natsrs.Client) -> None:
-    sub = await client.subscribe("lifecycle.unsub")
-
-    async def consume() -> int:
-        count = 0
-        async for _ in sub:
-            count += 1
-        return count
-
-    consumer = asyncio.ensure_future(consume())
-    await asyncio.sleep(0.05)
-    await sub.unsubscribe()
-    assert await w(consumer) == 0
-
-
 async def test_subscriber_collected_on_a_thread_without_runtime_unsubscribes(
     nats_server: NatsServer, client: natsrs.Client
 ) -> None:
