@@ -7,12 +7,13 @@ import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 import natsrs
 from natsrs import ConnectionState, Message, Subscriber
+from natsrs._server import NatsServer
 
 T = TypeVar("T")
 
@@ -64,6 +65,16 @@ async def assert_works(client: natsrs.Client, *, close: bool = False) -> None:
         raise
     if close:
         await w(client.close())
+
+
+def connz_entry(server: NatsServer, nc: natsrs.Client, **params: Any) -> dict[str, Any]:
+    """The server's ``/connz`` record of this client's connection."""
+    info = nc.server_info
+    assert info is not None
+    connections = server.connz({"cid": info.client_id, **params})["connections"]
+    assert len(connections) == 1, connections
+    entry: dict[str, Any] = connections[0]
+    return entry
 
 
 async def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> None:

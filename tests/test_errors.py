@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import natsrs
-from helpers import assert_works, next_msg, w
+from helpers import assert_works, connz_entry, next_msg, w
 from natsrs import ConnectOptions, HeaderMap, errors
 from natsrs._server import NatsServer
 
@@ -51,24 +51,46 @@ async def test_invalid_reply_subject_raises_bad_subject(client: natsrs.Client, r
     await assert_works(client)
 
 
-@pytest.mark.parametrize("subject", ["a.*", "a.>", ">", "*.b", "_INBOX.x.y"])
+@pytest.mark.parametrize(
+    ("subject", "published"),
+    [("a.*", "a.x"), ("a.>", "a.x.y"), (">", "x.y"), ("*.b", "x.b"), ("_INBOX.x.y", "_INBOX.x.y")],
+)
 async def test_wildcard_subjects_are_valid_for_subscribe(
-    client: natsrs.Client, subject: str
+    client: natsrs.Client, subject: str, published: str
 ) -> None:
     sub = await w(client.subscribe(subject))
 
     assert sub.subject == subject
+    # The server took the subscription: a message on a matching subject reaches it.
+    await w(client.publish(published, b"matched"))
+    msg = await next_msg(sub)
+    assert (msg.subject, msg.payload) == (published, b"matched")
     await assert_works(client)
 
 
+# What the server received from a client: its /connz payload byte count. flush() is a
+# round trip through the server with an empty payload, so it adds no bytes of its own.
+SKIPPED_PAYLOAD = b"s" * 1000
+
+
+async def received_bytes(server: NatsServer, nc: natsrs.Client) -> int:
+    await w(nc.flush())
+    count: int = connz_entry(server, nc)["in_bytes"]
+    return count
+
+
+@pytest.mark.parametrize("subject", ["a..b", ".a", "a.", "a.>.b"])
 async def test_skip_subject_validation_lets_publish_through(
-    nats_server: NatsServer, client_factory: ClientFactory
+    nats_server: NatsServer, client_factory: ClientFactory, subject: str
 ) -> None:
     nc = await client_factory(nats_server.url, ConnectOptions().skip_subject_validation())
+    before = await received_bytes(nats_server, nc)
 
-    await w(nc.publish("a..b", b"x"))  # no BadSubjectError
-    await w(nc.flush())
+    await w(nc.publish(subject, SKIPPED_PAYLOAD))  # no BadSubjectError
 
+    # The server got the message (it routes none of these subjects but "a.>.b", so a
+    # subscriber could not tell), and the connection survived it.
+    assert await received_bytes(nats_server, nc) - before >= len(SKIPPED_PAYLOAD)
     await assert_works(nc)
 
 
@@ -77,10 +99,12 @@ async def test_skip_subject_validation_still_rejects_whitespace(
 ) -> None:
     # Whitespace would break the protocol line, so it is refused even then.
     nc = await client_factory(nats_server.url, ConnectOptions().skip_subject_validation())
+    before = await received_bytes(nats_server, nc)
 
     with pytest.raises(errors.BadSubjectError):
-        await w(nc.publish("a b", b"x"))
+        await w(nc.publish("a b", SKIPPED_PAYLOAD))
 
+    assert await received_bytes(nats_server, nc) == before, "nothing reached the server"
     await assert_works(nc)
 
 
@@ -101,10 +125,19 @@ async def test_invalid_queue_in_subscribe_raises_bad_queue(
 
 
 async def test_empty_queue_in_subscribe_means_no_queue_group_as_in_nats_py(
-    client: natsrs.Client,
+    client: natsrs.Client, nats_server: NatsServer
 ) -> None:
-    sub = await w(client.subscribe("jobs.plain", queue=""))
-    assert sub.queue == ""
+    first = await w(client.subscribe("jobs.plain", queue=""))
+    second = await w(client.subscribe("jobs.plain", queue=""))
+    assert first.queue == second.queue == ""
+
+    # Not a group: each subscription gets every message, and the server lists no group.
+    await w(client.publish("jobs.plain", b"to both"))
+    assert (await next_msg(first)).payload == b"to both"
+    assert (await next_msg(second)).payload == b"to both"
+    listed = nats_server.subsz({"subs": 1}).get("subscriptions_list") or []
+    plain = [sub for sub in listed if sub.get("subject") == "jobs.plain"]
+    assert len(plain) == 2 and not any(sub.get("qgroup") for sub in plain), plain
     await assert_works(client)
 
 

@@ -7,7 +7,7 @@ import math
 import socket
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,6 +16,7 @@ from helpers import (
     WAIT,
     assert_no_message,
     assert_works,
+    connz_entry,
     next_msg,
     responder,
     until_idle,
@@ -28,16 +29,6 @@ from natsrs.errors import ConnectError, ConnectTimeoutError, MaxPayloadError, No
 
 if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
-
-
-def connz_entry(server: NatsServer, nc: natsrs.Client, **params: Any) -> dict[str, Any]:
-    """The server's ``/connz`` record of this client's connection."""
-    info = nc.server_info
-    assert info is not None
-    connections = server.connz({"cid": info.client_id, **params})["connections"]
-    assert len(connections) == 1, connections
-    entry: dict[str, Any] = connections[0]
-    return entry
 
 
 # -- options observed by the server or by behaviour ----------------------------------------
