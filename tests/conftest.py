@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,19 @@ from helpers import WAIT, w
 from nats_py_helpers import Closeable, connect, nats_client
 from natsrs._server import NatsServer
 from pki import Pki
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children get SIGINT as from a terminal, however the suite itself was started.
+
+    A suite started as a background job of a non-interactive shell (``pytest &``, a
+    script's ``nohup``) inherits SIGINT *ignored*, every child inherits that through exec,
+    and Python keeps it ignored: ``python -m natsrs server`` then never sees the SIGINT a
+    test sends it, and the test times out. A handler in this process is reset to the
+    default in each child, so put Python's own back.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _test_loop() -> str:
