@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import natsrs
-from helpers import PROCESS_WAIT, WAIT, assert_works, w
+from helpers import PROCESS_WAIT, WAIT, assert_no_message, assert_works, next_msg, w
 from natsrs._server import NatsServer, free_port
 
 if TYPE_CHECKING:
-    from conftest import ServerFactory
+    from conftest import ClientFactory, ServerFactory
+    from pki import Pki
 
 WINDOWS = sys.platform == "win32"
 # Signals: asyncio cannot send SIGINT to a child on Windows, and SIGTERM there is
@@ -450,6 +451,37 @@ async def test_token_and_user_flags_authenticate(
         "pub", "x", "y", "--server", user_server.url, "--user", "cli", "--password", "cli-pass-456"
     )
     assert ok.returncode == 0, ok.stderr
+
+
+async def test_tls_flags_connect_to_a_server_that_wants_a_client_certificate(
+    nats_server_factory: ServerFactory, client_factory: ClientFactory, pki: Pki
+) -> None:
+    server = nats_server_factory(pki.server_config(verify_clients=True))
+    url = f"tls://127.0.0.1:{server.port}"
+    watcher = await client_factory(
+        url,
+        natsrs.ConnectOptions()
+        .add_root_certificates(pki.ca_path)
+        .add_client_certificate(pki.client_cert, pki.client_key),
+    )
+    sub = await w(watcher.subscribe("cli.tls"))
+    await sync(watcher)
+    tls = ["--tlsca", str(pki.ca_path)]
+    client_cert = ["--tlscert", str(pki.client_cert), "--tlskey", str(pki.client_key)]
+
+    code, out, err = await run_cli_async(
+        "pub", "cli.tls", "over tls", "-s", url, *tls, *client_cert
+    )
+
+    assert code == 0, err
+    assert "published 1 message to cli.tls" in out
+    assert (await next_msg(sub)).payload == b"over tls"
+    # Without the client certificate the server refuses the handshake.
+    code, _, err = await run_cli_async("pub", "cli.tls", "x", "-s", url, "--timeout", "2", *tls)
+    assert code == 1
+    assert "natsrs: error: TlsError" in err.splitlines()[-1]
+    assert "Traceback" not in err
+    await assert_no_message(sub)
 
 
 # -- pub ---------------------------------------------------------------------------------------
