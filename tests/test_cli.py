@@ -219,14 +219,16 @@ async def test_pub_count_publishes_n_messages(
     sub = await w(client.subscribe("cli.pub"))
     await sync(client)
 
-    code, _, err = await run_cli_async(
+    code, out, err = await run_cli_async(
         "pub", "cli.pub", "x", "--count", "3", "--server", nats_server.url
     )
 
     assert code == 0, err
+    assert "published 3 messages to cli.pub" in out
     for _ in range(3):
         msg = await w(sub.next())
         assert msg is not None and msg.payload == b"x"
+    await assert_no_message(sub)
 
 
 async def test_req_prints_the_reply(client: natsrs.Client, nats_server: NatsServer) -> None:
