@@ -42,7 +42,7 @@ def test_src_modules_import_each_other_in_one_direction() -> None:
         state[module] = "open"
         for used in sorted(uses[module]):
             if state.get(used) == "open":
-                cycle = path[path.index(used) :] + [used]
+                cycle = [*path[path.index(used) :], used]
                 pytest.fail("import circle in src/: " + " -> ".join(cycle))
             if used not in state:
                 visit(used, [*path, used])
