@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,11 +20,23 @@ import pytest
 import pytest_asyncio.plugin
 
 import natsrs
-from helpers import w
+from helpers import WAIT, w
 from nats_py_helpers import Closeable, connect, nats_client
 from natsrs._server import NatsServer
+from pki import Pki
 
-CONNECT_TIMEOUT = 5.0
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children get SIGINT as from a terminal, however the suite itself was started.
+
+    A suite started as a background job of a non-interactive shell (``pytest &``, a
+    script's ``nohup``) inherits SIGINT *ignored*, every child inherits that through exec,
+    and Python keeps it ignored: ``python -m natsrs server`` then never sees the SIGINT a
+    test sends it, and the test times out. A handler in this process is reset to the
+    default in each child, so put Python's own back.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _test_loop() -> str:
@@ -115,11 +128,11 @@ def nats_server(nats_server_factory: ServerFactory) -> NatsServer:
 @pytest.fixture
 async def client(nats_server: NatsServer) -> AsyncIterator[natsrs.Client]:
     """A client connected to ``nats_server``; closed after the test."""
-    nc = await asyncio.wait_for(natsrs.connect(nats_server.url), CONNECT_TIMEOUT)
+    nc = await asyncio.wait_for(natsrs.connect(nats_server.url), WAIT)
     yield nc
     # The test may have closed or drained it already, or broken the connection.
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(nc.close(), CONNECT_TIMEOUT)
+        await asyncio.wait_for(nc.close(), WAIT)
 
 
 @pytest.fixture
@@ -135,14 +148,14 @@ async def client_factory() -> AsyncIterator[ClientFactory]:
         connecting = (
             options.connect(url) if options is not None else natsrs.connect(url, **keywords)
         )
-        nc = await asyncio.wait_for(connecting, CONNECT_TIMEOUT)
+        nc = await asyncio.wait_for(connecting, WAIT)
         opened.append(nc)
         return nc
 
     yield factory
     for nc in opened:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(nc.close(), CONNECT_TIMEOUT)
+            await asyncio.wait_for(nc.close(), WAIT)
 
 
 # -- nats-py compatibility (tests/test_nats_py_*.py) ----------------------------------------
@@ -168,3 +181,9 @@ async def nc_fixture(
     if request.param == "connect":
         return await connect(opened, nats_server.url, error_cb=None)
     return await nats_client(opened, nats_server.url)
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    """A CA with server and client certificates for this test (see ``pki.py``)."""
+    return Pki(tmp_path / "pki")

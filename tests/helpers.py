@@ -1,31 +1,80 @@
-"""Helpers shared by the test modules: bounded awaits, polling, a request responder."""
+"""Helpers shared by the test modules: bounded waits, polling, round trips, a responder."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 import natsrs
-from natsrs import Message, Subscriber
+from natsrs import ConnectionState, Message, Subscriber
+from natsrs._server import NatsServer
 
 T = TypeVar("T")
+
 WAIT = 5.0
+"""The bound on one operation against a local server that is up."""
+SLOW_WAIT = 10.0
+"""The bound on what spans a reconnect or moves megabytes (a restart, a websocket frame)."""
+PROCESS_WAIT = 30.0
+"""The bound on a Python child process (the CLI, an example) that starts, works and exits."""
 
 
 async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
     """Await with a bound, so a broken operation fails the test instead of hanging it."""
-    return await asyncio.wait_for(awaitable, timeout)
+
+    async def wait() -> T:
+        # wait_for gets a coroutine: on Python 3.9 a task cannot drive natsrs's
+        # already-complete awaitables directly.
+        return await awaitable
+
+    return await asyncio.wait_for(wait(), timeout)
 
 
 async def next_msg(sub: Subscriber, timeout: float = WAIT) -> Message:
     msg = await w(sub.next(), timeout)
     assert msg is not None, f"subscription to {sub.subject} ended before a message arrived"
     return msg
+
+
+_round_trips = itertools.count()
+
+
+async def assert_works(client: natsrs.Client, *, close: bool = False) -> None:
+    """``client`` is connected and a message it publishes comes back through the server.
+
+    With ``close=True`` the client is closed afterwards, whether the check passed or not
+    (for clients a test connects by hand rather than through a fixture).
+    """
+    try:
+        subject = f"works.{next(_round_trips)}"
+        sub = await w(client.subscribe(subject))
+        await w(client.publish(subject, b"still works"))
+        assert (await next_msg(sub)).payload == b"still works"
+        await w(sub.unsubscribe())
+        assert client.connection_state == ConnectionState.CONNECTED
+    except BaseException:
+        if close:  # the check's failure is the news, not a close error after it
+            with contextlib.suppress(Exception):
+                await w(client.close())
+        raise
+    if close:
+        await w(client.close())
+
+
+def connz_entry(server: NatsServer, nc: natsrs.Client, **params: Any) -> dict[str, Any]:
+    """The server's ``/connz`` record of this client's connection."""
+    info = nc.server_info
+    assert info is not None
+    connections = server.connz({"cid": info.client_id, **params})["connections"]
+    assert len(connections) == 1, connections
+    entry: dict[str, Any] = connections[0]
+    return entry
 
 
 async def wait_until(predicate: Callable[[], object], timeout: float = WAIT) -> None:
@@ -70,6 +119,11 @@ async def until_idle(sub: Subscriber, idle: float = 0.5) -> list[Message]:
         if msg is None:
             return received
         received.append(msg)
+
+
+async def until_end(sub: Subscriber) -> list[Message]:
+    """Every message until the subscription's ``async for`` ends."""
+    return [msg async for msg in sub]
 
 
 async def assert_no_message(sub: Subscriber, wait: float = 0.3) -> None:

@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any
 import natsrs
 import natsrs as nats
 from cluster import cluster_configs, distinct_free_ports, wait_cluster_formed
-from helpers import w
+from helpers import WAIT, w
 from natsrs._server import NatsServer
 
 if TYPE_CHECKING:
     from conftest import ServerFactory
-
-WAIT = 5.0
 
 
 Closeable = Any  # natsrs.Client or natsrs.NATS

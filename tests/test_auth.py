@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import natsrs
+from helpers import assert_works, w
 from nats_jwt import OperatorSetup, operator_setup
 from natsrs import nkeys
 from natsrs.errors import AuthorizationError, InvalidCredentialsError
@@ -20,23 +21,14 @@ if TYPE_CHECKING:
     from conftest import ServerFactory
     from natsrs._server import NatsServer
 
-WAIT = 5.0
 TOKEN = "s3cr3t-t0ken-value"
 PASSWORD = "pa55-w0rd-value"
-
-
-async def assert_works(nc: natsrs.Client) -> None:
-    sub = await nc.subscribe("auth.check")
-    await nc.publish("auth.check", b"ok")
-    msg = await asyncio.wait_for(sub.next(), WAIT)
-    assert msg is not None and msg.payload == b"ok"
-    await nc.close()
 
 
 async def assert_refused(connecting: object, *secrets: str) -> AuthorizationError:
     started = time.monotonic()
     with pytest.raises(AuthorizationError) as info:
-        await asyncio.wait_for(connecting, WAIT)  # type: ignore[arg-type]
+        await w(connecting)  # type: ignore[arg-type]
     assert time.monotonic() - started < 2.0, "a refused connect must fail fast, not retry"
     for secret in secrets:
         assert secret not in str(info.value) and secret not in repr(info.value)
@@ -78,8 +70,10 @@ def operator_server(nats_server_factory: ServerFactory, operator: OperatorSetup)
 async def test_token_connects_and_a_wrong_or_missing_token_is_refused(
     token_server: NatsServer,
 ) -> None:
-    await assert_works(await natsrs.connect(token_server.url, token=TOKEN))
-    await assert_works(await natsrs.ConnectOptions().token(TOKEN).connect(token_server.url))
+    await assert_works(await w(natsrs.connect(token_server.url, token=TOKEN)), close=True)
+    await assert_works(
+        await w(natsrs.ConnectOptions().token(TOKEN).connect(token_server.url)), close=True
+    )
     await assert_refused(natsrs.connect(token_server.url, token="wrong-token"), "wrong-token")
     await assert_refused(natsrs.connect(token_server.url))
 
@@ -87,9 +81,11 @@ async def test_token_connects_and_a_wrong_or_missing_token_is_refused(
 async def test_user_and_password_connect_and_a_wrong_password_is_refused(
     user_server: NatsServer,
 ) -> None:
-    await assert_works(await natsrs.connect(user_server.url, user_and_password=("alice", PASSWORD)))
+    await assert_works(
+        await w(natsrs.connect(user_server.url, user_and_password=("alice", PASSWORD))), close=True
+    )
     opts = natsrs.ConnectOptions().user_and_password("alice", PASSWORD)
-    await assert_works(await opts.connect(user_server.url))
+    await assert_works(await w(opts.connect(user_server.url)), close=True)
     wrong = natsrs.ConnectOptions().user_and_password("alice", "not-the-password")
     await assert_refused(wrong.connect(user_server.url), "not-the-password")
 
@@ -98,9 +94,12 @@ async def test_credentials_in_the_url_are_used(
     user_server: NatsServer, token_server: NatsServer
 ) -> None:
     await assert_works(
-        await natsrs.connect(f"nats://alice:{PASSWORD}@127.0.0.1:{user_server.port}")
+        await w(natsrs.connect(f"nats://alice:{PASSWORD}@127.0.0.1:{user_server.port}")),
+        close=True,
     )
-    await assert_works(await natsrs.connect(f"nats://{TOKEN}@127.0.0.1:{token_server.port}"))
+    await assert_works(
+        await w(natsrs.connect(f"nats://{TOKEN}@127.0.0.1:{token_server.port}")), close=True
+    )
     await assert_refused(
         natsrs.connect(f"nats://alice:bad-url-password@127.0.0.1:{user_server.port}"),
         "bad-url-password",
@@ -111,7 +110,7 @@ async def test_nkey_seed_signs_the_nonce(
     nkey_server: NatsServer, nkey_user: tuple[str, str]
 ) -> None:
     seed, _ = nkey_user
-    await assert_works(await natsrs.connect(nkey_server.url, nkey=seed))
+    await assert_works(await w(natsrs.connect(nkey_server.url, nkey=seed)), close=True)
     other_seed, _ = nkeys.create("user")
     await assert_refused(natsrs.connect(nkey_server.url, nkey=other_seed), other_seed)
 
@@ -151,9 +150,12 @@ async def test_jwt_with_sync_and_async_sign_callbacks(
         calls.append(threading.get_ident())
         return nkeys.sign(user.seed, nonce)
 
-    await assert_works(await natsrs.connect(operator_server.url, jwt=(user.jwt, sign)))
     await assert_works(
-        await natsrs.ConnectOptions().jwt(user.jwt, sign_async).connect(operator_server.url)
+        await w(natsrs.connect(operator_server.url, jwt=(user.jwt, sign))), close=True
+    )
+    await assert_works(
+        await w(natsrs.ConnectOptions().jwt(user.jwt, sign_async).connect(operator_server.url)),
+        close=True,
     )
     assert calls == [loop_thread, loop_thread], "callbacks run on the loop that connected"
 
@@ -175,12 +177,14 @@ async def test_credentials_text_and_file(
     operator_server: NatsServer, operator: OperatorSetup, tmp_path: Path
 ) -> None:
     user = operator.user()
-    await assert_works(await natsrs.connect(operator_server.url, credentials=user.creds()))
+    await assert_works(
+        await w(natsrs.connect(operator_server.url, credentials=user.creds())), close=True
+    )
     path = tmp_path / "user.creds"
     path.write_text(user.creds())
     opts = natsrs.ConnectOptions().credentials_file(path)
     assert user.seed not in repr(opts) and user.jwt not in repr(opts)
-    await assert_works(await opts.connect(operator_server.url))
+    await assert_works(await w(opts.connect(operator_server.url)), close=True)
     # Signed by another operator's account: the server refuses it.
     stranger = operator_setup().user()
     await assert_refused(natsrs.connect(operator_server.url, credentials=stranger.creds()))
@@ -211,10 +215,18 @@ async def test_auth_callback_for_each_server_kind(
     async def jwt_auth(nonce: bytes) -> natsrs.Auth:
         return natsrs.Auth(jwt=jwt_user.jwt, signature=nkeys.sign(jwt_user.seed, nonce))
 
-    await assert_works(await natsrs.connect(token_server.url, auth_callback=token_auth))
-    await assert_works(await natsrs.connect(user_server.url, auth_callback=user_auth))
-    await assert_works(await natsrs.connect(nkey_server.url, auth_callback=nkey_auth))
-    await assert_works(await natsrs.connect(operator_server.url, auth_callback=jwt_auth))
+    await assert_works(
+        await w(natsrs.connect(token_server.url, auth_callback=token_auth)), close=True
+    )
+    await assert_works(
+        await w(natsrs.connect(user_server.url, auth_callback=user_auth)), close=True
+    )
+    await assert_works(
+        await w(natsrs.connect(nkey_server.url, auth_callback=nkey_auth)), close=True
+    )
+    await assert_works(
+        await w(natsrs.connect(operator_server.url, auth_callback=jwt_auth)), close=True
+    )
     assert nonces and all(nonces), "the server's nonce reaches the callback"
 
     async def wrong(nonce: bytes) -> natsrs.Auth:
@@ -247,12 +259,10 @@ async def test_secrets_never_appear_in_repr_errors_or_logs(
     texts = [repr(opts), str(opts), repr(auth), str(auth)]
     wrong = natsrs.ConnectOptions().token("leaky-wrong-token")
     with pytest.raises(AuthorizationError) as info:
-        await asyncio.wait_for(wrong.connect(token_server.url), WAIT)
+        await w(wrong.connect(token_server.url))
     texts += [str(info.value), repr(info.value)]
     with pytest.raises(AuthorizationError) as url_info:
-        await asyncio.wait_for(
-            natsrs.connect(f"nats://leaky-user:leaky-pass@127.0.0.1:{token_server.port}"), WAIT
-        )
+        await w(natsrs.connect(f"nats://leaky-user:leaky-pass@127.0.0.1:{token_server.port}"))
     texts += [str(url_info.value), repr(url_info.value), caplog.text]
     for text in texts:
         for secret in (TOKEN, PASSWORD, seed, "leaky-wrong-token", "leaky-pass"):

@@ -1,16 +1,13 @@
-"""The batch paths: publish_many and next_batch."""
+"""publish_many: many messages in one call (next_batch is in test_subscriber.py)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 import natsrs
+from helpers import w
 from natsrs import errors
 from natsrs._server import NatsServer
-
-WAIT = 5.0
 
 
 async def test_publish_many_delivers_every_message_in_order(client: natsrs.Client) -> None:
@@ -20,7 +17,7 @@ async def test_publish_many_delivers_every_message_in_order(client: natsrs.Clien
     await client.publish_many(messages)
     got: list[natsrs.Message] = []
     while len(got) < len(messages):
-        got.extend(await asyncio.wait_for(sub.next_batch(1000), WAIT))
+        got.extend(await w(sub.next_batch(1000)))
     assert [(m.subject, m.payload) for m in got] == messages
 
 
@@ -30,10 +27,10 @@ async def test_publish_many_waits_instead_of_dropping_when_the_engine_is_full(
     nc = await natsrs.connect(nats_server.url, client_capacity=8)
     sub = await nc.subscribe("batch.full")
     await nc.flush()
-    await asyncio.wait_for(nc.publish_many([("batch.full", b"x")] * 2000), WAIT)
+    await w(nc.publish_many([("batch.full", b"x")] * 2000))
     count = 0
     while count < 2000:
-        count += len(await asyncio.wait_for(sub.next_batch(), WAIT))
+        count += len(await w(sub.next_batch()))
     assert count == 2000
     await nc.close()
 
@@ -47,20 +44,5 @@ async def test_publish_many_rejects_bad_items_with_typed_errors(client: natsrs.C
         await client.publish_many([("only-subject",)])
     sub = await client.subscribe("batch.after")
     await client.publish_many([("batch.after", b"fine")])
-    msg = await asyncio.wait_for(sub.next(), WAIT)
+    msg = await w(sub.next())
     assert msg is not None and msg.payload == b"fine"
-
-
-async def test_next_batch_waits_for_the_first_message_and_ends_empty(
-    client: natsrs.Client,
-) -> None:
-    sub = await client.subscribe("batch.wait")
-    waiting = asyncio.ensure_future(sub.next_batch(10))
-    await asyncio.sleep(0.05)
-    assert not waiting.done()
-    await client.publish("batch.wait", b"first")
-    batch = await asyncio.wait_for(waiting, WAIT)
-    assert [m.payload for m in batch] == [b"first"]
-    assert sub.delivered == 1
-    await sub.unsubscribe()
-    assert await asyncio.wait_for(sub.next_batch(), WAIT) == []

@@ -12,21 +12,20 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import natsrs
+from helpers import PROCESS_WAIT, WAIT, assert_no_message, assert_works, next_msg, w
 from natsrs._server import NatsServer, free_port
 
 if TYPE_CHECKING:
-    from conftest import ServerFactory
+    from conftest import ClientFactory, ServerFactory
+    from pki import Pki
 
-T = TypeVar("T")
-WAIT = 5.0
-CLI_WAIT = 30.0
 WINDOWS = sys.platform == "win32"
 # Signals: asyncio cannot send SIGINT to a child on Windows, and SIGTERM there is
 # TerminateProcess, which gives the command no chance to stop its nats-server.
@@ -43,28 +42,13 @@ AUTH_FLAGS = [
 ]
 
 
-async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:
-    """Await with a bound, so a broken operation fails the test instead of hanging it."""
-
-    async def wait() -> T:
-        # wait_for gets a coroutine: on Python 3.9 a task cannot drive natsrs's
-        # already-complete awaitables directly (the CLI does the same in `_within`).
-        return await awaitable
-
-    return await asyncio.wait_for(wait(), timeout)
-
-
 async def sync(client: natsrs.Client) -> None:
     """Wait until the server has processed what ``client`` sent, subscriptions included.
 
     ``flush()`` only writes the buffer out; a message to ourselves coming back proves the
     server handled everything before it (it keeps one connection's messages in order).
     """
-    inbox = client.new_inbox()
-    probe = await w(client.subscribe(inbox))
-    await w(client.publish(inbox))
-    assert await w(probe.next()) is not None
-    await w(probe.unsubscribe())
+    await assert_works(client)
 
 
 def cli_env() -> dict[str, str]:
@@ -82,7 +66,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         env=cli_env(),
         capture_output=True,
         text=True,
-        timeout=CLI_WAIT,
+        timeout=PROCESS_WAIT,
         check=False,
     )
 
@@ -103,7 +87,7 @@ async def run_cli_async(*args: str) -> tuple[int, str, str]:
     """Run the CLI without blocking the event loop (the test's client keeps working)."""
     proc = await start_cli(*args)
     try:
-        out, err = await w(proc.communicate(), CLI_WAIT)
+        out, err = await w(proc.communicate(), PROCESS_WAIT)
     finally:
         await kill_on_exit(proc)
     assert proc.returncode is not None
@@ -114,7 +98,7 @@ async def read_line_containing(stream: asyncio.StreamReader, text: str) -> str:
     """Read lines until one contains ``text``; fails at end of stream."""
     seen: list[str] = []
     while True:
-        raw = await w(stream.readline(), CLI_WAIT)
+        raw = await w(stream.readline(), PROCESS_WAIT)
         if not raw:
             pytest.fail(f"stream ended before {text!r}; got {seen!r}")
         line = raw.decode().rstrip("\n")
@@ -153,7 +137,7 @@ async def kill_on_exit(proc: asyncio.subprocess.Process) -> None:
     if not WINDOWS:
         proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(proc.wait(), WAIT)
+            await w(proc.wait())
             return
     proc.kill()
     await proc.wait()
@@ -194,7 +178,7 @@ def test_demo_uses_nats_url_from_the_environment(nats_server: NatsServer) -> Non
         env=env,
         capture_output=True,
         text=True,
-        timeout=CLI_WAIT,
+        timeout=PROCESS_WAIT,
         check=False,
     )
 
@@ -235,14 +219,16 @@ async def test_pub_count_publishes_n_messages(
     sub = await w(client.subscribe("cli.pub"))
     await sync(client)
 
-    code, _, err = await run_cli_async(
+    code, out, err = await run_cli_async(
         "pub", "cli.pub", "x", "--count", "3", "--server", nats_server.url
     )
 
     assert code == 0, err
+    assert "published 3 messages to cli.pub" in out
     for _ in range(3):
         msg = await w(sub.next())
         assert msg is not None and msg.payload == b"x"
+    await assert_no_message(sub)
 
 
 async def test_req_prints_the_reply(client: natsrs.Client, nats_server: NatsServer) -> None:
@@ -284,7 +270,7 @@ async def test_sub_prints_messages_and_exits_after_count(
         await w(client.publish("cli.sub", b"first"))
         await w(client.publish("cli.sub", b"second"))
         await w(client.flush())
-        out, err = await w(proc.communicate(), CLI_WAIT)
+        out, err = await w(proc.communicate(), PROCESS_WAIT)
     finally:
         await kill_on_exit(proc)
 
@@ -301,7 +287,7 @@ async def test_reply_answers_requests(client: natsrs.Client, nats_server: NatsSe
         assert proc.stderr is not None
         await read_line_containing(proc.stderr, "answering requests on cli.rep")
         reply = await w(client.request("cli.rep", b"question"))
-        out, err = await w(proc.communicate(), CLI_WAIT)
+        out, err = await w(proc.communicate(), PROCESS_WAIT)
     finally:
         await kill_on_exit(proc)
 
@@ -328,34 +314,9 @@ def test_pub_to_unreachable_server_exits_non_zero_with_a_message() -> None:
 async def test_server_command_runs_until_interrupted_then_stops_its_server(
     stop_signal: signal.Signals,
 ) -> None:
-    proc = await start_cli("server")
-    try:
-        assert proc.stdout is not None
-        line = await read_line_containing(proc.stdout, "nats-server running at")
-        match = re.search(r"(nats://127\.0\.0\.1:\d+) \(pid (\d+)\)", line)
-        assert match, line
-        url, server_pid = match.group(1), int(match.group(2))
-
-        nc = await w(natsrs.connect(url))
-        try:
-            sub = await w(nc.subscribe("via.cli.server"))
-            await w(nc.publish("via.cli.server", b"hi"))
-            msg = await w(sub.next())
-            assert msg is not None and msg.payload == b"hi"
-        finally:
-            with contextlib.suppress(Exception):
-                await w(nc.close())
-
-        proc.send_signal(stop_signal)
-        code = await w(proc.wait(), CLI_WAIT)
-    finally:
-        await kill_on_exit(proc)
-
-    assert code == 0
-    # The command reaps its server before exiting; a survivor is an orphan to clean up.
-    if pid_exists(server_pid):
-        os.kill(server_pid, signal.SIGKILL)
-        pytest.fail(f"nats-server pid {server_pid} outlived `python -m natsrs server`")
+    # server_cli checks the rest: exit status 0 after the signal, and no nats-server left.
+    async with server_cli(stop_signal=stop_signal) as (url, _):
+        await assert_works(await w(natsrs.connect(url)), close=True)
 
 
 # -- helpers for the tools -----------------------------------------------------------------
@@ -364,7 +325,7 @@ async def test_server_command_runs_until_interrupted_then_stops_its_server(
 async def finish(proc: asyncio.subprocess.Process) -> tuple[int, bytes, bytes]:
     """Wait (bounded) for a started CLI to exit on its own; kill it on failure."""
     try:
-        out, err = await w(proc.communicate(), CLI_WAIT)
+        out, err = await w(proc.communicate(), PROCESS_WAIT)
     finally:
         await kill_on_exit(proc)
     assert proc.returncode is not None
@@ -430,7 +391,7 @@ def test_the_natsrs_console_script_runs() -> None:
         env=cli_env(),
         capture_output=True,
         text=True,
-        timeout=CLI_WAIT,
+        timeout=PROCESS_WAIT,
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -494,6 +455,37 @@ async def test_token_and_user_flags_authenticate(
     assert ok.returncode == 0, ok.stderr
 
 
+async def test_tls_flags_connect_to_a_server_that_wants_a_client_certificate(
+    nats_server_factory: ServerFactory, client_factory: ClientFactory, pki: Pki
+) -> None:
+    server = nats_server_factory(pki.server_config(verify_clients=True))
+    url = f"tls://127.0.0.1:{server.port}"
+    watcher = await client_factory(
+        url,
+        natsrs.ConnectOptions()
+        .add_root_certificates(pki.ca_path)
+        .add_client_certificate(pki.client_cert, pki.client_key),
+    )
+    sub = await w(watcher.subscribe("cli.tls"))
+    await sync(watcher)
+    tls = ["--tlsca", str(pki.ca_path)]
+    client_cert = ["--tlscert", str(pki.client_cert), "--tlskey", str(pki.client_key)]
+
+    code, out, err = await run_cli_async(
+        "pub", "cli.tls", "over tls", "-s", url, *tls, *client_cert
+    )
+
+    assert code == 0, err
+    assert "published 1 message to cli.tls" in out
+    assert (await next_msg(sub)).payload == b"over tls"
+    # Without the client certificate the server refuses the handshake.
+    code, _, err = await run_cli_async("pub", "cli.tls", "x", "-s", url, "--timeout", "2", *tls)
+    assert code == 1
+    assert "natsrs: error: TlsError" in err.splitlines()[-1]
+    assert "Traceback" not in err
+    await assert_no_message(sub)
+
+
 # -- pub ---------------------------------------------------------------------------------------
 
 
@@ -551,7 +543,7 @@ async def test_pub_reads_the_payload_from_stdin(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        _, err = await w(proc.communicate(b"\x00\xffbinary"), CLI_WAIT)
+        _, err = await w(proc.communicate(b"\x00\xffbinary"), PROCESS_WAIT)
     finally:
         await kill_on_exit(proc)
 
@@ -778,7 +770,7 @@ async def test_req_times_out_after_timeout(client: natsrs.Client, nats_server: N
     assert code == 1
     assert "TimeoutError" in err
     assert "Traceback" not in err
-    assert elapsed < CLI_WAIT / 2
+    assert elapsed < PROCESS_WAIT / 2
 
 
 async def test_req_shows_a_binary_reply_safely(
@@ -856,17 +848,22 @@ def test_reply_needs_a_response_or_echo() -> None:
 
 
 @contextlib.asynccontextmanager
-async def server_cli(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
-    """Run ``python -m natsrs server ARGS``; yields its URL and its first output lines.
+async def server_cli(
+    *args: str, stop_signal: signal.Signals = signal.SIGTERM
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """Run ``python -m natsrs server ARGS``; yields its URL and its banner lines.
 
-    Stops it with SIGTERM afterwards and checks that it exited 0 and reaped its server.
+    The command is in its steady state when the block starts: its banner ends with
+    "press Ctrl-C to stop", printed once its nats-server accepts clients. After the block
+    it gets ``stop_signal`` and must exit 0 having reaped its server.
     """
     proc = await start_cli("server", *args)
+    server_pid: int | None = None
     try:
         assert proc.stdout is not None
         lines: list[str] = []
         while not lines or "press Ctrl-C to stop" not in lines[-1]:
-            raw = await w(proc.stdout.readline(), CLI_WAIT)
+            raw = await w(proc.stdout.readline(), PROCESS_WAIT)
             if not raw:
                 pytest.fail(f"`natsrs server` ended early; printed {lines!r}")
             lines.append(raw.decode().rstrip("\n"))
@@ -874,12 +871,23 @@ async def server_cli(*args: str) -> AsyncIterator[tuple[str, list[str]]]:
         assert match, lines
         url, server_pid = match.group(1), int(match.group(2))
         yield url, lines
-        proc.send_signal(signal.SIGTERM)
-        code = await w(proc.wait(), CLI_WAIT)
+        proc.send_signal(stop_signal)
+        code = await w(proc.wait(), PROCESS_WAIT)
+    except BaseException:
+        await kill_on_exit(proc)
+        # What the command said is the first clue to a failure here; pytest shows it.
+        assert proc.stderr is not None
+        with contextlib.suppress(Exception):
+            print(f"`natsrs server` stderr:\n{(await w(proc.stderr.read())).decode()}")
+        raise
     finally:
         await kill_on_exit(proc)
+        # The command reaps its server before exiting; a survivor is an orphan to clean up.
+        survivor = server_pid is not None and pid_exists(server_pid)
+        if survivor:
+            os.kill(server_pid, signal.SIGKILL)  # type: ignore[arg-type]
     assert code == 0
-    assert not pid_exists(server_pid)
+    assert not survivor, f"nats-server pid {server_pid} outlived `python -m natsrs server`"
 
 
 @needs_posix_signals

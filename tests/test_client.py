@@ -10,21 +10,23 @@ from datetime import timedelta
 import pytest
 
 import natsrs
-from helpers import assert_no_message, next_msg, responder, until_idle, w, wait_until
+from helpers import (
+    WAIT,
+    assert_no_message,
+    next_msg,
+    responder,
+    until_end,
+    until_idle,
+    w,
+    wait_until,
+)
 from natsrs import ConnectionState, ConnectOptions, HeaderMap, Message, Subscriber
 from natsrs._server import NatsServer
 from natsrs.errors import ConnectionClosedError, NoRespondersError
 
-WAIT = 5.0
-
 
 async def collect(sub: Subscriber, count: int) -> list[Message]:
     return [await next_msg(sub) for _ in range(count)]
-
-
-async def until_end(sub: Subscriber) -> list[Message]:
-    """Every message until the subscription's ``async for`` ends."""
-    return [msg async for msg in sub]
 
 
 def connection_ids(server: NatsServer) -> set[int]:
@@ -66,23 +68,6 @@ async def test_wildcard_subscriptions_receive_matching_subjects(client: natsrs.C
     assert [m.subject for m in await collect(any_tokens, 2)] == ["greet.a", "greet.b.c"]
     assert (await next_msg(one_token)).subject == "greet.a"
     await assert_no_message(one_token)
-
-
-async def test_async_for_yields_messages_in_publish_order(client: natsrs.Client) -> None:
-    sub = await w(client.subscribe("ordered"))
-    for i in range(10):
-        await w(client.publish("ordered", str(i).encode()))
-
-    received: list[bytes] = []
-
-    async def consume() -> None:
-        async for msg in sub:
-            received.append(msg.payload)
-            if len(received) == 10:
-                break
-
-    await w(consume())
-    assert received == [str(i).encode() for i in range(10)]
 
 
 async def test_publish_with_reply_sets_the_reply_subject(client: natsrs.Client) -> None:
@@ -287,57 +272,6 @@ async def test_queue_group_spreads_messages_across_its_members(client: natsrs.Cl
     assert payloads == list(range(200)), "each message goes to exactly one member"
 
 
-async def test_unsubscribe_ends_async_iteration(client: natsrs.Client) -> None:
-    sub = await w(client.subscribe("updates"))
-    received: list[bytes] = []
-
-    async def consume() -> None:
-        async for msg in sub:
-            received.append(msg.payload)
-
-    task = asyncio.create_task(consume())
-    await w(client.publish("updates", b"1"))
-    await wait_until(lambda: received == [b"1"])
-
-    await w(sub.unsubscribe())
-    await w(task)
-    await w(client.publish("updates", b"2"))
-    await w(client.flush())
-
-    assert received == [b"1"]
-    assert await w(sub.next()) is None
-
-
-async def test_unsubscribe_after_n_ends_after_exactly_n_messages(client: natsrs.Client) -> None:
-    sub = await w(client.subscribe("limited"))
-    await w(sub.unsubscribe_after(3))
-    for i in range(5):
-        await w(client.publish("limited", str(i).encode()))
-    await w(client.flush())
-
-    received = await w(until_end(sub))
-
-    assert [m.payload for m in received] == [b"0", b"1", b"2"]
-
-
-async def test_subscriber_drain_delivers_in_flight_messages_then_ends(
-    client: natsrs.Client,
-) -> None:
-    sub = await w(client.subscribe("drained"))
-    for i in range(5):
-        await w(client.publish("drained", str(i).encode()))
-    await w(client.flush())
-
-    await w(sub.drain())
-    received = await w(until_end(sub))
-
-    assert [m.payload for m in received] == [str(i).encode() for i in range(5)]
-    assert client.connection_state == ConnectionState.CONNECTED
-    other = await w(client.subscribe("after.drain"))
-    await w(client.publish("after.drain", b"still works"))
-    assert (await next_msg(other)).payload == b"still works"
-
-
 async def test_client_drain_delivers_in_flight_messages_then_closes(
     client: natsrs.Client,
 ) -> None:
@@ -401,18 +335,6 @@ async def test_close_sets_state_closed_and_is_idempotent(client: natsrs.Client) 
 
     assert client.connection_state == ConnectionState.CLOSED
     assert client.is_closed
-
-
-async def test_close_ends_a_pending_async_for(client: natsrs.Client) -> None:
-    sub = await w(client.subscribe("waiting"))
-    iteration = asyncio.create_task(until_end(sub))
-    await asyncio.sleep(0.05)  # let it block waiting for a message
-    assert not iteration.done()
-
-    await w(client.close())
-
-    assert await w(iteration) == []
-    assert await w(sub.next()) is None
 
 
 async def test_closed_connection_disappears_from_connz(

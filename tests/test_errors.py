@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import natsrs
-from helpers import next_msg, w
-from natsrs import ConnectionState, ConnectOptions, HeaderMap, errors
+from helpers import assert_works, connz_entry, next_msg, w
+from natsrs import ConnectOptions, HeaderMap, errors
 from natsrs._server import NatsServer
 
 if TYPE_CHECKING:
     from conftest import ClientFactory
-
-WAIT = 5.0
-
-_subjects = itertools.count()
-
-
-async def assert_client_works(client: natsrs.Client) -> None:
-    """The client is still connected and still publishes and receives."""
-    subject = f"works.{next(_subjects)}"
-    sub = await w(client.subscribe(subject))
-    await w(client.publish(subject, b"still works"))
-    assert (await next_msg(sub)).payload == b"still works"
-    await w(sub.unsubscribe())
-    assert client.connection_state == ConnectionState.CONNECTED
 
 
 # -- subjects ------------------------------------------------------------------------------
@@ -55,7 +40,7 @@ async def test_invalid_subject_raises_bad_subject(
     with pytest.raises(errors.BadSubjectError):
         await w(SUBJECT_CALLS[operation](client, subject))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("reply", ["a b", "a\r\nb", "a..b"], ids=["space", "crlf", "a..b"])
@@ -63,28 +48,51 @@ async def test_invalid_reply_subject_raises_bad_subject(client: natsrs.Client, r
     with pytest.raises(errors.BadSubjectError):
         await w(client.publish("valid", b"x", reply=reply))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
-@pytest.mark.parametrize("subject", ["a.*", "a.>", ">", "*.b", "_INBOX.x.y"])
+@pytest.mark.parametrize(
+    ("subject", "published"),
+    [("a.*", "a.x"), ("a.>", "a.x.y"), (">", "x.y"), ("*.b", "x.b"), ("_INBOX.x.y", "_INBOX.x.y")],
+)
 async def test_wildcard_subjects_are_valid_for_subscribe(
-    client: natsrs.Client, subject: str
+    client: natsrs.Client, subject: str, published: str
 ) -> None:
     sub = await w(client.subscribe(subject))
 
     assert sub.subject == subject
-    await assert_client_works(client)
+    # The server took the subscription: a message on a matching subject reaches it.
+    await w(client.publish(published, b"matched"))
+    msg = await next_msg(sub)
+    assert (msg.subject, msg.payload) == (published, b"matched")
+    await assert_works(client)
 
 
+# What the server received from a client: its /connz payload byte count, read after a
+# flush() (a round trip through the server). The payload is far larger than flush()'s own
+# probe, so a difference of its size can only be the message itself.
+SKIPPED_PAYLOAD = b"s" * 1000
+
+
+async def received_bytes(server: NatsServer, nc: natsrs.Client) -> int:
+    await w(nc.flush())
+    count: int = connz_entry(server, nc)["in_bytes"]
+    return count
+
+
+@pytest.mark.parametrize("subject", ["a..b", ".a", "a.", "a.>.b"])
 async def test_skip_subject_validation_lets_publish_through(
-    nats_server: NatsServer, client_factory: ClientFactory
+    nats_server: NatsServer, client_factory: ClientFactory, subject: str
 ) -> None:
     nc = await client_factory(nats_server.url, ConnectOptions().skip_subject_validation())
+    before = await received_bytes(nats_server, nc)
 
-    await w(nc.publish("a..b", b"x"))  # no BadSubjectError
-    await w(nc.flush())
+    await w(nc.publish(subject, SKIPPED_PAYLOAD))  # no BadSubjectError
 
-    await assert_client_works(nc)
+    # The server got the message (it routes none of these subjects but "a.>.b", so a
+    # subscriber could not tell), and the connection survived it.
+    assert await received_bytes(nats_server, nc) - before >= len(SKIPPED_PAYLOAD)
+    await assert_works(nc)
 
 
 async def test_skip_subject_validation_still_rejects_whitespace(
@@ -92,11 +100,14 @@ async def test_skip_subject_validation_still_rejects_whitespace(
 ) -> None:
     # Whitespace would break the protocol line, so it is refused even then.
     nc = await client_factory(nats_server.url, ConnectOptions().skip_subject_validation())
+    before = await received_bytes(nats_server, nc)
 
     with pytest.raises(errors.BadSubjectError):
-        await w(nc.publish("a b", b"x"))
+        await w(nc.publish("a b", SKIPPED_PAYLOAD))
 
-    await assert_client_works(nc)
+    received = await received_bytes(nats_server, nc) - before
+    assert received < len(SKIPPED_PAYLOAD), "the refused message reached the server"
+    await assert_works(nc)
 
 
 # -- queue groups ----------------------------------------------------------------------------
@@ -112,15 +123,24 @@ async def test_invalid_queue_in_subscribe_raises_bad_queue(
     with pytest.raises(errors.BadQueueError):
         await w(client.subscribe("jobs", queue=queue))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 async def test_empty_queue_in_subscribe_means_no_queue_group_as_in_nats_py(
-    client: natsrs.Client,
+    client: natsrs.Client, nats_server: NatsServer
 ) -> None:
-    sub = await w(client.subscribe("jobs.plain", queue=""))
-    assert sub.queue == ""
-    await assert_client_works(client)
+    first = await w(client.subscribe("jobs.plain", queue=""))
+    second = await w(client.subscribe("jobs.plain", queue=""))
+    assert first.queue == second.queue == ""
+
+    # Not a group: each subscription gets every message, and the server lists no group.
+    await w(client.publish("jobs.plain", b"to both"))
+    assert (await next_msg(first)).payload == b"to both"
+    assert (await next_msg(second)).payload == b"to both"
+    listed = nats_server.subsz({"subs": 1}).get("subscriptions_list") or []
+    plain = [sub for sub in listed if sub.get("subject") == "jobs.plain"]
+    assert len(plain) == 2 and not any(sub.get("qgroup") for sub in plain), plain
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("queue", BAD_QUEUES, ids=BAD_QUEUE_IDS)
@@ -130,7 +150,7 @@ async def test_invalid_queue_in_queue_subscribe_raises_bad_queue(
     with pytest.raises(errors.BadQueueError):
         await w(client.queue_subscribe("jobs", queue))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 # -- headers -------------------------------------------------------------------------------
@@ -192,7 +212,7 @@ async def test_invalid_dict_headers_raise_bad_header(
     with pytest.raises(errors.BadHeaderError):
         await w(HEADER_CALLS[operation](client, headers))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 # -- payloads ------------------------------------------------------------------------------
@@ -216,7 +236,7 @@ async def test_payload_of_wrong_type_raises_type_error(
     with pytest.raises(TypeError):
         await w(PAYLOAD_CALLS[operation](client, payload))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize("payload", BAD_PAYLOADS, ids=BAD_PAYLOAD_IDS)
@@ -230,7 +250,7 @@ async def test_respond_payload_of_wrong_type_raises_type_error(
     with pytest.raises(TypeError):
         await w(msg.respond(payload))  # type: ignore[arg-type]
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +296,7 @@ async def test_respond_without_reply_subject_raises_no_reply_subject(
     with pytest.raises(errors.NoReplySubjectError):
         await w(msg.respond(b"answer"))
 
-    await assert_client_works(client)
+    await assert_works(client)
 
 
 @pytest.mark.parametrize(

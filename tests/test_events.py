@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import natsrs
+from helpers import SLOW_WAIT, assert_works, w
 from natsrs import EventKind
 from natsrs.errors import ConnectionClosedError, InvalidServerAddressError, ServerPoolError
 
@@ -20,14 +21,12 @@ if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
     from natsrs._server import NatsServer
 
-WAIT = 10.0
-
 
 async def next_kind(events: natsrs.EventStream, kind: EventKind) -> list[natsrs.Event]:
     """Events up to and including the first of ``kind``."""
     seen: list[natsrs.Event] = []
     while True:
-        event = await asyncio.wait_for(events.__anext__(), WAIT)
+        event = await w(events.__anext__(), SLOW_WAIT)
         seen.append(event)
         if event.kind == kind:
             return seen
@@ -69,7 +68,7 @@ async def test_subscriptions_and_outage_publishes_survive_a_server_restart(
         await client.publish("events.counted", str(i).encode())
     await client.flush()
     for _ in range(2):
-        assert await asyncio.wait_for(counted.next(), WAIT) is not None
+        assert await w(counted.next(), SLOW_WAIT) is not None
 
     nats_server.stop()
     await next_kind(events, EventKind.DISCONNECTED)
@@ -78,17 +77,17 @@ async def test_subscriptions_and_outage_publishes_survive_a_server_restart(
     nats_server.start()
     await next_kind(events, EventKind.CONNECTED)
 
-    got = [(await asyncio.wait_for(sub.next(), WAIT)) for _ in range(3)]
+    got = [(await w(sub.next(), SLOW_WAIT)) for _ in range(3)]
     assert [m.payload for m in got if m] == [b"during-0", b"during-1", b"during-2"]
     await client.publish("events.restart", b"after")
-    msg = await asyncio.wait_for(sub.next(), WAIT)
+    msg = await w(sub.next(), SLOW_WAIT)
     assert msg is not None and msg.payload == b"after"
 
     # unsubscribe_after(5) had 3 messages left across the reconnect.
     for i in range(6):
         await client.publish("events.counted", str(i).encode())
     remaining = []
-    while (m := await asyncio.wait_for(counted.next(), WAIT)) is not None:
+    while (m := await w(counted.next(), SLOW_WAIT)) is not None:
         remaining.append(m.payload)
     assert remaining == [b"0", b"1", b"2"]
 
@@ -122,10 +121,7 @@ async def test_a_raising_callback_is_logged_reported_and_harmless(
     await nc.force_reconnect()
     seen = await next_kind(events, EventKind.CLIENT_ERROR)
     assert any("callback bug" in (e.message or "") for e in seen)
-    sub = await nc.subscribe("events.alive")
-    await nc.publish("events.alive", b"yes")
-    msg = await asyncio.wait_for(sub.next(), WAIT)
-    assert msg is not None and msg.payload == b"yes"
+    await assert_works(nc)
     assert "callback bug" in caplog.text and "RuntimeError" in caplog.text
     await nc.close()
 
@@ -140,7 +136,7 @@ async def test_max_reconnects_closes_the_client_for_real(nats_server: NatsServer
     seen = await next_kind(events, EventKind.CLOSED)
     assert EventKind.DISCONNECTED in [e.kind for e in seen]
     assert nc.connection_state == natsrs.ConnectionState.CLOSED
-    assert await asyncio.wait_for(sub.next(), WAIT) is None
+    assert await w(sub.next(), SLOW_WAIT) is None
     with pytest.raises(ConnectionClosedError):
         await nc.publish("events.max", b"x")
     with pytest.raises(ConnectionClosedError):
@@ -220,7 +216,7 @@ async def test_server_pool_is_listed_and_replaced_with_checks(
     assert {s.addr for s in await nc.server_pool()} == {first.url, second.url}
     sub = await nc.subscribe("events.pool")
     await nc.publish("events.pool", b"ok")
-    assert await asyncio.wait_for(sub.next(), WAIT) is not None
+    assert await w(sub.next(), SLOW_WAIT) is not None
 
 
 async def test_credentials_in_pool_urls_are_redacted(nats_server: NatsServer) -> None:

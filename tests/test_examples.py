@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 import natsrs
+from helpers import PROCESS_WAIT, w
 from nats_jwt import operator_setup
 from natsrs._server import NatsServer, free_port
-from test_tls import Pki
 
 if TYPE_CHECKING:
     from conftest import ServerFactory
+    from pki import Pki
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RUN_TIMEOUT = 60.0
-WAIT = 30.0
 
 # Each example and lines (or fragments) its output must contain.
 EXPECTED = {
@@ -135,13 +135,13 @@ async def test_reconnect_example_sees_a_server_restart(nats_server: NatsServer) 
         assert proc.stdout is not None
         seen: list[str] = []
         while not seen or "watching the connection" not in seen[-1]:
-            raw = await asyncio.wait_for(proc.stdout.readline(), WAIT)
+            raw = await w(proc.stdout.readline(), PROCESS_WAIT)
             if not raw:
                 pytest.fail(f"the example ended before watching: {seen!r}")
             seen.append(raw.decode().rstrip())
         # Same ports, so the client's reconnect loop finds the server again.
         await asyncio.get_running_loop().run_in_executor(None, nats_server.restart)
-        out, err = await asyncio.wait_for(proc.communicate(), WAIT)
+        out, err = await w(proc.communicate(), PROCESS_WAIT)
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -206,10 +206,7 @@ def test_auth_creds_example_reports_an_unreachable_server(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
 
 
-def test_tls_example_with_mutual_tls(nats_server_factory: ServerFactory, tmp_path: Path) -> None:
-    directory = tmp_path / "pki"
-    directory.mkdir()
-    pki = Pki(directory)
+def test_tls_example_with_mutual_tls(nats_server_factory: ServerFactory, pki: Pki) -> None:
     server = nats_server_factory(pki.server_config(verify_clients=True))
     url = f"tls://127.0.0.1:{server.port}"
     files = {

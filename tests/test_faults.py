@@ -26,7 +26,7 @@ from cluster import (
     start_cluster,
     wait_cluster_formed,
 )
-from helpers import w
+from helpers import WAIT, w
 from natsrs import ConnectOptions, Event, EventKind, ReconnectToServer, Subscriber
 from natsrs._server import NatsServer, free_port
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.timeout(45)
 
 T = TypeVar("T")
-WAIT = 5.0
 """Bound of one ordinary wait (a message, a flush, a reconnect)."""
 
 

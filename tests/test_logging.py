@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 import pytest
 
 import natsrs
+from helpers import SLOW_WAIT, assert_works, w
 from natsrs import nkeys
 
 if TYPE_CHECKING:
     from conftest import ServerFactory
-
-WAIT = 10.0
 
 
 async def test_engine_records_reach_the_natsrs_logger_without_secrets(
@@ -38,13 +36,11 @@ async def test_engine_records_reach_the_natsrs_logger_without_secrets(
     for nc in clients:
         events = nc.events()
         await nc.force_reconnect()
-        while (await asyncio.wait_for(events.__anext__(), WAIT)).kind != natsrs.EventKind.CONNECTED:
+        while (await w(events.__anext__(), SLOW_WAIT)).kind != natsrs.EventKind.CONNECTED:
             pass
-        sub = await nc.subscribe("log.scan")
-        await nc.publish("log.scan", b"x")
-        await asyncio.wait_for(sub.next(), WAIT)
+        await assert_works(nc)
     with pytest.raises(natsrs.errors.AuthorizationError):
-        await asyncio.wait_for(natsrs.connect(token_server.url, token="log-scan-wrong-77"), WAIT)
+        await w(natsrs.connect(token_server.url, token="log-scan-wrong-77"), SLOW_WAIT)
     for nc in clients:
         await nc.close()
 
@@ -63,10 +59,7 @@ async def test_records_below_the_logger_level_are_not_produced(
     server = nats_server_factory()
     caplog.set_level(logging.WARNING, logger="natsrs")
     nc = await natsrs.connect(server.url)
-    sub = await nc.subscribe("log.quiet")
-    await nc.publish("log.quiet", b"x")
-    await asyncio.wait_for(sub.next(), WAIT)
-    await nc.close()
+    await assert_works(nc, close=True)
     assert not [r for r in caplog.records if r.name == "natsrs" and r.levelno < logging.WARNING]
 
 

@@ -7,37 +7,28 @@ import math
 import socket
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 import natsrs
-from helpers import assert_no_message, next_msg, responder, until_idle, w, wait_until
+from helpers import (
+    WAIT,
+    assert_no_message,
+    assert_works,
+    connz_entry,
+    next_msg,
+    responder,
+    until_idle,
+    w,
+    wait_until,
+)
 from natsrs import ConnectionState, ConnectOptions, Message
 from natsrs._server import NatsServer, free_port
 from natsrs.errors import ConnectError, ConnectTimeoutError, MaxPayloadError, NoServersError
 
 if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
-
-WAIT = 5.0
-
-
-async def assert_client_works(nc: natsrs.Client, subject: str = "still.works") -> None:
-    sub = await w(nc.subscribe(subject))
-    await w(nc.publish(subject, b"ok"))
-    assert (await next_msg(sub)).payload == b"ok"
-    await w(sub.unsubscribe())
-
-
-def connz_entry(server: NatsServer, nc: natsrs.Client, **params: Any) -> dict[str, Any]:
-    """The server's ``/connz`` record of this client's connection."""
-    info = nc.server_info
-    assert info is not None
-    connections = server.connz({"cid": info.client_id, **params})["connections"]
-    assert len(connections) == 1, connections
-    entry: dict[str, Any] = connections[0]
-    return entry
 
 
 # -- options observed by the server or by behaviour ----------------------------------------
@@ -189,7 +180,7 @@ async def test_max_payload_from_server_config_rejects_larger_messages(
 
     await w(nc.publish("big", bytes(131072)))  # exactly the limit is allowed
     assert len((await next_msg(sub)).payload) == 131072
-    await assert_client_works(nc)
+    await assert_works(nc)
 
 
 async def test_request_larger_than_max_payload_raises_max_payload(
@@ -203,7 +194,7 @@ async def test_request_larger_than_max_payload_raises_max_payload(
     with pytest.raises(MaxPayloadError):
         await w(nc.request("big", bytes(131073), timeout=1.0))
 
-    await assert_client_works(nc)
+    await assert_works(nc)
     assert sub.subject == "big"
 
 
@@ -267,7 +258,7 @@ async def test_all_durations_as_timedelta_connect(
     nc = await client_factory(nats_server.url, options)
 
     assert nc.timeout == pytest.approx(3.0)
-    await assert_client_works(nc)
+    await assert_works(nc)
 
 
 DURATION_SETTERS = ["ping_interval", "connection_timeout", "request_timeout"]

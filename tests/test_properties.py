@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import natsrs
+from helpers import assert_works, w
 from natsrs import errors
 from natsrs._server import NatsServer
 
 MAX_PAYLOAD = 64 * 1024
-WAIT = 5.0
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
@@ -39,7 +39,7 @@ class Harness:
         """Runs ``make()`` inside the loop: natsrs calls that wait need a running loop."""
 
         async def wrapped() -> Any:
-            return await asyncio.wait_for(make(), WAIT)
+            return await w(make())
 
         return self.loop.run_until_complete(wrapped())
 
@@ -55,12 +55,7 @@ class Harness:
             self.server.stop()
 
     def assert_alive(self) -> None:
-        subject = self.unique()
-        sub = self.run(lambda: self.client.subscribe(subject))
-        self.run(lambda: self.client.publish(subject, b"alive"))
-        msg = self.run(lambda: sub.next())
-        assert msg is not None and msg.payload == b"alive"
-        self.run(lambda: sub.unsubscribe())
+        self.run(lambda: assert_works(self.client))
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import trustme
 
 import natsrs
+from helpers import SLOW_WAIT, w
 from natsrs._server import free_port
 
 if TYPE_CHECKING:
     from conftest import ServerFactory
+    from pki import Pki
 
-WAIT = 10.0
 MIB = 1024 * 1024
 
 
@@ -24,8 +23,8 @@ async def exercise(nc: natsrs.Client) -> None:
     await nc.publish("ws.data", b"small")
     big = bytes(range(256)) * (MIB // 256)
     await nc.publish("ws.data", big)
-    first = await asyncio.wait_for(sub.next(), WAIT)
-    second = await asyncio.wait_for(sub.next(), WAIT)
+    first = await w(sub.next(), SLOW_WAIT)
+    second = await w(sub.next(), SLOW_WAIT)
     assert first is not None and first.payload == b"small"
     assert second is not None and second.payload == big
 
@@ -36,7 +35,7 @@ async def exercise(nc: natsrs.Client) -> None:
             await msg.respond(msg.payload[::-1])
 
     responder = asyncio.ensure_future(respond())
-    reply = await asyncio.wait_for(nc.request("ws.echo", b"abc"), WAIT)
+    reply = await w(nc.request("ws.echo", b"abc"), SLOW_WAIT)
     assert reply.payload == b"cba"
     responder.cancel()
     await nc.close()
@@ -47,26 +46,18 @@ async def test_plain_websocket(nats_server_factory: ServerFactory) -> None:
     nats_server_factory(
         f'max_payload: {2 * MIB}\nwebsocket {{ listen: "127.0.0.1:{port}", no_tls: true }}\n'
     )
-    await exercise(await natsrs.connect(f"ws://127.0.0.1:{port}"))
+    await exercise(await w(natsrs.connect(f"ws://127.0.0.1:{port}"), SLOW_WAIT))
 
 
-async def test_websocket_over_tls(nats_server_factory: ServerFactory, tmp_path: Path) -> None:
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
-    ca_path = tmp_path / "ca.pem"
-    cert_path = tmp_path / "cert.pem"
-    key_path = tmp_path / "key.pem"
-    ca_path.write_bytes(ca.cert_pem.bytes())
-    cert_path.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
-    key_path.write_bytes(leaf.private_key_pem.bytes())
+async def test_websocket_over_tls(nats_server_factory: ServerFactory, pki: Pki) -> None:
     port = free_port()
     nats_server_factory(
         f"max_payload: {2 * MIB}\n"
         f'websocket {{ listen: "127.0.0.1:{port}"\n'
-        f'  tls {{ cert_file: "{cert_path}", key_file: "{key_path}" }} }}\n'
+        f"  {pki.server_config()} }}\n"
     )
-    opts = natsrs.ConnectOptions().add_root_certificates(ca_path)
-    await exercise(await opts.connect(f"wss://127.0.0.1:{port}"))
+    opts = natsrs.ConnectOptions().add_root_certificates(pki.ca_path)
+    await exercise(await w(opts.connect(f"wss://127.0.0.1:{port}"), SLOW_WAIT))
     # The same listener refuses an unknown CA.
     with pytest.raises(natsrs.errors.TlsError):
-        await asyncio.wait_for(natsrs.connect(f"wss://127.0.0.1:{port}"), WAIT)
+        await w(natsrs.connect(f"wss://127.0.0.1:{port}"), SLOW_WAIT)
