@@ -92,11 +92,9 @@ async def test_short_secrets_are_scrubbed_from_every_record(
     caplog.set_level(5, logger="natsrs")
     natsrs.refresh_log_level()
     try:
-        nc = await asyncio.wait_for(
-            natsrs.connect(f"nats://{url_auth}127.0.0.1:{server.port}", **keywords), WAIT
-        )
-        await asyncio.wait_for(nc.flush(), WAIT)
-        await asyncio.wait_for(nc.close(), WAIT)
+        nc = await w(natsrs.connect(f"nats://{url_auth}127.0.0.1:{server.port}", **keywords))
+        await w(nc.flush())
+        await w(nc.close())
     finally:
         caplog.set_level(logging.WARNING, logger="natsrs")
         natsrs.refresh_log_level()
