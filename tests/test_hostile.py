@@ -224,6 +224,32 @@ async def test_c_malformed_message_from_a_peer_keeps_the_connection(
     assert_no_panic_output(capfd)
 
 
+@pytest.mark.parametrize("case", sorted(MALFORMED_FROM_PEERS))
+async def test_c_malformed_message_from_a_peer_costs_one_reconnect(
+    case: str,
+    nats_server: NatsServer,
+    client_factory: ClientFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """What natsrs guarantees until the engine skips such messages: the connection the
+    engine drops is made again, and the subscriber receives what is published after."""
+    nc = await client_factory(nats_server.url)
+    publisher = await client_factory(nats_server.url)
+    sub = await w(nc.subscribe("peer.>"))
+    await w(nc.flush())
+    capfd.readouterr()
+    async with raw_peer(nats_server) as peer:
+        sent = time.monotonic()
+        await peer.send(MALFORMED_FROM_PEERS[case])
+        took = await recovery_time(
+            sub, lambda n: publisher.publish("peer.x", b"after-%d" % n), since=sent
+        )
+    assert took < RECOVERY
+    assert nc.connection_state == natsrs.ConnectionState.CONNECTED
+    await w(nc.flush())
+    assert_no_panic_output(capfd)
+
+
 # ---------------------------------------------------------------------------------------
 # A.2: bytes from the server that panic the engine's parser
 
