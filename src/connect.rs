@@ -8,7 +8,7 @@ use async_nats::ServerAddr;
 use pyo3::prelude::*;
 
 use crate::args::{extract_servers, parse_servers};
-use crate::auth::url_auth;
+use crate::auth::UrlCredentials;
 use crate::client::PyClient;
 use crate::error::{Error, Kind};
 use crate::runtime::{self, ToPy};
@@ -43,7 +43,7 @@ pub(crate) fn start(
         }
     }
     let life = Lifecycle::new();
-    let options = settings.to_engine(py, &life, url_auth(&addrs))?;
+    let options = settings.to_engine(py, &life, UrlCredentials::new(&addrs))?;
     runtime::spawn_on_tokio(py, connect(settings, addrs, options, life))
 }
 
