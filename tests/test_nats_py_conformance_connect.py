@@ -347,3 +347,16 @@ async def test_a_permissions_violation_reads_as_in_nats_py(
     await wait_until(lambda: any(e.kind == natsrs.EventKind.SERVER_ERROR for e in events))
     own = next(e for e in events if e.kind == natsrs.EventKind.SERVER_ERROR)
     assert "Permissions Violation" in str(own.error)
+
+
+async def test_server_info_is_nats_py_info_dictionary(
+    nats_server: NatsServer, opened: list[Closeable]
+) -> None:
+    nc = nats.NATS()
+    assert nc._server_info == {}
+    opened.append(nc)
+    await w(nc.connect(nats_server.url))
+    info = nc._server_info
+    assert info["port"] == nats_server.port
+    assert info["max_payload"] == nc.max_payload
+    assert {"server_id", "version", "headers", "proto"} <= set(info)

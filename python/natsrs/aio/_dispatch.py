@@ -40,6 +40,7 @@ __all__ = [
     "connect",
     "connect_prepared",
     "default_error_callback",
+    "info_dict",
     "nats_py_error",
     "prepare",
     "reached_server",
@@ -433,7 +434,7 @@ class Dispatcher:
             for s in servers
         ]
         try:
-            answer = self.handler(snapshot, _info_dict(info))
+            answer = self.handler(snapshot, info_dict(info))
             if inspect.isawaitable(answer):
                 answer = await answer
             selected, delay = answer
@@ -491,7 +492,7 @@ def _host_port(url: str) -> tuple[str, int | None]:
         return ("", None)
 
 
-def _info_dict(info: ServerInfo) -> dict[str, Any]:
+def info_dict(info: ServerInfo) -> dict[str, Any]:
     """A ``ServerInfo`` as nats-py's INFO dictionary (its JSON keys)."""
     out: dict[str, Any] = {
         "server_id": info.server_id,

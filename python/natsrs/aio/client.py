@@ -27,7 +27,7 @@ from natsrs import errors
 from natsrs._info import ServerVersion, parse_url
 from natsrs._natsrs import Client as NativeClient
 from natsrs._natsrs import HeaderMap, Message, Subscriber, _redact_url, _server_list
-from natsrs.aio._dispatch import Dispatcher, connect_prepared, prepare, with_scheme
+from natsrs.aio._dispatch import Dispatcher, connect_prepared, info_dict, prepare, with_scheme
 from natsrs.aio._dispatch import PoolServer as Server
 from natsrs.aio._options import with_nats_py_defaults
 from natsrs.aio.subscription import (
@@ -429,6 +429,13 @@ class Client:
     def client_ip(self) -> str | None:
         info = None if self._native is None or self.is_closed else self._native.server_info
         return None if info is None or not info.client_ip else info.client_ip
+
+    @property
+    def _server_info(self) -> dict[str, Any]:
+        """The connected server's INFO as nats-py keeps it (its JSON keys); empty before
+        the first connection. Not public in nats-py either, but widely read."""
+        info = None if self._native is None else self._native.server_info
+        return {} if info is None else info_dict(info)
 
     @property
     def connected_server_version(self) -> ServerVersion:
