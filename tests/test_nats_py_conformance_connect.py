@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -81,8 +82,12 @@ async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 @pytest.mark.parametrize("entry", ["connect", "NATS"])
 async def test_each_server_is_sent_the_credentials_of_its_own_url(
-    nats_server_factory: ServerFactory, opened: list[Closeable], entry: str
+    nats_server_factory: ServerFactory,
+    opened: list[Closeable],
+    entry: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="natsrs")
     first = _user_server(nats_server_factory, "alice", "a-secret")
     second = _user_server(nats_server_factory, "bob", "b-secret")
     rec = Recorder()
@@ -101,6 +106,9 @@ async def test_each_server_is_sent_the_credentials_of_its_own_url(
     await rec.wait_for("reconnected", timeout=10)
     await assert_works(nc)
     assert not [e for e in rec.errors if isinstance(e, nats.errors.AuthorizationError)]
+    # Neither URL's secret reaches the log, nor any error.
+    seen = caplog.text + "".join(repr(e) + str(e) for e in rec.errors) + repr(nc)
+    assert "a-secret" not in seen and "b-secret" not in seen
 
 
 async def test_native_client_sends_each_server_its_own_url_credentials(
