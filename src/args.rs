@@ -262,8 +262,11 @@ fn starts_with_scheme(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
+/// The addresses of `urls`; a list that mixes websocket URLs with others is refused, as
+/// the engine refuses it in `set_server_pool` (one pool speaks one transport).
 pub(crate) fn parse_servers(urls: &[String]) -> Result<Vec<ServerAddr>, Error> {
-    urls.iter()
+    let addrs = urls
+        .iter()
         .map(|url| {
             ServerAddr::from_str(url).map_err(|err| {
                 Error::new(
@@ -272,7 +275,15 @@ pub(crate) fn parse_servers(urls: &[String]) -> Result<Vec<ServerAddr>, Error> {
                 )
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let websockets = addrs.iter().filter(|a| a.is_websocket()).count();
+    if websockets != 0 && websockets != addrs.len() {
+        return Err(Error::new(
+            Kind::ServerPool,
+            "mixing websocket and non-websocket URLs in one server list is not allowed",
+        ));
+    }
+    Ok(addrs)
 }
 
 /// A URL with any userinfo (`user:password@`, `token@`) replaced, for messages and reprs.

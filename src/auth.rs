@@ -2,7 +2,7 @@
 //! and logs), credentials found in server URLs, `natsrs.Auth`, and the checks made when
 //! an option is set.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_nats::ServerAddr;
 use pyo3::exceptions::PyTypeError;
@@ -52,9 +52,21 @@ impl AuthSettings {
     pub(crate) fn to_engine(
         &self,
         callback: &dyn Fn(&Arc<Py<PyAny>>) -> PyCallback,
-        url_auth: Option<UrlAuth>,
+        url_auth: Option<UrlCredentials>,
     ) -> PyResult<async_nats::ConnectOptions> {
         let auth = self;
+        if auth.is_empty() {
+            if let Some(url_auth) = url_auth {
+                // The engine ignores credentials in server URLs; nats-py users rely on
+                // them, each server with its own.
+                return Ok(async_nats::ConnectOptions::with_auth_callback(
+                    move |_nonce: Vec<u8>| {
+                        let answer = url_auth.for_current_server();
+                        async move { Ok(answer) }
+                    },
+                ));
+            }
+        }
         let mut opts = match &auth.auth_callback {
             Some(func) => {
                 let cb = callback(func);
@@ -104,17 +116,6 @@ impl AuthSettings {
                 .credentials(creds)
                 .map_err(|_| invalid_credentials("malformed credentials"))?;
         }
-        if auth.is_empty() {
-            // The engine ignores credentials in server URLs; nats-py users rely on them.
-            match url_auth {
-                Some(UrlAuth::UserPassword(user, password)) => {
-                    opts = opts.user_and_password(user, password);
-                }
-                Some(UrlAuth::Token(token)) => opts = opts.token(token),
-                None => {}
-            }
-        }
-
         Ok(opts)
     }
 
@@ -123,7 +124,7 @@ impl AuthSettings {
         self.jwt.is_some() || self.auth_callback.is_some()
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.token.is_none()
             && self.user_and_password.is_none()
             && self.nkey_seed.is_none()
@@ -162,20 +163,69 @@ impl AuthSettings {
 }
 
 /// Credentials found in a server URL (`nats://user:pass@host`, `nats://token@host`).
-pub(crate) enum UrlAuth {
+#[derive(Clone)]
+enum UrlAuth {
     UserPassword(String, String),
     Token(String),
 }
 
-pub(crate) fn url_auth(addrs: &[ServerAddr]) -> Option<UrlAuth> {
-    addrs.iter().find_map(|addr| {
+impl UrlAuth {
+    fn of(addr: &ServerAddr) -> Option<UrlAuth> {
         let user = addr.username().filter(|u| !u.is_empty())?;
         let user = percent_decode(user);
         Some(match addr.password() {
             Some(password) => UrlAuth::UserPassword(user, percent_decode(password)),
             None => UrlAuth::Token(user),
         })
-    })
+    }
+
+    fn to_engine(&self) -> async_nats::Auth {
+        let mut auth = async_nats::Auth::new();
+        match self {
+            UrlAuth::UserPassword(user, password) => {
+                auth.username = Some(user.clone());
+                auth.password = Some(password.clone());
+            }
+            UrlAuth::Token(token) => auth.token = Some(token.clone()),
+        }
+        auth
+    }
+}
+
+/// The credentials of the server URLs, answered per connection attempt as nats-py does:
+/// those of the server being tried. The reconnect-to-server chooser names that server
+/// (`set_current`) before each attempt it picks; until it first does (the first
+/// connect, where the engine walks the pool itself), the first URL with credentials
+/// answers for every server. A server without userinfo (one the cluster announced) gets
+/// none, as in nats-py.
+#[derive(Clone)]
+pub(crate) struct UrlCredentials {
+    first: UrlAuth,
+    current: Arc<Mutex<Option<ServerAddr>>>,
+}
+
+impl UrlCredentials {
+    /// `None` when no URL carries credentials.
+    pub(crate) fn new(addrs: &[ServerAddr]) -> Option<Self> {
+        Some(UrlCredentials {
+            first: addrs.iter().find_map(UrlAuth::of)?,
+            current: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The engine calls the chooser and then connects to its choice one after the other
+    /// on its connector task, so the next auth answer is for this server.
+    pub(crate) fn set_current(&self, addr: Option<ServerAddr>) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = addr;
+    }
+
+    fn for_current_server(&self) -> async_nats::Auth {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match current.as_ref() {
+            Some(addr) => UrlAuth::of(addr).map_or_else(async_nats::Auth::new, |a| a.to_engine()),
+            None => self.first.to_engine(),
+        }
+    }
 }
 
 /// URL userinfo is percent-encoded (`p%40ss` for `p@ss`).

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 
 use crate::args::{extract_servers, parse_servers};
-use crate::auth::url_auth;
+use crate::auth::UrlCredentials;
 use crate::client::PyClient;
 use crate::engine::{new_fate, Fate};
 use crate::error::{Error, Kind};
@@ -69,7 +69,9 @@ pub(crate) fn start(
         guard,
         first: true,
     };
-    let options = plan.settings.to_engine(py, parts, url_auth(&plan.addrs))?;
+    let options = plan
+        .settings
+        .to_engine(py, parts, UrlCredentials::new(&plan.addrs))?;
     runtime::spawn_on_tokio(py, connect(plan, options, life, fate, armed))
 }
 
@@ -137,7 +139,8 @@ async fn recover(inner: Arc<ClientInner>, plan: Arc<Plan>, reason: String) {
             guard,
             first: false,
         };
-        plan.settings.to_engine(py, parts, url_auth(&plan.addrs))
+        plan.settings
+            .to_engine(py, parts, UrlCredentials::new(&plan.addrs))
     });
     let Some(Ok(options)) = options else {
         life.give_up();

@@ -308,11 +308,36 @@ fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Whether a failed connection attempt never reached a server: the engine reports both
+/// "nothing listens there" and "the server answered wrongly (no INFO, a malformed one,
+/// the connection dropped mid-handshake)" as `ConnectErrorKind::Io`; the socket error's
+/// kind in the source chain tells them apart.
+fn is_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as K;
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                K::ConnectionRefused
+                    | K::NetworkUnreachable
+                    | K::HostUnreachable
+                    | K::AddrNotAvailable
+                    | K::AddrInUse
+                    | K::NetworkDown
+            );
+        }
+        current = e.source();
+    }
+    false
+}
+
 impl From<async_nats::ConnectError> for Error {
     fn from(err: async_nats::ConnectError) -> Self {
         let kind = match err.kind() {
             ConnectErrorKind::ServerParse => Kind::InvalidServerAddress,
             ConnectErrorKind::Io if is_tls_failure(&err) => Kind::Tls,
+            ConnectErrorKind::Io if !is_unreachable(&err) => Kind::Connect,
             ConnectErrorKind::Dns | ConnectErrorKind::Io | ConnectErrorKind::MaxReconnects => {
                 Kind::NoServers
             }

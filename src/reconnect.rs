@@ -1,7 +1,10 @@
 //! The engine-side wrappers of the reconnect callbacks (which server next, how long to
 //! wait), their fallback backoff, and `natsrs.ReconnectToServer`.
 
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::ServerAddr;
@@ -146,4 +149,52 @@ pub(crate) fn reconnect_delay(callback: &PyCallback, attempts: usize) -> Option<
             None
         }
     }
+}
+
+/// The engine's own server order, one server per call: a pass over the pool (shuffled,
+/// fewest failed attempts first, unless the order is kept), then the next pass. Used where
+/// natsrs must name each server the engine tries (per-URL credentials) and no Python
+/// callback chose one.
+#[derive(Clone, Default)]
+pub(crate) struct EngineOrder {
+    pass: Arc<Mutex<VecDeque<ServerAddr>>>,
+}
+
+impl EngineOrder {
+    pub(crate) fn next(
+        &self,
+        servers: &[async_nats::Server],
+        retain_order: bool,
+    ) -> Option<async_nats::ReconnectToServer> {
+        let mut pass = self.pass.lock().unwrap_or_else(|e| e.into_inner());
+        // Servers removed from the pool since the pass began are skipped.
+        while let Some(addr) = pass.pop_front() {
+            if servers.iter().any(|s| s.addr == addr) {
+                return Some(async_nats::ReconnectToServer { addr, delay: None });
+            }
+        }
+        let mut order: Vec<&async_nats::Server> = servers.iter().collect();
+        if !retain_order {
+            let seed = std::collections::hash_map::RandomState::new();
+            order.sort_by_key(|s| (s.failed_attempts, seed.hash_one(s.addr.as_url_str())));
+        }
+        pass.extend(order.into_iter().map(|s| s.addr.clone()));
+        let addr = pass.pop_front()?;
+        Some(async_nats::ReconnectToServer { addr, delay: None })
+    }
+}
+
+/// The pool's own entry for a server a callback named: the same URL, or the same host
+/// and port (a callback may name a server without its credentials, or as the redacted
+/// URL it was shown).
+pub(crate) fn pool_entry(servers: &[async_nats::Server], addr: &ServerAddr) -> Option<ServerAddr> {
+    servers
+        .iter()
+        .find(|s| s.addr == *addr)
+        .or_else(|| {
+            servers
+                .iter()
+                .find(|s| s.addr.host() == addr.host() && s.addr.port() == addr.port())
+        })
+        .map(|s| s.addr.clone())
 }

@@ -10,9 +10,9 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 
-use crate::auth::{AuthSettings, UrlAuth};
+use crate::auth::{AuthSettings, UrlCredentials};
 use crate::callbacks::{self, PyCallback};
-use crate::reconnect::{self, default_reconnect_delay};
+use crate::reconnect::{self, default_reconnect_delay, EngineOrder};
 use crate::state::{HandlerGuard, Lifecycle};
 use crate::tls::Tls;
 
@@ -108,7 +108,7 @@ impl Settings {
         &self,
         py: Python<'_>,
         engine: EngineParts<'_>,
-        url_auth: Option<UrlAuth>,
+        url_auth: Option<UrlCredentials>,
     ) -> PyResult<async_nats::ConnectOptions> {
         let EngineParts {
             life,
@@ -122,7 +122,7 @@ impl Settings {
             PyCallback::new(py, func, locals, &life.callback_errors)
         };
 
-        let mut opts = auth.to_engine(&callback, url_auth)?;
+        let mut opts = auth.to_engine(&callback, url_auth.clone())?;
         opts = opts
             .ping_interval(self.ping_interval)
             .connection_timeout(self.connection_timeout)
@@ -190,17 +190,44 @@ impl Settings {
         });
         // Installed even without a Python callback: it is where a closed client's
         // handler stops before its next connection attempt.
+        // With credentials in the URLs it also names each server it lets the engine try,
+        // so that server's credentials answer.
         let chooser = life.clone();
         let choose_callback = self.reconnect_to_server_callback.as_ref().map(callback);
+        let url_auth = if auth.is_empty() { url_auth } else { None };
+        let engine_order = EngineOrder::default();
+        let retain_order = self.retain_servers_order;
         Ok(opts.reconnect_to_server_callback(move |servers, info| {
             let chooser = chooser.clone();
             let choose_callback = choose_callback.clone();
+            let url_auth = url_auth.clone();
+            let engine_order = engine_order.clone();
             async move {
                 chooser.stop_handler_if_closed();
-                match choose_callback {
-                    Some(cb) => reconnect::choose_server(&cb, servers, info).await,
+                let choice = match choose_callback {
+                    Some(cb) => reconnect::choose_server(&cb, servers.clone(), info.clone()).await,
                     None => None,
-                }
+                };
+                let Some(url_auth) = url_auth else {
+                    return choice;
+                };
+                let choice = match choice {
+                    Some(mut choice) => {
+                        // An unknown server stays as chosen: the engine reports it.
+                        let entry = reconnect::pool_entry(&servers, &choice.addr);
+                        if let Some(addr) = entry.clone() {
+                            choice.addr = addr;
+                        }
+                        url_auth.set_current(entry);
+                        return Some(choice);
+                    }
+                    // The first connect (no server reached yet, so no INFO): the engine
+                    // walks the pool itself, with the first URL's credentials.
+                    None if info.server_id.is_empty() => None,
+                    None => engine_order.next(&servers, retain_order),
+                };
+                url_auth.set_current(choice.as_ref().map(|c| c.addr.clone()));
+                choice
             }
         }))
     }

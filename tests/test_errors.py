@@ -357,3 +357,24 @@ def test_input_errors_are_value_errors(cls: type[errors.Error]) -> None:
 )
 def test_connection_failures_are_connect_errors(cls: type[errors.Error]) -> None:
     assert issubclass(cls, errors.ConnectError)
+
+
+def test_tls_error_is_an_ssl_error_with_a_readable_message() -> None:
+    import ssl
+
+    error = errors.TlsError("invalid peer certificate: UnknownIssuer")
+    assert isinstance(error, ssl.SSLError)
+    assert isinstance(error, OSError)
+    assert isinstance(error, errors.ConnectError)
+    assert str(error) == "invalid peer certificate: UnknownIssuer"
+
+
+def test_bad_queue_error_is_a_bad_subject_error() -> None:
+    assert issubclass(errors.BadQueueError, errors.BadSubjectError)
+
+
+def test_the_nats_py_client_module_names_the_release_it_mirrors() -> None:
+    from natsrs.aio import client
+
+    assert client.__version__.count(".") == 2
+    assert client.__version__ != natsrs.__version__

@@ -11,6 +11,7 @@ and the extension raises these exact classes.
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 __all__ = [
     "AuthorizationError",
@@ -106,8 +107,14 @@ class AuthorizationError(ConnectError):
     """The server rejected the client's credentials or permissions."""
 
 
-class TlsError(ConnectError):
-    """TLS could not be negotiated (handshake, certificates, or TLS required)."""
+class TlsError(ConnectError, ssl.SSLError):
+    """TLS could not be negotiated (handshake, certificates, or TLS required).
+
+    Also an :class:`ssl.SSLError` (so an ``OSError``), which is what code written for
+    Python's own TLS sockets (and nats-py) catches."""
+
+    # SSLError's str() shows the argument tuple; the message reads better.
+    __str__ = Exception.__str__
 
 
 class InvalidServerAddressError(ConnectError, ValueError):
@@ -130,8 +137,9 @@ class BadSubjectError(Error, ValueError):
     """A subject is empty, contains whitespace, or has an invalid token structure."""
 
 
-class BadQueueError(Error, ValueError):
-    """A queue group name is empty or contains whitespace."""
+class BadQueueError(BadSubjectError):
+    """A queue group name is empty or contains whitespace (a ``BadSubjectError`` too, the
+    error nats-py raises for a bad queue group)."""
 
 
 class MaxPayloadError(Error, ValueError):

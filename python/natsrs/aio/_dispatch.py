@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import random
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,8 +38,12 @@ __all__ = [
     "Dispatcher",
     "PoolServer",
     "connect",
-    "connect_with_dispatcher",
+    "connect_prepared",
     "default_error_callback",
+    "info_dict",
+    "nats_py_error",
+    "prepare",
+    "reached_server",
 ]
 
 logger = logging.getLogger("natsrs")
@@ -64,17 +70,17 @@ class PoolServer:
 
 async def connect(servers: str | Sequence[str] | None, options: Mapping[str, Any]) -> Client:
     """``natsrs.connect`` for keywords that include nats-py's: the native ``Client``."""
-    client, _ = await connect_with_dispatcher(servers, options, for_nats_class=False)
-    return client
+    opts, dispatcher = prepare(servers, options, for_nats_class=False)
+    return await connect_prepared(opts, servers, dispatcher)
 
 
-async def connect_with_dispatcher(
+def prepare(
     servers: str | Sequence[str] | None,
     options: Mapping[str, Any],
     *,
     for_nats_class: bool,
-) -> tuple[Client, Dispatcher]:
-    """Translate, connect, and attach the dispatcher to the new client.
+) -> tuple[ConnectOptions, Dispatcher]:
+    """Translate the keywords; the dispatcher is made and installed on the options.
 
     Raises:
         TypeError: an unknown keyword, or a nats-py keyword together with its native twin.
@@ -85,23 +91,57 @@ async def connect_with_dispatcher(
     opts, settings = translate(servers, options, for_nats_class=for_nats_class)
     dispatcher = Dispatcher(settings)
     dispatcher.install(opts)
+    return opts, dispatcher
+
+
+async def connect_prepared(
+    opts: ConnectOptions, servers: str | Sequence[str] | None, dispatcher: Dispatcher
+) -> Client:
+    """Connect, and attach the dispatcher to the new client."""
     client = await _connect_retrying(opts, servers, dispatcher)
     await dispatcher.attach(client)
-    return client, dispatcher
+    return client
+
+
+def reached_server(exc: BaseException) -> bool:
+    """Whether a failed connection attempt got as far as a server (it answered wrongly,
+    refused the credentials or the TLS, or never finished the handshake), rather than
+    finding nothing listening. The engine times the TCP connect and the handshake with
+    one timer, so a timeout counts as reached."""
+    return not isinstance(exc, errors.NoServersError) or isinstance(exc, errors.ConnectTimeoutError)
+
+
+def nats_py_error(exc: Exception) -> Exception:
+    """The exception nats-py gives ``error_cb`` for ``exc``: a connection attempt that
+    timed out is a plain ``asyncio.TimeoutError`` there (natsrs's typed error is its
+    ``__cause__``)."""
+    if isinstance(exc, errors.ConnectTimeoutError):
+        plain = asyncio.TimeoutError(str(exc))
+        plain.__cause__ = exc
+        return plain
+    return exc
 
 
 async def _connect_retrying(
     opts: ConnectOptions, servers: str | Sequence[str] | None, dispatcher: Dispatcher
 ) -> Client:
     """nats-py's first connect: with ``max_reconnect_attempts`` known (always on
-    ``natsrs.NATS``), the servers get that many more passes, ``reconnect_time_wait``
-    apart, each failed pass going to ``error_cb``; then ``NoServersError``. A limit of 0
-    or less retries for ever. As in nats-py, ``allow_reconnect=False`` stops at the first
-    failure of a server that was reached (authorization, TLS), not at unreachable ones.
+    ``natsrs.NATS``), one server per attempt in nats-py's order (see
+    :meth:`Dispatcher.choose`), each failed attempt going to ``error_cb``, until every
+    server has failed more than that many times: then ``NoServersError``. A limit of 0 or
+    less retries for ever. As in nats-py, ``allow_reconnect=False`` stops at the first
+    failure of a server that was reached (bad INFO, authorization, TLS, a handshake that
+    timed out), not at unreachable ones.
     """
     passes = dispatcher.settings.initial_passes
     failed = 0
     while True:
+        last = dispatcher.connect_error
+        if dispatcher.rotating and dispatcher.exhausted():
+            raise errors.NoServersError(
+                f"nats: no servers available for connection after {failed} attempts"
+                + ("" if last is None else f" (last: {last})")
+            ) from last
         try:
             return await opts.connect(servers)
         except errors.InvalidServerAddressError:
@@ -111,10 +151,13 @@ async def _connect_retrying(
                 raise
             # No native client exists yet to hold it: nats-py's last_error until then.
             dispatcher.connect_error = exc
-            await report(dispatcher.error_cb, exc)
-            if not dispatcher.allow_reconnect and not isinstance(exc, errors.NoServersError):
+            await report(dispatcher.error_cb, nats_py_error(exc))
+            if not dispatcher.allow_reconnect and reached_server(exc):
                 raise
             failed += 1
+            if dispatcher.rotating:
+                # The next choice waits when it is a server tried a moment ago.
+                continue
             if 0 < passes <= failed:
                 raise errors.NoServersError(
                     f"nats: no servers available for connection after {failed} attempts "
@@ -173,18 +216,25 @@ class Dispatcher:
         self._close_when_attached = False
         self._tasks: set[asyncio.Future[Any]] = set()
         self._refreshing = asyncio.Lock()
+        # nats-py's server order: the servers by host and port, the next one to try
+        # first; a server tried goes to the back. With each, its attempts since it last
+        # connected and when the last one began (the policy of choosing, not a fact of
+        # the connection: the engine's own counts start again with every first-connect
+        # attempt).
+        self._rotation: list[tuple[str, int | None]] = []
+        self._tries: dict[tuple[str, int | None], _Tries] = {}
+        self._chosen: tuple[str, int | None] | None = None
 
     @property
-    def needs_chooser(self) -> bool:
-        return not self.allow_reconnect or self.handler is not None
+    def rotating(self) -> bool:
+        """Whether the first connect goes one server at a time in nats-py's order (it
+        retries; otherwise the engine tries each server once, in its own order)."""
+        return self.settings.initial_passes is not None and self.user_chooser is None
 
     def install(self, opts: ConnectOptions) -> None:
-        """Make this the options' event callback (and reconnect-to-server callback)."""
+        """Make this the options' event callback and reconnect-to-server callback."""
         opts.event_callback(self.on_event)
-        if self.needs_chooser:
-            opts.reconnect_to_server_callback(self.choose)
-        elif self.user_chooser is not None:
-            opts.reconnect_to_server_callback(self.user_chooser)
+        opts.reconnect_to_server_callback(self.choose)
 
     async def attach(self, client: Client) -> None:
         """Called once ``connect`` returned the client.
@@ -245,6 +295,9 @@ class Dispatcher:
             await _callbacks.call_reporting("event callback", self.user_event_callback, event)
         kind = event.kind
         if kind == EventKind.CONNECTED:
+            tries = None if self._chosen is None else self._tries.get(self._chosen)
+            if tries is not None:
+                tries.count = 0
             first = not self.ever_connected
             self.ever_connected = self.connected = True
             client = self.client
@@ -269,7 +322,9 @@ class Dispatcher:
             error = event.error
             # nats-py only records the engine giving up (last_error), then closes.
             if error is not None and not isinstance(error, errors.NoServersError):
-                await report(self.error_cb, error)
+                if kind == EventKind.SERVER_ERROR and type(error) is errors.Error:
+                    error = _nats_py_server_error(error)
+                await report(self.error_cb, nats_py_error(error))
 
     async def _on_closed(self) -> None:
         if self.closed:
@@ -278,6 +333,16 @@ class Dispatcher:
         if self.connected:
             self.connected = False
             await self._call("disconnected_cb", self.disconnected_cb)
+        await self._call("closed_cb", self.closed_cb)
+        self.closed_event.set()
+
+    async def close_unconnected(self) -> None:
+        """``close()`` after a ``connect()`` that failed: as nats-py, ``disconnected_cb``
+        then ``closed_cb``, once."""
+        if self.closed:
+            return
+        self.closed = True
+        await self._call("disconnected_cb", self.disconnected_cb)
         await self._call("closed_cb", self.closed_cb)
         self.closed_event.set()
 
@@ -292,6 +357,11 @@ class Dispatcher:
     # -- the reconnect-to-server callback --
 
     async def choose(self, servers: list[Server], info: ServerInfo) -> ReconnectToServer | None:
+        """The server of the engine's next connection attempt.
+
+        ``None`` lets the engine try its whole pool in its own order: only for the first
+        connect when it does not retry (``natsrs.connect`` without
+        ``max_reconnect_attempts``)."""
         # The engine asks before every connection attempt, the first one included; its
         # INFO is empty until a server has been reached.
         reconnecting = bool(info.server_id)
@@ -305,7 +375,52 @@ class Dispatcher:
             return choice
         if self.handler is not None and reconnecting:
             return await self._ask_handler(servers, info)
+        if reconnecting or self.rotating:
+            return self._rotate(servers)
         return None
+
+    def _rotate(self, servers: list[Server]) -> ReconnectToServer | None:
+        """nats-py's ``_select_next_server``: the server at the front goes to the back
+        and is tried, unless it failed more than ``max_reconnect_attempts`` times since it
+        last connected (then it is passed over); a server tried less than
+        ``reconnect_time_wait`` ago is tried after that wait."""
+        by_key = {_host_port(s.addr): s for s in servers}
+        known = set(self._rotation)
+        self._rotation = [key for key in self._rotation if key in by_key]
+        new = [key for key in by_key if key not in known]
+        if not self.settings.retain_order and not self._tries:
+            random.shuffle(new)
+        self._rotation.extend(new)
+        limit = self.settings.max_reconnect_attempts or 0
+        wait = self.settings.reconnect_time_wait
+        for _ in range(len(self._rotation)):
+            key = self._rotation.pop(0)
+            self._rotation.append(key)
+            tries = self._tries.setdefault(key, _Tries())
+            if limit > 0 and tries.count > limit:
+                continue
+            now = time.monotonic()
+            delay = None
+            if wait is not None:
+                recent = tries.started is not None and now < tries.started + wait
+                delay = wait if recent else 0.0
+            tries.count += 1
+            tries.started = now + (delay or 0.0)
+            self._chosen = key
+            return ReconnectToServer(self.original_url(by_key[key].addr), delay=delay)
+        # Every server failed too often: nats-py gives up (the engine's own limit usually
+        # comes first; this closes the client where it would not).
+        if servers and self.ever_connected:
+            self._close_for_good()
+            return ReconnectToServer(self.original_url(servers[0].addr), delay=wait)
+        return None
+
+    def exhausted(self) -> bool:
+        """Every server known failed more than ``max_reconnect_attempts`` times."""
+        limit = self.settings.max_reconnect_attempts or 0
+        if limit <= 0 or not self._rotation:
+            return False
+        return all(self._tries.get(key, _Tries()).count > limit for key in self._rotation)
 
     async def _ask_handler(
         self, servers: list[Server], info: ServerInfo
@@ -319,7 +434,7 @@ class Dispatcher:
             for s in servers
         ]
         try:
-            answer = self.handler(snapshot, _info_dict(info))
+            answer = self.handler(snapshot, info_dict(info))
             if inspect.isawaitable(answer):
                 answer = await answer
             selected, delay = answer
@@ -327,10 +442,11 @@ class Dispatcher:
             await report(self.error_cb, exc)
             return None
         if selected is None:
-            # nats-py then takes the first eligible server, after the delay.
-            if not snapshot:
+            # nats-py then takes its next server in order, after the delay.
+            choice = self._rotate(servers)
+            if choice is None:
                 return None
-            selected = snapshot[0]
+            return ReconnectToServer(choice.addr, delay=max(0.0, float(delay or 0)))
         return ReconnectToServer(selected.uri.geturl(), delay=max(0.0, float(delay or 0)))
 
     def _close_for_good(self) -> None:
@@ -346,6 +462,23 @@ class Dispatcher:
         self.spawn(client.close())
 
 
+@dataclass
+class _Tries:
+    """A server's attempts since it last connected, and when the last one began."""
+
+    count: int = 0
+    started: float | None = None
+
+
+def _nats_py_server_error(error: Exception) -> errors.Error:
+    """A server's ``-ERR`` as nats-py shows it: lower case, quotes stripped, after
+    ``nats: `` (natsrs's own events keep the server's case)."""
+    text = str(error).removeprefix("nats: ").strip("'")
+    plain = errors.Error(f"nats: {text.lower()}")
+    plain.__cause__ = error
+    return plain
+
+
 def with_scheme(url: str) -> str:
     """``url`` as the engine reads it when it has no scheme."""
     return url if "://" in url else f"nats://{url}"
@@ -359,7 +492,7 @@ def _host_port(url: str) -> tuple[str, int | None]:
         return ("", None)
 
 
-def _info_dict(info: ServerInfo) -> dict[str, Any]:
+def info_dict(info: ServerInfo) -> dict[str, Any]:
     """A ``ServerInfo`` as nats-py's INFO dictionary (its JSON keys)."""
     out: dict[str, Any] = {
         "server_id": info.server_id,

@@ -236,6 +236,13 @@ class Settings:
     initial_passes: int | None = None
     """The first connect's passes over the servers (0: no limit), when known."""
     initial_wait: float = 0.0
+    reconnect_time_wait: float | None = None
+    """nats-py's pause before trying a server tried that recently (``None``: not given,
+    the engine's backoff applies)."""
+    max_reconnect_attempts: int | None = None
+    """nats-py's limit of failed attempts per server (not positive: no limit)."""
+    retain_order: bool = False
+    """``dont_randomize``: the servers are tried in the order given."""
 
 
 def translate(
@@ -299,6 +306,7 @@ def translate(
     if wait is not None:
         opts.reconnect_delay_callback(_constant_delay(float(wait)))
     initial_wait = float(NATS_PY_DEFAULTS["reconnect_time_wait"] if wait is None else wait)
+    retain_order = bool(rest.get("dont_randomize") or rest.get("retain_servers_order"))
     for key, flag in (
         ("dont_randomize", ConnectOptions.retain_servers_order),
         ("no_echo", ConnectOptions.no_echo),
@@ -340,6 +348,9 @@ def translate(
     if attempts is not None:
         settings.initial_passes = attempts + 1 if attempts > 0 else 0
         settings.initial_wait = initial_wait
+        settings.max_reconnect_attempts = int(attempts)
+    settings.reconnect_time_wait = None if wait is None else float(wait)
+    settings.retain_order = retain_order
     apply_native(opts, rest)
     return opts, settings
 

@@ -27,7 +27,7 @@ from natsrs import errors
 from natsrs._info import ServerVersion, parse_url
 from natsrs._natsrs import Client as NativeClient
 from natsrs._natsrs import HeaderMap, Message, Subscriber, _redact_url, _server_list
-from natsrs.aio._dispatch import Dispatcher, connect_with_dispatcher, with_scheme
+from natsrs.aio._dispatch import Dispatcher, connect_prepared, info_dict, prepare, with_scheme
 from natsrs.aio._dispatch import PoolServer as Server
 from natsrs.aio._options import OptionsDict, with_nats_py_defaults
 from natsrs.aio.subscription import (
@@ -38,6 +38,10 @@ from natsrs.aio.subscription import (
 
 Msg = Message
 Subscription = Subscriber
+
+__version__ = "2.16.0"
+"""The nats-py release whose API this module mirrors (natsrs's own is
+``natsrs.__version__``)."""
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -53,6 +57,7 @@ __all__ = [
     "Server",
     "ServerVersion",
     "Subscription",
+    "__version__",
 ]
 
 DEFAULT_RECONNECT_TIME_WAIT = 2
@@ -99,6 +104,10 @@ class Client:
         self._stats_before: dict[str, int] = {}
         # The URLs just given to set_server_pool(), until the native client has them.
         self._pool_override: list[str] | None = None
+        # The pool just given to set_server_pool(), until the dispatcher has read it back.
+        self._pool_given: list[str] | None = None
+        # The callbacks of a connect() that failed, which close() still owes.
+        self._failed_dispatcher: Dispatcher | None = None
         # nats-py's dict of the connect keywords; its repr hides the credentials.
         self.options: dict[str, Any] = OptionsDict()
 
@@ -118,14 +127,18 @@ class Client:
         if self._native is not None and not self._native.is_closed:
             raise errors.Error("nats: already connected; close() it first")
         merged = with_nats_py_defaults(options)
+        opts, dispatcher = prepare(servers, merged, for_nats_class=True)
         self._connecting = True
         try:
-            native, dispatcher = await connect_with_dispatcher(servers, merged, for_nats_class=True)
+            native = await connect_prepared(opts, servers, dispatcher)
         except Exception as exc:
             self._connect_error = exc
+            # close() then runs this attempt's disconnected_cb and closed_cb, as nats-py.
+            self._failed_dispatcher = dispatcher
             raise
         finally:
             self._connecting = False
+        self._failed_dispatcher = None
         self._retire()
         self.options = OptionsDict({"servers": servers, **merged})
         self._native = native
@@ -254,6 +267,12 @@ class Client:
         """Close for good; ``closed_cb`` has run when this returns (or soon after, when
         the client was reconnecting and the engine's attempt has not ended yet)."""
         native = self._native
+        failed = self._failed_dispatcher
+        if failed is not None and (native is None or native.is_closed):
+            self._failed_dispatcher = None
+            self._closed = True
+            await failed.close_unconnected()
+            return
         if native is None:
             self._closed = True
             return
@@ -296,12 +315,26 @@ class Client:
         pending = _run_now(native.set_server_pool(servers))
         dispatcher = self._dispatcher
         if dispatcher is not None:
-            dispatcher.spawn(dispatcher.refresh())
+            given = [_redact_url(with_scheme(url)) for url in _server_list(servers)]
+            self._pool_given = given
+            dispatcher.spawn(self._read_pool_back(dispatcher, pending, given))
         if pending is not None:
             # The native client shows the new pool once its awaitable has ended.
             override = [_redact_url(with_scheme(url)) for url in _server_list(servers)]
             self._pool_override = override
             pending.add_done_callback(lambda _: self._end_override(override))
+
+    async def _read_pool_back(
+        self, dispatcher: Dispatcher, pending: asyncio.Future[Any] | None, given: list[str]
+    ) -> None:
+        """``server_pool`` shows the pool just given until it has been read back."""
+        try:
+            if pending is not None:
+                await asyncio.wait([pending])
+            await dispatcher.refresh()
+        finally:
+            if self._pool_given is given:
+                self._pool_given = None
 
     def _end_override(self, override: list[str]) -> None:
         if self._pool_override is override:
@@ -374,6 +407,11 @@ class Client:
         dispatcher = self._dispatcher
         if dispatcher is None:
             return []
+        given = self._pool_given
+        if given is not None:
+            # Just given to set_server_pool(): a server kept keeps its failed attempts.
+            known = {s.addr: s.failed_attempts for s in dispatcher.pool}
+            return [Server(uri=parse_url(url), reconnects=known.get(url, 0)) for url in given]
         return [
             Server(uri=parse_url(s.addr), reconnects=s.failed_attempts) for s in dispatcher.pool
         ]
@@ -392,6 +430,13 @@ class Client:
     def client_ip(self) -> str | None:
         info = None if self._native is None or self.is_closed else self._native.server_info
         return None if info is None or not info.client_ip else info.client_ip
+
+    @property
+    def _server_info(self) -> dict[str, Any]:
+        """The connected server's INFO as nats-py keeps it (its JSON keys); empty before
+        the first connection. Not public in nats-py either, but widely read."""
+        info = None if self._native is None else self._native.server_info
+        return {} if info is None else info_dict(info)
 
     @property
     def connected_server_version(self) -> ServerVersion:
