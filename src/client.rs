@@ -122,11 +122,19 @@ impl PyClient {
         if was_closed && inner.life.is_terminated() {
             return runtime::ready_none(py);
         }
+        // Called from the event callback itself, waiting for it would wait for itself.
+        let wait_for_callback = !pynames::IN_EVENT_CALLBACK
+            .get(py)?
+            .call_method0("get")?
+            .is_truthy()?;
         let fut = async move {
             let engine = inner.engine.current();
             if engine.ending() != Ending::Running || engine.task_exited() {
                 // The engine's task died and none took over: nothing is left to stop.
                 inner.life.finish();
+                if wait_for_callback {
+                    inner.life.events.wait_callback_done(CLOSE_WAIT).await;
+                }
                 return Ok(());
             }
             // The client counts as closed already; the engine's own state says whether
@@ -143,6 +151,9 @@ impl PyClient {
             let _ = engine.client.drain().await;
             if connected {
                 inner.life.wait_terminated(CLOSE_WAIT).await;
+            }
+            if wait_for_callback && inner.life.is_terminated() {
+                inner.life.events.wait_callback_done(CLOSE_WAIT).await;
             }
             // A disconnected handler never reads the drain command; the reconnect-delay
             // callback stops it before its next attempt (Lifecycle::stop_handler_if_closed).

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::watch;
 
 use crate::callbacks::PyCallback;
 use crate::error::{Error, Kind};
@@ -151,10 +152,22 @@ impl PyEvent {
 }
 
 /// Fans events out to iterators and to the Python callback.
-#[derive(Default)]
 pub(crate) struct EventHub {
     listeners: Mutex<Vec<UnboundedSender<EventData>>>,
     callback: Mutex<Option<UnboundedSender<EventData>>>,
+    /// The callback task has handled every event up to the last one (CLOSED) and ended;
+    /// true while there is no callback.
+    callback_done: Arc<watch::Sender<bool>>,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        EventHub {
+            listeners: Mutex::default(),
+            callback: Mutex::default(),
+            callback_done: Arc::new(watch::channel(true).0),
+        }
+    }
 }
 
 impl EventHub {
@@ -188,11 +201,20 @@ impl EventHub {
         rx
     }
 
+    /// Waits (up to `limit`) until the callback has handled CLOSED, so that `close()`
+    /// returns after the user's callback has seen it, as nats-py's does.
+    pub(crate) async fn wait_callback_done(&self, limit: std::time::Duration) {
+        let mut done = self.callback_done.subscribe();
+        let _ = tokio::time::timeout(limit, done.wait_for(|done| *done)).await;
+    }
+
     /// Starts the task that calls `callback` for each event, in order.
     pub(crate) fn set_callback(self: &Arc<Self>, callback: PyCallback) {
         let (tx, mut rx) = unbounded_channel::<EventData>();
         *self.callback.lock().expect("event lock") = Some(tx);
         let hub = Arc::downgrade(self);
+        let done = self.callback_done.clone();
+        done.send_replace(false);
         runtime::runtime().spawn(async move {
             while let Some(event) = rx.recv().await {
                 let result = callback
@@ -204,6 +226,7 @@ impl EventHub {
                     hub.emit_to_listeners(EventData::client_error(message));
                 }
             }
+            done.send_replace(true);
         });
     }
 }

@@ -23,6 +23,7 @@ use async_nats::client::RequestErrorKind;
 use async_nats::Subject;
 use futures::StreamExt;
 use tokio::sync::{watch, OnceCell};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::error::{Error, Kind};
 use crate::runtime;
@@ -37,8 +38,11 @@ pub(crate) struct ProbeCounts {
 pub(crate) struct RoundTrip {
     client: async_nats::Client,
     echo: bool,
-    /// The echo subscription's subject, once it exists.
-    subject: OnceCell<Subject>,
+    /// The echo subscription's subject, once it exists, and what ends its reader when
+    /// this round trip (its engine connection's) is dropped: the reader's subscription
+    /// holds the engine's command channel open, which would keep a dropped client's
+    /// connection alive.
+    subject: OnceCell<(Subject, DropGuard)>,
     /// Number of the last probe published.
     next: AtomicU64,
     /// The highest probe number that came back (the reader task sends it).
@@ -66,7 +70,7 @@ impl RoundTrip {
         if !self.echo {
             return self.no_responders(limit).await;
         }
-        let subject = tokio::time::timeout(limit, self.echo_subject())
+        let (subject, _) = tokio::time::timeout(limit, self.echo_subject())
             .await
             .map_err(|_| timed_out())??;
         let mut seen = self.seen.subscribe();
@@ -85,16 +89,17 @@ impl RoundTrip {
         }
     }
 
-    async fn echo_subject(&self) -> Result<&Subject, Error> {
+    async fn echo_subject(&self) -> Result<&(Subject, DropGuard), Error> {
         self.subject
             .get_or_try_init(|| async {
                 let subject = Subject::from(self.client.new_inbox());
                 let mut sub = self.client.subscribe(subject.clone()).await?;
                 let seen = self.seen.clone();
                 let counts = self.counts.clone();
-                // Holds no client state: it ends with the subscription.
+                let stop = CancellationToken::new();
+                let stopped = stop.clone();
                 runtime::runtime().spawn(async move {
-                    while let Some(msg) = sub.next().await {
+                    while let Some(Some(msg)) = stopped.run_until_cancelled(sub.next()).await {
                         counts.received.fetch_add(1, Ordering::Relaxed);
                         let number = std::str::from_utf8(&msg.payload)
                             .ok()
@@ -110,7 +115,7 @@ impl RoundTrip {
                         }
                     }
                 });
-                Ok::<_, Error>(subject)
+                Ok::<_, Error>((subject, stop.drop_guard()))
             })
             .await
     }

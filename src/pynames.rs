@@ -36,6 +36,7 @@ names! {
     ASYNCIO_FUTURE = "asyncio", "Future";
     CALL = "natsrs._callbacks", "call";
     CALL_REPORTING = "natsrs._callbacks", "call_reporting";
+    IN_EVENT_CALLBACK = "natsrs._callbacks", "in_event_callback";
     LATER = "natsrs._callbacks", "Later";
     WARN = "natsrs._callbacks", "warn";
     HEADERS = "natsrs._headers", "Headers";

@@ -293,6 +293,16 @@ impl Lifecycle {
     }
 }
 
+/// Nothing can use the client any more (its `Client`, subscribers and messages are all
+/// gone) but its engine connection may still be up, or reconnecting, which the engine
+/// would do forever: closed, the engine's handler stops at its next attempt.
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        self.life.mark_closed();
+        self.life.lifeline.cancel();
+    }
+}
+
 /// A subscription as the client sees it, for moving it to a new engine connection.
 pub(crate) trait Subscription: Send + Sync {
     /// Subscribes again on `client` and carries on there.

@@ -239,3 +239,35 @@ async def test_callbacks_reach_the_loop_as_awaitables_that_make_their_coroutine_
         warnings.simplefilter("error")
         Later(double, 1)
         gc.collect()
+
+
+async def test_close_returns_after_the_event_callback_has_seen_closed(
+    nats_server: NatsServer,
+) -> None:
+    seen: list[EventKind] = []
+
+    async def slow_callback(event: natsrs.Event) -> None:
+        await asyncio.sleep(0.05)
+        seen.append(event.kind)
+
+    nc = await w(natsrs.ConnectOptions().event_callback(slow_callback).connect(nats_server.url))
+    await w(nc.close())
+    assert seen[-1] == EventKind.CLOSED
+
+
+async def test_close_from_inside_the_event_callback_does_not_wait_for_itself(
+    nats_server: NatsServer,
+) -> None:
+    closed = asyncio.Event()
+
+    async def closing_callback(event: natsrs.Event) -> None:
+        if event.kind == EventKind.DISCONNECTED:
+            started = time.monotonic()
+            await nc.close()
+            assert time.monotonic() - started < 2.0
+            closed.set()
+
+    nc = await w(natsrs.ConnectOptions().event_callback(closing_callback).connect(nats_server.url))
+    await w(nc.force_reconnect())
+    await w(closed.wait())
+    assert nc.is_closed

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -511,3 +512,41 @@ async def test_the_requested_event_loop_is_the_one_running() -> None:
         assert loop_module.startswith("uvloop")
     else:
         assert loop_module.startswith("asyncio")
+
+
+async def w_each(events: natsrs.EventStream) -> AsyncIterator[natsrs.Event]:
+    """The events, each awaited with a bound."""
+    while True:
+        try:
+            yield await w(events.__anext__())
+        except StopAsyncIteration:
+            return
+
+
+async def test_a_client_dropped_without_close_after_a_flush_leaves_the_server(
+    nats_server: NatsServer,
+) -> None:
+    """flush()'s echo subscription must not keep a dropped client's connection alive."""
+    nc = await w(natsrs.connect(nats_server.url))
+    await w(nc.flush())
+    await w(nc.rtt())
+    assert nats_server.connz()["num_connections"] == 1
+    del nc
+    gc.collect()
+    await wait_until(lambda: nats_server.connz()["num_connections"] == 0)
+
+
+async def test_a_client_dropped_while_reconnecting_stops_reconnecting(
+    nats_server_factory: ServerFactory,
+) -> None:
+    server = nats_server_factory()
+    nc = await w(natsrs.connect(server.url, event_callback=lambda event: None))
+    events = nc.events()
+    server.stop()
+    while (await w(events.__anext__())).kind != natsrs.EventKind.DISCONNECTED:
+        pass
+    del nc
+    gc.collect()
+    # The engine tries again within its backoff; a closed client's handler stops there.
+    kinds = [event.kind async for event in w_each(events)]
+    assert kinds[-1] == natsrs.EventKind.CLOSED

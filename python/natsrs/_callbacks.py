@@ -5,9 +5,14 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Generator
+from contextvars import ContextVar
 from typing import Any, Callable
 
 logger = logging.getLogger("natsrs")
+
+in_event_callback: ContextVar[bool] = ContextVar("natsrs_in_event_callback", default=False)
+"""True in a connection-event callback (and the tasks it starts): ``close()`` called there
+does not wait for the callback to have seen CLOSED, which would be waiting for itself."""
 
 
 async def call(callback: Callable[..., Any], *args: Any) -> Any:
@@ -24,6 +29,7 @@ async def call_reporting(what: str, callback: Callable[..., Any], *args: Any) ->
     The exception is logged on the ``natsrs`` logger with its traceback, and described
     in the returned text (``None`` when the callback succeeded).
     """
+    in_event_callback.set(True)
     try:
         await call(callback, *args)
     except Exception as exc:
