@@ -1,10 +1,11 @@
 """Typed surface of the natsrs native extension (``natsrs._natsrs``).
 
 Every awaitable returned here is either already complete (the engine finished the
-operation during the call; awaiting it costs no event-loop round trip) or an
-``asyncio.Future`` resolved from the tokio runtime. Both are plain awaitables: use
-``await`` or ``asyncio.ensure_future``; ``asyncio.create_task`` needs a coroutine, so
-wrap the call in ``async def`` when you need a task.
+operation during the call; awaiting it costs no event-loop round trip) or pending, resolved
+from the tokio runtime. Both are coroutines to asyncio (``__await__``, ``send``, ``throw``,
+``close``): ``await`` them, or pass them to ``asyncio.create_task``,
+``TaskGroup.create_task``, ``wait_for``, ``gather`` or ``shield``. Cancelling one gives back
+what its operation took (a message taken for ``next_msg`` returns to its subscription).
 """
 
 import asyncio
