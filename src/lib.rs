@@ -5,7 +5,7 @@
 //! way, from the Python-facing builder down to the seams:
 //! options → connect → client → subscriber → message → state → settings' parts (auth,
 //! reconnect, events) → (outbox, server, logging, callbacks) → (runtime, args, subject,
-//! header) → (error, tls, nkey) → pynames.
+//! header) → (process, awaitable, error, tls, nkey) → pynames.
 
 #![deny(unsafe_code)]
 
@@ -23,6 +23,7 @@ compile_error!(
 
 mod args;
 mod auth;
+mod awaitable;
 mod callbacks;
 mod client;
 mod connect;
@@ -36,6 +37,7 @@ mod nkey;
 mod options;
 mod outbox;
 mod probe;
+mod process;
 mod pynames;
 mod reconnect;
 mod runtime;
@@ -49,17 +51,17 @@ mod tls;
 
 #[pymodule(gil_used = false)]
 fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    runtime::watch_forks();
+    process::watch_forks();
     supervise::install_panic_hook();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("BUILD_GIL", cfg!(not(Py_GIL_DISABLED)))?;
     m.add("DEFAULT_URL", args::DEFAULT_URL)?;
-    m.add_function(wrap_pyfunction!(runtime::set_worker_threads, m)?)?;
-    m.add_function(wrap_pyfunction!(runtime::runtime_started, m)?)?;
+    m.add_function(wrap_pyfunction!(process::set_worker_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(process::runtime_started, m)?)?;
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
-    m.add_function(wrap_pyfunction!(runtime::_runtime_alive_tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(process::_runtime_alive_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
-    m.add_function(wrap_pyfunction!(runtime::_python_exiting, m)?)?;
+    m.add_function(wrap_pyfunction!(process::_python_exiting, m)?)?;
     let exiting = m.getattr("_python_exiting")?;
     m.py()
         .import("atexit")?

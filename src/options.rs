@@ -276,6 +276,52 @@ impl PyConnectOptions {
         }))
     }
 
+    // async-nats's `ConnectOptions::with_*` constructors: a new builder with one
+    // credential set by the setter of the same name.
+
+    #[staticmethod]
+    fn with_token(py: Python<'_>, token: String) -> PyResult<Py<Self>> {
+        Ok(Self::token(&Bound::new(py, Self::new())?, token))
+    }
+
+    #[staticmethod]
+    fn with_user_and_password(
+        py: Python<'_>,
+        user: String,
+        password: String,
+    ) -> PyResult<Py<Self>> {
+        Ok(Self::user_and_password(
+            &Bound::new(py, Self::new())?,
+            user,
+            password,
+        ))
+    }
+
+    #[staticmethod]
+    fn with_nkey(py: Python<'_>, seed: String) -> PyResult<Py<Self>> {
+        Self::nkey(&Bound::new(py, Self::new())?, seed)
+    }
+
+    #[staticmethod]
+    fn with_jwt(py: Python<'_>, jwt: String, sign_cb: Py<PyAny>) -> PyResult<Py<Self>> {
+        Self::jwt(&Bound::new(py, Self::new())?, jwt, sign_cb)
+    }
+
+    #[staticmethod]
+    fn with_credentials(py: Python<'_>, creds: String) -> PyResult<Py<Self>> {
+        Self::credentials(&Bound::new(py, Self::new())?, creds)
+    }
+
+    #[staticmethod]
+    fn with_credentials_file(py: Python<'_>, path: PathBuf) -> PyResult<Py<Self>> {
+        Self::credentials_file(&Bound::new(py, Self::new())?, path)
+    }
+
+    #[staticmethod]
+    fn with_auth_callback(py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<Self>> {
+        Self::auth_callback(&Bound::new(py, Self::new())?, callback)
+    }
+
     /// `cb(event)` (plain or async) for every connection event, in order, on the
     /// connecting loop. An exception in it is logged and reported, never fatal.
     fn event_callback(slf: &Bound<'_, Self>, callback: Py<PyAny>) -> PyResult<Py<Self>> {

@@ -1,131 +1,56 @@
-//! The seam between asyncio and tokio: natsrs's tokio runtime, and every awaitable natsrs
-//! returns.
+//! The seam between asyncio and tokio: every awaitable natsrs returns, and the per-loop
+//! hub that drives operations that have to wait.
 //!
 //! Two paths, chosen per call:
 //!
 //! * **Ready** — the engine future is polled once on the calling (Python) thread with a
 //!   no-op waker. Most operations finish there (a subscriber usually has a message
 //!   queued; a publish only enters the client's outbox, see `outbox.rs`), and the call
-//!   returns an already-finished awaitable ([`Ready`]): no asyncio Future, no other
-//!   thread woken, no event-loop iteration.
-//! * **Pending** — the caller gets an `asyncio.Future` from the running loop and the
-//!   operation is kept in the loop's [`LoopHub`], not spawned. Its waker, called on
-//!   whichever thread completes what it waits for (the engine's handler, a timer), never
-//!   touches Python: it queues the operation's id and, only if the hub was idle, writes
-//!   one byte to a socket the loop watches (`add_reader`). The loop thread then polls the
-//!   whole batch, converts results to Python objects and resolves the futures — one
-//!   wake-up per batch, however many operations completed. Only connecting, which calls
-//!   back into the loop synchronously, runs as a tokio task ([`spawn_on_tokio`]).
+//!   returns an already-finished awaitable (`_Ready`, or `_Failed` for an error; see
+//!   `awaitable.rs`): no asyncio Future, no other thread woken, no event-loop iteration.
+//! * **Pending** — the operation is kept in the running loop's [`LoopHub`], not spawned,
+//!   and the caller gets a [`Pending`] awaitable. Its waker, called on whichever thread
+//!   completes what it waits for (the engine's handler, a timer), never touches Python:
+//!   it queues the operation's id and, only if the hub was idle, writes one byte to a
+//!   socket the loop watches (`add_reader`). The loop thread then polls the whole batch
+//!   and wakes the Futures awaited on — one wake-up per batch, however many operations
+//!   completed. Only connecting, which calls back into the loop synchronously, runs as a
+//!   tokio task ([`spawn_on_tokio`]).
 //!
-//! This avoids what makes a naive bridge slow (an asyncio Future, a done callback, two
-//! spawns and a `call_soon_threadsafe` with the GIL taken on a tokio thread per call;
-//! see `shared/design-notes.md`).
+//! All three awaitables are coroutines to asyncio (`__await__`, `send`, `throw`,
+//! `close`), so `asyncio.create_task`, `TaskGroup.create_task`, `wait_for`, `gather` and
+//! `shield` take them as they take nats-py's coroutines. A pending operation's result
+//! stays a Rust value until its awaitable takes it, so cancelling the awaitable at any
+//! point (before its Task started, while it waits, after the operation finished but
+//! before the Task resumed) gives back what the operation took (`ToPy::abandon`).
+//!
+//! This avoids what makes a naive bridge slow: an asyncio Future, a done callback, two
+//! spawns and a `call_soon_threadsafe` with the GIL taken on a tokio thread per call.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(unix))]
+use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use futures::FutureExt;
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::{MutexExt, PyOnceLock};
-use tokio::runtime::Runtime;
+use pyo3::types::PyWeakrefReference;
+use pyo3::{PyTraverseError, PyVisit};
 use tokio_util::sync::CancellationToken;
 
+use crate::awaitable::{check_send, stop_iteration, thrown};
 use crate::error::{Error, Kind};
 
-// ---------------------------------------------------------------------------------------
-// The process-wide runtime
-
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-/// 0: not configured (environment variable, else tokio's default of one per core).
-static WORKER_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Set in a child process forked after the runtime started: its worker threads did not
-/// survive the fork, so nothing spawned there would ever run.
-static FORKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-#[cfg(unix)]
-extern "C" fn after_fork_in_child() {
-    if RUNTIME.get().is_some() {
-        FORKED.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Registers the fork hook (module import).
-pub(crate) fn watch_forks() {
-    #[cfg(unix)]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: registers a handler that only stores to an atomic, which is
-            // async-signal-safe as a fork child handler must be.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::pthread_atfork(None, None, Some(after_fork_in_child));
-            }
-        });
-    }
-}
-
-/// Fails in a child forked from a process whose runtime had started.
-pub(crate) fn check_not_forked() -> PyResult<()> {
-    if FORKED.load(Ordering::Relaxed) {
-        return Err(PyRuntimeError::new_err(
-            "natsrs cannot be used in a process forked after it started its runtime: the \
-             runtime's threads and connections stay in the parent. Connect in the child \
-             only (use multiprocessing's 'spawn' or 'forkserver' start method, or fork \
-             before the first connect)",
-        ));
-    }
-    Ok(())
-}
-
-/// Set by an `atexit` hook: from then on no runtime thread enters the interpreter. A
-/// thread that waits for the GIL while Python finalizes is ended with `pthread_exit`,
-/// whose forced unwind through Rust frames aborts the process.
-static PYTHON_EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-/// Runtime threads inside, or about to enter, [`with_python`].
-static ATTACHED: AtomicUsize = AtomicUsize::new(0);
-
-/// Runs `f` with the interpreter attached, from a runtime thread; `None` once Python is
-/// exiting. Every tokio-side entry into Python goes through here.
-pub(crate) fn with_python<F, R>(f: F) -> Option<R>
-where
-    F: for<'py> FnOnce(Python<'py>) -> R,
-{
-    ATTACHED.fetch_add(1, Ordering::SeqCst);
-    let result = if PYTHON_EXITING.load(Ordering::SeqCst) {
-        None
-    } else {
-        Python::try_attach(f)
-    };
-    ATTACHED.fetch_sub(1, Ordering::SeqCst);
-    result
-}
-
-/// The `atexit` hook: stop runtime threads from entering Python, and wait (briefly, with
-/// the GIL released) for those already on their way in to leave.
-#[pyfunction]
-pub(crate) fn _python_exiting(py: Python<'_>) {
-    PYTHON_EXITING.store(true, Ordering::SeqCst);
-    py.detach(|| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while ATTACHED.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-    });
-}
-
-/// Tasks alive on the runtime (0 before it starts); for leak tests.
-#[pyfunction]
-pub(crate) fn _runtime_alive_tasks() -> usize {
-    RUNTIME.get().map_or(0, |rt| rt.metrics().num_alive_tasks())
-}
+pub(crate) use crate::process::{
+    check_not_forked, register_with_pyo3_async_runtimes, runtime, with_python,
+};
 
 /// Panics on purpose, in the call (`where_ == "call"`) or in a tokio task (`"task"`), so
 /// tests can check that a Rust panic becomes a Python exception and nothing else breaks.
@@ -142,186 +67,15 @@ pub(crate) fn _panic_for_tests(py: Python<'_>, where_: &str) -> PyResult<Py<PyAn
     }
 }
 
-pub(crate) fn runtime() -> &'static Runtime {
-    RUNTIME.get_or_init(|| {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.enable_all().thread_name("natsrs-tokio");
-        let configured = WORKER_THREADS.load(Ordering::Acquire);
-        let from_env = std::env::var("NATSRS_WORKER_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|n| *n > 0);
-        if let Some(n) = Some(configured).filter(|n| *n > 0).or(from_env) {
-            builder.worker_threads(n);
-        }
-        builder
-            .build()
-            .expect("natsrs: cannot start the tokio runtime")
-    })
-}
-
-/// Share the runtime with pyo3-async-runtimes, so its helpers and ours run on one pool.
-fn register_with_pyo3_async_runtimes() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Fails only when someone registered a runtime first; then both still work.
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
-    });
-}
-
-/// Set how many tokio worker threads natsrs's runtime starts (before the first use).
-#[pyfunction]
-pub(crate) fn set_worker_threads(count: usize) -> PyResult<()> {
-    if count == 0 {
-        return Err(PyValueError::new_err(
-            "worker thread count must be at least 1",
-        ));
-    }
-    if RUNTIME.get().is_some() {
-        return Err(PyRuntimeError::new_err(
-            "the natsrs runtime has already started; set worker threads before connecting",
-        ));
-    }
-    WORKER_THREADS.store(count, Ordering::Release);
-    Ok(())
-}
-
-/// Whether natsrs's tokio runtime has started.
-#[pyfunction]
-pub(crate) fn runtime_started() -> bool {
-    RUNTIME.get().is_some()
-}
-
 // ---------------------------------------------------------------------------------------
 // Values that become Python objects on the Python thread
 
-/// A Rust value that a tokio task may produce and the loop thread turns into Python.
-pub(crate) trait ToPy: Send + 'static {
-    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>>;
-
-    /// Called instead of `to_py` when nobody is waiting any more (the future was
-    /// cancelled while the result was on its way). A value that must not be lost, such
-    /// as a message taken from a subscription, goes back where it came from.
-    fn abandon(self)
-    where
-        Self: Sized,
-    {
-    }
-}
-
-impl ToPy for () {
-    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(py.None())
-    }
-}
-
-/// A finished operation, converted to Python only once it reaches the loop thread.
-trait Completion: Send {
-    fn resolve(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>>;
-    fn abandon(self: Box<Self>);
-}
-
-impl<T: ToPy> Completion for Result<T, Error> {
-    fn resolve(self: Box<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match *self {
-            Ok(value) => value.to_py(py),
-            Err(err) => Err(err.into_pyerr(py)),
-        }
-    }
-
-    fn abandon(self: Box<Self>) {
-        if let Ok(value) = *self {
-            value.abandon();
-        }
-    }
-}
-
-type Done = Box<dyn Completion>;
+pub(crate) use crate::awaitable::{Done, ToPy};
 
 // ---------------------------------------------------------------------------------------
 // Already-finished awaitables
 
-/// An awaitable that is already finished: awaiting it returns `value` without yielding
-/// to the event loop. It is its own iterator; the first `__next__` raises
-/// `StopIteration(value)`. A `None` result is a shared, stateless singleton.
-///
-/// Deliberately not coroutine-like (no `send`/`throw`/`close`): `collections.abc`
-/// would then call it a Coroutine, and Python 3.9's tasks cannot drive it.
-/// `asyncio.ensure_future` wraps it as the awaitable it is.
-#[pyclass(name = "_Ready", frozen, module = "natsrs._natsrs")]
-pub(crate) struct Ready {
-    value: Option<Py<PyAny>>,
-}
-
-#[pymethods]
-impl Ready {
-    fn __await__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __iter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match &self.value {
-            None => Ok(None),
-            Some(value) => Err(stop_iteration(py, value)?),
-        }
-    }
-}
-
-/// `StopIteration(value)`, which is how an awaited `__next__` hands over its result,
-/// made directly: `PyStopIteration::new_err` would set, fetch and normalize it (PyO3
-/// normalizes lazy errors on the stable ABI before 3.12), which on the hot path (a
-/// message per `async for` step) cost more than making it.
-fn stop_iteration(py: Python<'_>, value: &Py<PyAny>) -> PyResult<PyErr> {
-    let exc = py
-        .get_type::<PyStopIteration>()
-        .call1((value.clone_ref(py),))?;
-    Ok(PyErr::from_value(exc))
-}
-
-/// An awaitable that raises `error` when awaited: errors found during the call surface
-/// at the `await`, as they would in an `async def`.
-#[pyclass(name = "_Failed", frozen, module = "natsrs._natsrs")]
-pub(crate) struct Failed {
-    error: Py<pyo3::exceptions::PyBaseException>,
-}
-
-#[pymethods]
-impl Failed {
-    fn __await__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __iter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        Err(PyErr::from_value(self.error.bind(py).clone().into_any()))
-    }
-}
-
-pub(crate) fn ready_none(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    static NONE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
-    let ready = NONE.get_or_try_init(py, || Py::new(py, Ready { value: None }))?;
-    Ok(ready.clone_ref(py).into_any())
-}
-
-/// An already-finished awaitable for `value`; the shared singleton for `None`.
-pub(crate) fn ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
-    if value.is_none(py) {
-        return ready_none(py);
-    }
-    Ok(Py::new(py, Ready { value: Some(value) })?.into_any())
-}
-
-pub(crate) fn failed(py: Python<'_>, err: PyErr) -> PyResult<Py<PyAny>> {
-    let error = err.into_value(py);
-    Ok(Py::new(py, Failed { error })?.into_any())
-}
+pub(crate) use crate::awaitable::{failed, ready, ready_later, ready_none};
 
 /// An already-failed awaitable for `err`: how an operation ends at once with an error.
 pub(crate) fn fail(py: Python<'_>, err: Error) -> PyResult<Py<PyAny>> {
@@ -391,9 +145,6 @@ pub(crate) fn poll_here<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output>
 /// A pending operation, polled on its loop's thread whenever its waker fires.
 type Op = Pin<Box<dyn Future<Output = Done> + Send>>;
 
-/// A pending operation with the asyncio future it resolves and its waker.
-type PendingOp = (Py<PyAny>, Op, Waker);
-
 /// Wakes a pending operation: its id goes into the hub's queue and, if the hub was idle,
 /// one byte wakes the loop. Called from whichever thread completed what the operation
 /// waits for (the engine's handler, a timer); never touches Python.
@@ -425,11 +176,11 @@ fn poll_op(op: Pin<&mut (dyn Future<Output = Done> + Send)>, waker: &Waker) -> P
     }
 }
 
-/// Return an asyncio Future for `fut`'s result. The future is driven on the loop's own
-/// thread: its waker queues it on the loop's hub, and the hub polls it when the loop
-/// wakes. Compared with a tokio task per operation, nothing is spawned and no tokio
-/// worker is woken to poll it, so a pending request costs one hand-off (the engine's
-/// thread to the loop), not two.
+/// Return a [`Pending`] awaitable for `fut`'s result. The operation is driven on the
+/// loop's own thread: its waker queues it on the loop's hub, and the hub polls it when
+/// the loop wakes. Compared with a tokio task per operation, nothing is spawned and no
+/// tokio worker is woken to poll it, so a pending request costs one hand-off (the
+/// engine's thread to the loop), not two.
 pub(crate) fn spawn<F, T>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
 where
     F: Future<Output = Result<T, Error>> + Send + 'static,
@@ -452,25 +203,217 @@ where
             Err(err) => failed(py, err),
         };
     }
-    let future = hub_ref.create_future.bind(py).call0()?;
-    hub_ref
-        .futures
-        .lock()
-        .expect("hub lock")
-        .insert(id, (future.clone().unbind(), op, waker));
-    // A bound method made per call: cached on the hub, it would keep the hub (and its
-    // wake-up sockets) alive forever through a reference cycle.
-    let on_done = hub.bind(py).getattr(pyo3::intern!(py, "_on_done"))?;
-    future.call_method1(pyo3::intern!(py, "add_done_callback"), (on_done,))?;
-    hub_ref
-        .by_future
-        .lock()
-        .expect("hub lock")
-        .insert(future.as_ptr() as usize, id);
-    Ok(future.unbind())
+    let entry = Entry {
+        stage: Stage::Running(op, waker),
+        future: None,
+        detached: false,
+    };
+    hub_ref.ops.lock().expect("hub lock").insert(id, entry);
+    Ok(Py::new(py, Pending { hub, id })?.into_any())
 }
 
-/// Run `fut` as a tokio task and return an asyncio Future for its result: for operations
+/// Where a pending operation is; its loop's hub keeps it under the operation's id until
+/// its awaitable takes the result or gives it up.
+enum Stage {
+    /// The hub polls the operation whenever its waker fires.
+    Running(Op, Waker),
+    /// Finished. The result becomes a Python object only when the awaitable takes it,
+    /// so an awaitable cancelled first can still give back what the operation took.
+    Finished(Done),
+}
+
+struct Entry {
+    stage: Stage,
+    /// Made when the awaitable first has to wait: the asyncio Future its Task sleeps on,
+    /// resolved (with `None`) when the operation finishes, which wakes the Task.
+    future: Option<Py<PyAny>>,
+    /// The awaitable was dropped unfinished: the operation goes on (a `flush()` nobody
+    /// awaits still flushes) and what it produces is given back.
+    detached: bool,
+}
+
+impl Entry {
+    /// Ends an operation whose result nobody will take: a running one is dropped (a
+    /// request's inbox entry with it), a finished one's result is given back.
+    fn give_up(self, py: Python<'_>) {
+        if let Some(future) = self.future {
+            let _ = future.call_method0(py, pyo3::intern!(py, "cancel"));
+        }
+        let _guard = runtime().enter();
+        match self.stage {
+            Stage::Running(op, waker) => drop((op, waker)),
+            Stage::Finished(done) => done.abandon(),
+        }
+    }
+}
+
+/// The awaitable of an operation that did not finish during its call; to asyncio, a
+/// coroutine (see `awaitable.rs`). Its first step takes the result if the operation
+/// finished since the call (still no Future: a `create_task`-wrapped call often gets
+/// here); otherwise it makes a Future on the loop and yields it, like an asyncio
+/// Future's own iterator, and the hub resolves that Future when the operation finishes.
+/// Cancelled (`throw`, `close`) before it took the result, it drops the operation or
+/// gives back what it produced (`ToPy::abandon`: a message taken for a cancelled
+/// `next_msg` returns to its subscription).
+#[pyclass(name = "_Pending", frozen, module = "natsrs._natsrs")]
+pub(crate) struct Pending {
+    hub: Py<LoopHub>,
+    id: u64,
+}
+
+#[pymethods]
+impl Pending {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.step(py)
+    }
+
+    /// Like an asyncio Future's iterator, a sent value is ignored once the awaitable
+    /// waits; before that only `None` starts it.
+    fn send(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        if !self.waiting() {
+            check_send(value)?;
+        }
+        match self.step(py)? {
+            Some(future) => Ok(future),
+            None => Err(stop_iteration(py, &py.None())?),
+        }
+    }
+
+    /// Cancellation (and any exception thrown in): the operation is given up, then the
+    /// exception goes on.
+    #[pyo3(signature = (typ, val=None, tb=None))]
+    fn throw(
+        &self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.give_up(py);
+        Err(thrown(typ, val, tb))
+    }
+
+    fn close(&self, py: Python<'_>) {
+        self.give_up(py);
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.hub)
+    }
+}
+
+impl Pending {
+    fn waiting(&self) -> bool {
+        let ops = self.hub.get().ops.lock().expect("hub lock");
+        ops.get(&self.id)
+            .is_some_and(|entry| entry.future.is_some())
+    }
+
+    fn step(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let hub = self.hub.get();
+        let mut ops = hub.ops.lock().expect("hub lock");
+        let Some(entry) = ops.get(&self.id) else {
+            return Err(PyRuntimeError::new_err(
+                "cannot reuse already awaited coroutine",
+            ));
+        };
+        if let Stage::Finished(_) = entry.stage {
+            let Some(Entry {
+                stage: Stage::Finished(done),
+                ..
+            }) = ops.remove(&self.id)
+            else {
+                unreachable!("the entry was just seen finished");
+            };
+            drop(ops);
+            let value = done.resolve(py)?;
+            if value.is_none(py) {
+                return Ok(None);
+            }
+            return Err(stop_iteration(py, &value)?);
+        }
+        let future = entry.future.as_ref().map(|future| future.clone_ref(py));
+        drop(ops);
+        let future = match future {
+            None => {
+                let future = hub.create_future.bind(py).call0()?;
+                if let Some(entry) = hub.ops.lock().expect("hub lock").get_mut(&self.id) {
+                    entry.future = Some(future.clone().unbind());
+                }
+                future
+            }
+            Some(future) => {
+                let future = future.into_bound(py);
+                // The hub resolves it only after the operation finished, so it is done
+                // here only if someone cancelled it.
+                if future
+                    .call_method0(pyo3::intern!(py, "done"))?
+                    .is_truthy()?
+                {
+                    self.give_up(py);
+                    future.call_method0(pyo3::intern!(py, "result"))?;
+                    return Err(PyRuntimeError::new_err("natsrs operation ended early"));
+                }
+                future
+            }
+        };
+        future.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+        Ok(Some(future.unbind()))
+    }
+
+    fn give_up(&self, py: Python<'_>) {
+        let entry = self
+            .hub
+            .get()
+            .ops
+            .lock()
+            .expect("hub lock")
+            .remove(&self.id);
+        if let Some(entry) = entry {
+            entry.give_up(py);
+        }
+    }
+}
+
+impl Drop for Pending {
+    /// Dropped unfinished: the operation goes on, and a result it already produced, or
+    /// produces later, is given back.
+    fn drop(&mut self) {
+        let hub = self.hub.get();
+        let mut ops = hub.ops.lock().unwrap_or_else(|e| e.into_inner());
+        let finished = match ops.get_mut(&self.id) {
+            None => return,
+            Some(Entry {
+                stage: Stage::Running(..),
+                detached,
+                ..
+            }) => {
+                *detached = true;
+                return;
+            }
+            Some(_) => ops.remove(&self.id),
+        };
+        drop(ops);
+        if let Some(Entry {
+            stage: Stage::Finished(done),
+            ..
+        }) = finished
+        {
+            let _guard = runtime().enter();
+            done.abandon();
+        }
+    }
+}
+
+/// Run `fut` as a tokio task and return an awaitable for its result: for operations
 /// that may call back into the loop synchronously (connecting runs the user's
 /// reconnect-delay callback, which waits for the loop), so they must not be polled on
 /// the loop's thread.
@@ -489,7 +432,7 @@ where
             unwanted.abandon();
         }
     });
-    // Cancelling the asyncio future drops `rx`'s waiter, which aborts the task.
+    // Giving up the awaitable drops `rx`'s waiter, which aborts the task.
     let abort = task.abort_handle();
     spawn(py, async move {
         let _abort_on_drop = AbortOnDrop(abort);
@@ -587,21 +530,29 @@ impl WakeSignal {
 }
 
 /// The Python side of a loop's hub; one per event loop that awaited a pending result.
-#[pyclass(name = "_LoopHub", frozen, module = "natsrs._natsrs")]
+/// The loop keeps it alive (its wake-up reader's callback, `_drain`), and it keeps the
+/// loop (to make Futures); the registry holds it weakly, so a loop that is dropped
+/// without being closed is collected with its hub and the hub's sockets.
+#[pyclass(name = "_LoopHub", frozen, weakref, module = "natsrs._natsrs")]
 pub(crate) struct LoopHub {
     event_loop: Py<PyAny>,
     create_future: Py<PyAny>,
-    /// Pending operations: the asyncio future, the operation and its waker.
-    futures: Mutex<HashMap<u64, PendingOp>>,
-    /// The asyncio future's address → its operation, for the done callback.
-    by_future: Mutex<HashMap<usize, u64>>,
+    /// Pending operations by id.
+    ops: Mutex<HashMap<u64, Entry>>,
     next_id: AtomicU64,
     queue: Arc<Completions>,
     #[cfg(unix)]
     reader: std::os::unix::net::UnixStream,
 }
 
-static HUBS: Mutex<Vec<Py<LoopHub>>> = Mutex::new(Vec::new());
+/// A registered hub: its loop's address (compared first; a hub alive holds its loop, so
+/// a live hub's address match is that very loop) and a weak reference to the hub.
+struct Registered {
+    event_loop: usize,
+    hub: Py<PyWeakrefReference>,
+}
+
+static HUBS: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
 fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -632,70 +583,67 @@ impl LoopHub {
             }
         }
         for id in self.queue.take() {
-            let entry = self.futures.lock().expect("hub lock").remove(&id);
-            let Some((future, mut op, waker)) = entry else {
-                continue; // finished or cancelled already; a late or repeated wake
+            let mut ops = self.ops.lock().expect("hub lock");
+            let Some(entry) = ops.get_mut(&id) else {
+                continue; // taken or given up already; a late wake
             };
-            let done = match poll_op(op.as_mut(), &waker) {
-                Poll::Pending => {
-                    self.futures
-                        .lock()
-                        .expect("hub lock")
-                        .insert(id, (future, op, waker));
-                    continue;
-                }
-                Poll::Ready(done) => done,
+            let Stage::Running(op, waker) = &mut entry.stage else {
+                continue; // finished already; a repeated wake
             };
-            drop_in_runtime(op);
-            self.by_future
-                .lock()
-                .expect("hub lock")
-                .remove(&(future.as_ptr() as usize));
-            let future = future.into_bound(py);
-            if future
-                .call_method0(pyo3::intern!(py, "done"))?
-                .is_truthy()?
-            {
-                done.abandon();
+            let Poll::Ready(done) = poll_op(op.as_mut(), waker) else {
                 continue;
-            }
-            match done.resolve(py) {
-                Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
-                Err(err) => future
-                    .call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?,
             };
+            let (future, old, unwanted) = if entry.detached {
+                let entry = ops.remove(&id).expect("the entry was just polled");
+                (entry.future, entry.stage, Some(done))
+            } else {
+                let old = std::mem::replace(&mut entry.stage, Stage::Finished(done));
+                (entry.future.as_ref().map(|f| f.clone_ref(py)), old, None)
+            };
+            drop(ops);
+            {
+                let _guard = runtime().enter();
+                drop(old);
+                if let Some(done) = unwanted {
+                    done.abandon();
+                }
+            }
+            // Wake whoever waits on the Future; the result stays here until taken.
+            if let Some(future) = future.map(|f| f.into_bound(py)) {
+                if !future
+                    .call_method0(pyo3::intern!(py, "done"))?
+                    .is_truthy()?
+                {
+                    future.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// The asyncio future's done callback: a cancelled future drops its operation (the
-    /// engine future with it, so a cancelled request leaves no inbox entry behind).
-    fn _on_done(&self, future: &Bound<'_, PyAny>) {
-        let id = self
-            .by_future
-            .lock()
-            .expect("hub lock")
-            .remove(&(future.as_ptr() as usize));
-        if let Some(id) = id {
-            let entry = self.futures.lock().expect("hub lock").remove(&id);
-            if let Some((_, op, _)) = entry {
-                drop_in_runtime(op);
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.event_loop)?;
+        visit.call(&self.create_future)?;
+        // A Future's callbacks can lead back here (a Task, its coroutine, a `_Pending`).
+        if let Ok(ops) = self.ops.try_lock() {
+            for entry in ops.values() {
+                visit.call(&entry.future)?;
             }
         }
+        Ok(())
     }
 }
 
-/// Engine values may need the runtime's context when dropped (a subscription's UNSUB).
-fn drop_in_runtime<T>(value: T) {
-    let _guard = runtime().enter();
-    drop(value);
-}
-
 impl Drop for LoopHub {
+    /// Engine values may need the runtime's context when dropped (a subscription's UNSUB).
     fn drop(&mut self) {
-        let pending = std::mem::take(self.futures.get_mut().unwrap_or_else(|e| e.into_inner()));
-        if !pending.is_empty() {
-            drop_in_runtime(pending);
+        let ops = std::mem::take(self.ops.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let _guard = runtime().enter();
+        for (_, entry) in ops {
+            match entry.stage {
+                Stage::Running(op, waker) => drop((op, waker)),
+                Stage::Finished(done) => done.abandon(),
+            }
         }
     }
 }
@@ -704,27 +652,40 @@ impl LoopHub {
     /// The hub of the running loop, made and registered with the loop on first use.
     fn current(py: Python<'_>) -> PyResult<Py<LoopHub>> {
         let event_loop = get_running_loop(py)?;
+        let key = event_loop.as_ptr() as usize;
         // Python runs while the registry is held (`is_closed`, `add_reader`) and may let
         // another thread take the GIL; that thread must wait for the registry detached,
         // or each would hold what the other needs.
         let mut hubs = HUBS.lock_py_attached(py).expect("hub registry lock");
-        if let Some(hub) = hubs
-            .iter()
-            .find(|hub| hub.get().event_loop.as_ptr() == event_loop.as_ptr())
-        {
-            return Ok(hub.clone_ref(py));
+        for registered in hubs.iter().filter(|r| r.event_loop == key) {
+            if let Some(hub) = registered.hub.bind(py).upgrade_as::<LoopHub>()? {
+                if hub.get().event_loop.as_ptr() == event_loop.as_ptr() {
+                    return Ok(hub.unbind());
+                }
+            }
         }
-        // A miss is rare (a new loop): forget hubs of loops that were closed since.
-        hubs.retain(|hub| {
-            !hub.get()
-                .event_loop
+        // A miss is rare (a new loop): forget hubs that are gone, or whose loops closed.
+        hubs.retain(|registered| {
+            registered
+                .hub
                 .bind(py)
-                .call_method0("is_closed")
-                .and_then(|closed| closed.is_truthy())
-                .unwrap_or(true)
+                .upgrade_as::<LoopHub>()
+                .ok()
+                .flatten()
+                .is_some_and(|hub| {
+                    !hub.get()
+                        .event_loop
+                        .bind(py)
+                        .call_method0("is_closed")
+                        .and_then(|closed| closed.is_truthy())
+                        .unwrap_or(true)
+                })
         });
         let hub = Self::register(py, &event_loop)?;
-        hubs.push(hub.clone_ref(py));
+        hubs.push(Registered {
+            event_loop: key,
+            hub: PyWeakrefReference::new(hub.bind(py))?.unbind(),
+        });
         Ok(hub)
     }
 
@@ -741,8 +702,7 @@ impl LoopHub {
             LoopHub {
                 event_loop: event_loop.clone().unbind(),
                 create_future: event_loop.getattr("create_future")?.unbind(),
-                futures: Mutex::new(HashMap::new()),
-                by_future: Mutex::new(HashMap::new()),
+                ops: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
                 queue: Arc::new(Completions {
                     state: Mutex::new(Batch::default()),
@@ -756,6 +716,8 @@ impl LoopHub {
         Ok(hub)
     }
 
+    /// Here nothing but its own `drain` holds the hub while no operation is pending; that
+    /// cycle through Rust is invisible to the collector, so the hub lives on, as before.
     #[cfg(not(unix))]
     fn register(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Py<LoopHub>> {
         let hub = Py::new(
@@ -763,8 +725,7 @@ impl LoopHub {
             LoopHub {
                 event_loop: event_loop.clone().unbind(),
                 create_future: event_loop.getattr("create_future")?.unbind(),
-                futures: Mutex::new(HashMap::new()),
-                by_future: Mutex::new(HashMap::new()),
+                ops: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
                 queue: Arc::new(Completions {
                     state: Mutex::new(Batch::default()),

@@ -441,7 +441,7 @@ impl PySubscriber {
                     shared: shared.clone(),
                     held,
                 };
-                return runtime::ready(py, batch.to_py(py)?);
+                return runtime::ready_later(py, batch);
             }
         }
         let shared = shared.clone();
@@ -493,6 +493,10 @@ impl PySubscriber {
                         shared: shared.clone(),
                         end,
                     };
+                    if delivery.msg.is_some() {
+                        // Made into Python when awaited; given back if never awaited.
+                        return runtime::ready_later(py, delivery);
+                    }
                     return match delivery.to_py(py) {
                         Ok(value) => runtime::ready(py, value),
                         // `async for` ends on StopAsyncIteration raised by __anext__.

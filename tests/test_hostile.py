@@ -483,7 +483,6 @@ def outcome(task: asyncio.Future[Any]) -> list[bytes]:
     return [result.payload]
 
 
-@xfail("F", "an already-finished next() holds its message; cancelled unrun, it is dropped")
 async def test_f_next_cancelled_before_it_runs_loses_nothing(client: natsrs.Client) -> None:
     sub = await queued_subscriber(client, "cancel.next")
     got: list[bytes] = []
@@ -498,7 +497,6 @@ async def test_f_next_cancelled_before_it_runs_loses_nothing(client: natsrs.Clie
     assert got == expected()
 
 
-@xfail("F", "wait_for(next(), 0) cancels a finished next() and drops its message")
 async def test_f_wait_for_zero_loses_nothing(client: natsrs.Client) -> None:
     sub = await queued_subscriber(client, "cancel.wait_for")
     got: list[bytes] = []
@@ -513,7 +511,6 @@ async def test_f_wait_for_zero_loses_nothing(client: natsrs.Client) -> None:
     assert got == expected()
 
 
-@xfail("F", "a finished next_batch() cancelled before it runs drops its messages")
 async def test_f_next_batch_cancelled_before_it_runs_loses_nothing(
     client: natsrs.Client,
 ) -> None:
@@ -609,7 +606,6 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
-@xfail("G", "the hub registry keeps every event loop that used natsrs alive")
 def test_g_unclosed_event_loops_are_released(nats_server: NatsServer) -> None:
     """A loop dropped without close() is collected with its file descriptors, as it would
     be without natsrs."""

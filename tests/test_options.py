@@ -525,3 +525,104 @@ async def test_retry_on_initial_connect_returns_at_once_and_delivers_once_server
     received = [(await next_msg(sub, 3 * WAIT)).payload for _ in range(3)]
     assert received == [b"0", b"1", b"2"]
     await wait_until(lambda: nc.connection_state == ConnectionState.CONNECTED)
+
+
+# -- async-nats's `ConnectOptions::with_*` constructors ---------------------------------
+# The auth servers and checks are test_auth.py's (its fixtures are imported here).
+
+from test_auth import (  # noqa: E402
+    PASSWORD,
+    TOKEN,
+    assert_refused,
+    assert_works,
+    nkey_server,  # noqa: F401 (fixture)
+    nkey_user,  # noqa: F401 (fixture)
+    operator,  # noqa: F401 (fixture)
+    operator_server,  # noqa: F401 (fixture)
+    token_server,  # noqa: F401 (fixture)
+    user_server,  # noqa: F401 (fixture)
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from nats_jwt import OperatorSetup
+
+
+def test_with_constructors_return_new_options_with_the_credential_set(tmp_path: Path) -> None:
+    first = ConnectOptions.with_token(TOKEN)
+    second = ConnectOptions.with_token(TOKEN)
+    assert isinstance(first, ConnectOptions) and first is not second
+    assert TOKEN not in repr(first)
+    assert repr(first) == repr(ConnectOptions().token(TOKEN))
+    assert repr(ConnectOptions.with_user_and_password("alice", PASSWORD)) == repr(
+        ConnectOptions().user_and_password("alice", PASSWORD)
+    )
+    # The setters' checks apply: malformed input fails at the constructor.
+    with pytest.raises(natsrs.errors.InvalidCredentialsError):
+        ConnectOptions.with_nkey("not-a-seed")
+    with pytest.raises(natsrs.errors.InvalidCredentialsError):
+        ConnectOptions.with_jwt("not-a-jwt", lambda nonce: nonce)
+    with pytest.raises(natsrs.errors.InvalidCredentialsError):
+        ConnectOptions.with_credentials("not a creds file")
+    with pytest.raises(natsrs.errors.InvalidCredentialsError):
+        ConnectOptions.with_credentials_file(tmp_path / "missing.creds")
+    with pytest.raises(TypeError):
+        ConnectOptions.with_auth_callback("not callable")  # type: ignore[arg-type]
+
+
+async def test_with_token_and_user_and_password_connect(
+    token_server: NatsServer,  # noqa: F811
+    user_server: NatsServer,  # noqa: F811
+) -> None:
+    await assert_works(await ConnectOptions.with_token(TOKEN).connect(token_server.url))
+    await assert_refused(ConnectOptions.with_token("wrong-token").connect(token_server.url))
+    opts = ConnectOptions.with_user_and_password("alice", PASSWORD)
+    await assert_works(await opts.connect(user_server.url))
+    await assert_refused(
+        ConnectOptions.with_user_and_password("alice", "wrong").connect(user_server.url)
+    )
+
+
+async def test_with_nkey_connects(
+    nkey_server: NatsServer,  # noqa: F811
+    nkey_user: tuple[str, str],  # noqa: F811
+) -> None:
+    seed, _ = nkey_user
+    await assert_works(await ConnectOptions.with_nkey(seed).connect(nkey_server.url))
+
+
+async def test_with_jwt_credentials_and_credentials_file_connect(
+    operator_server: NatsServer,  # noqa: F811
+    operator: OperatorSetup,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    user = operator.user()
+
+    async def sign(nonce: bytes) -> bytes:
+        return natsrs.nkeys.sign(user.seed, nonce)
+
+    await assert_works(await ConnectOptions.with_jwt(user.jwt, sign).connect(operator_server.url))
+    creds = user.creds()
+    await assert_works(await ConnectOptions.with_credentials(creds).connect(operator_server.url))
+    path = tmp_path / "user.creds"
+    path.write_text(creds)
+    await assert_works(
+        await ConnectOptions.with_credentials_file(path).connect(operator_server.url)
+    )
+    await assert_works(
+        await ConnectOptions.with_credentials_file(str(path)).connect(operator_server.url)
+    )
+
+
+async def test_with_auth_callback_connects(
+    token_server: NatsServer,  # noqa: F811
+) -> None:
+    nonces: list[bytes] = []
+
+    async def auth(nonce: bytes) -> natsrs.Auth:
+        nonces.append(nonce)
+        return natsrs.Auth(token=TOKEN)
+
+    await assert_works(await ConnectOptions.with_auth_callback(auth).connect(token_server.url))
+    assert nonces

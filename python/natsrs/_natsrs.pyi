@@ -1,10 +1,11 @@
 """Typed surface of the natsrs native extension (``natsrs._natsrs``).
 
 Every awaitable returned here is either already complete (the engine finished the
-operation during the call; awaiting it costs no event-loop round trip) or an
-``asyncio.Future`` resolved from the tokio runtime. Both are plain awaitables: use
-``await`` or ``asyncio.ensure_future``; ``asyncio.create_task`` needs a coroutine, so
-wrap the call in ``async def`` when you need a task.
+operation during the call; awaiting it costs no event-loop round trip) or pending, resolved
+from the tokio runtime. Both are coroutines to asyncio (``__await__``, ``send``, ``throw``,
+``close``): ``await`` them, or pass them to ``asyncio.create_task``,
+``TaskGroup.create_task``, ``wait_for``, ``gather`` or ``shield``. Cancelling one gives back
+what its operation took (a message taken for ``next_msg`` returns to its subscription).
 """
 
 import asyncio
@@ -234,6 +235,52 @@ class ConnectOptions:
         """``callback(nonce) -> Auth`` (plain or async), called on every connect and
         reconnect, on the event loop that called ``connect()``. An exception raised in it
         becomes the ``__cause__`` of the ``AuthorizationError``."""
+    @staticmethod
+    def with_token(token: str) -> ConnectOptions:
+        """New options authenticating with a token: ``ConnectOptions().token(token)``."""
+    @staticmethod
+    def with_user_and_password(user: str, password: str) -> ConnectOptions:
+        """New options authenticating with a user name and password:
+        ``ConnectOptions().user_and_password(user, password)``."""
+    @staticmethod
+    def with_nkey(seed: str) -> ConnectOptions:
+        """New options authenticating with a user nkey seed: ``ConnectOptions().nkey(seed)``.
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: the seed is malformed or not a user seed.
+        """
+    @staticmethod
+    def with_jwt(
+        jwt: str, sign_cb: Callable[[bytes], bytes | Awaitable[bytes]]
+    ) -> ConnectOptions:
+        """New options authenticating with a user JWT and a nonce signer:
+        ``ConnectOptions().jwt(jwt, sign_cb)``.
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: the JWT is malformed.
+        """
+    @staticmethod
+    def with_credentials(creds: str) -> ConnectOptions:
+        """New options authenticating with the contents of a ``.creds`` file:
+        ``ConnectOptions().credentials(creds)``.
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: the text is not a valid creds file.
+        """
+    @staticmethod
+    def with_credentials_file(path: str | os.PathLike[str]) -> ConnectOptions:
+        """New options authenticating with a ``.creds`` file, read and checked now:
+        ``ConnectOptions().credentials_file(path)``.
+
+        Raises:
+            natsrs.errors.InvalidCredentialsError: unreadable or malformed.
+        """
+    @staticmethod
+    def with_auth_callback(
+        callback: Callable[[bytes], Auth | Awaitable[Auth]],
+    ) -> ConnectOptions:
+        """New options whose credentials come from ``callback(nonce) -> Auth`` on every
+        connect and reconnect: ``ConnectOptions().auth_callback(callback)``."""
     def event_callback(self, callback: Callable[[Event], object]) -> Self:
         """``callback(event)`` (plain or async) for every connection event, in order, one
         at a time, on the event loop that called ``connect()``. An exception in it is
