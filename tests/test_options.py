@@ -534,7 +534,6 @@ from test_auth import (  # noqa: E402
     PASSWORD,
     TOKEN,
     assert_refused,
-    assert_works,
     nkey_server,  # noqa: F401 (fixture)
     nkey_user,  # noqa: F401 (fixture)
     operator,  # noqa: F401 (fixture)

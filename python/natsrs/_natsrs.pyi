@@ -250,9 +250,7 @@ class ConnectOptions:
             natsrs.errors.InvalidCredentialsError: the seed is malformed or not a user seed.
         """
     @staticmethod
-    def with_jwt(
-        jwt: str, sign_cb: Callable[[bytes], bytes | Awaitable[bytes]]
-    ) -> ConnectOptions:
+    def with_jwt(jwt: str, sign_cb: Callable[[bytes], bytes | Awaitable[bytes]]) -> ConnectOptions:
         """New options authenticating with a user JWT and a nonce signer:
         ``ConnectOptions().jwt(jwt, sign_cb)``.
 
