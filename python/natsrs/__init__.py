@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from natsrs import errors, nkeys
@@ -63,7 +63,9 @@ __all__ = [
 ]
 
 
-def connect(servers: str | Sequence[str] | None = None, **options: Any) -> Awaitable[Client]:
+def connect(
+    servers: str | Sequence[str] | None = None, **options: Any
+) -> Coroutine[Any, Any, Client]:
     """Connect with the builder's option names as keywords.
 
     ``await natsrs.connect(url, name="svc", no_echo=True, request_timeout=2.0)`` is

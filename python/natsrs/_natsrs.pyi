@@ -18,17 +18,24 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
-from typing import ClassVar, Final, Protocol, final
+from typing import Any, ClassVar, Final, Protocol, TypeVar, final
 
 from typing_extensions import Self, TypeAlias
 
 from natsrs._headers import Headers
 from natsrs._info import ServerVersion
+
+_T = TypeVar("_T")
+_Op: TypeAlias = Coroutine[Any, Any, _T]
+"""What natsrs's operations return: a coroutine to asyncio (``await`` it, or hand it to
+``asyncio.create_task``, ``TaskGroup.create_task``, ``gather``, ``wait_for``, ``shield``),
+already finished when the operation completed at the call."""
 
 _Payload: TypeAlias = bytes | bytearray | memoryview
 
@@ -113,7 +120,7 @@ def _nkeys_sign(seed: str, data: bytes) -> bytes: ...
 def _runtime_alive_tasks() -> int:
     """Tasks alive on natsrs's runtime (0 before it starts); for leak tests."""
 
-def _panic_for_tests(where_: str) -> Awaitable[None]:
+def _panic_for_tests(where_: str) -> _Op[None]:
     """Panics on purpose (``"call"``: in the call; otherwise in a tokio task)."""
 
 def _python_exiting() -> None:
@@ -301,7 +308,7 @@ class ConnectOptions:
         default selection). A server not in the pool falls back to default selection and
         reports a ``CLIENT_ERROR`` event. A zero delay retries a server that just failed
         after 50 ms at the earliest, so it cannot spin."""
-    def connect(self, servers: str | Sequence[str] | None = None) -> Awaitable[Client]:
+    def connect(self, servers: str | Sequence[str] | None = None) -> _Op[Client]:
         """Connect to ``servers`` (default ``nats://127.0.0.1:4222``).
 
         Raises:
@@ -348,7 +355,7 @@ class EventStream:
     ``CLOSED``."""
 
     def __aiter__(self) -> AsyncIterator[Event]: ...
-    def __anext__(self) -> Awaitable[Event]: ...
+    def __anext__(self) -> _Op[Event]: ...
 
 @final
 class Server:
@@ -518,9 +525,7 @@ class Message:
     @property
     def length(self) -> int:
         """Size of payload plus headers as received."""
-    def respond(
-        self, payload: _Payload = b"", *, headers: _HeadersLike | None = None
-    ) -> Awaitable[None]:
+    def respond(self, payload: _Payload = b"", *, headers: _HeadersLike | None = None) -> _Op[None]:
         """Publish ``payload`` to this message's reply subject.
 
         Raises:
@@ -543,8 +548,8 @@ class Subscriber:
     def queue(self) -> str:
         """The queue group; ``""`` without one (as nats-py)."""
     def __aiter__(self) -> AsyncIterator[Message]: ...
-    def __anext__(self) -> Awaitable[Message]: ...
-    def next(self, timeout: _Duration | None = None) -> Awaitable[Message | None]:
+    def __anext__(self) -> _Op[Message]: ...
+    def next(self, timeout: _Duration | None = None) -> _Op[Message | None]:
         """The next message, or ``None`` when the subscription has ended.
 
         Raises:
@@ -553,10 +558,10 @@ class Subscriber:
     @property
     def messages(self) -> Subscriber:
         """nats-py's message iterator: the subscriber itself."""
-    def next_batch(self, max: int = 1024) -> Awaitable[list[Message]]:
+    def next_batch(self, max: int = 1024) -> _Op[list[Message]]:
         """Every queued message up to ``max`` in one call, waiting only for the first;
         an empty list once the subscription has ended."""
-    def _next_held_batch(self, max: int) -> Awaitable[int | None]:
+    def _next_held_batch(self, max: int) -> _Op[int | None]:
         """``natsrs.aio.subscription``'s reader: queued messages into ``_held.queue`` under its
         pending limits; resolves to the number dropped, ``None`` once ended."""
     @property
@@ -574,18 +579,18 @@ class Subscriber:
         """A ``cb=`` subscription's Python-side queue, counted in ``pending_msgs``."""
     @_held.setter
     def _held(self, held: _HeldQueue) -> None: ...
-    def next_msg(self, timeout: float | None = 1.0) -> Awaitable[Message]:
+    def next_msg(self, timeout: float | None = 1.0) -> _Op[Message]:
         """nats-py's ``next_msg``.
 
         Raises:
             natsrs.errors.TimeoutError: nothing within ``timeout`` seconds.
             natsrs.errors.BadSubscriptionError: the subscription has ended.
         """
-    def unsubscribe(self, limit: int = 0) -> Awaitable[None]:
+    def unsubscribe(self, limit: int = 0) -> _Op[None]:
         """End the subscription; with ``limit > 0``, after that many more messages."""
-    def unsubscribe_after(self, count: int) -> Awaitable[None]:
+    def unsubscribe_after(self, count: int) -> _Op[None]:
         """End the subscription after ``count`` more messages."""
-    def drain(self) -> Awaitable[None]:
+    def drain(self) -> _Op[None]:
         """Unsubscribe, deliver what is already in flight, then end iteration."""
 
 @final
@@ -598,7 +603,7 @@ class Client:
         payload: _Payload = b"",
         reply: str | None = None,
         headers: _HeadersLike | None = None,
-    ) -> Awaitable[None]:
+    ) -> _Op[None]:
         """Publish a message.
 
         Completes as soon as the message is queued for the connection; ``flush()``
@@ -610,7 +615,7 @@ class Client:
             natsrs.errors.BadHeaderError: invalid header name or value.
             natsrs.errors.ConnectionClosedError: the client is closed.
         """
-    def publish_many(self, messages: Iterable[tuple[str, _Payload]]) -> Awaitable[None]:
+    def publish_many(self, messages: Iterable[tuple[str, _Payload]]) -> _Op[None]:
         """Publish many ``(subject, payload)`` messages in one call, in order.
 
         They queue in the client's outbox behind earlier publishes; the call waits only
@@ -619,13 +624,13 @@ class Client:
         """
     def publish_with_reply(
         self, subject: str, reply: str, payload: _Payload = b""
-    ) -> Awaitable[None]: ...
+    ) -> _Op[None]: ...
     def publish_with_headers(
         self, subject: str, headers: _HeadersLike, payload: _Payload = b""
-    ) -> Awaitable[None]: ...
+    ) -> _Op[None]: ...
     def publish_with_reply_and_headers(
         self, subject: str, reply: str, headers: _HeadersLike, payload: _Payload = b""
-    ) -> Awaitable[None]: ...
+    ) -> _Op[None]: ...
     def request(
         self,
         subject: str,
@@ -635,7 +640,7 @@ class Client:
         headers: _HeadersLike | None = None,
         *,
         inbox: str | None = None,
-    ) -> Awaitable[Message]:
+    ) -> _Op[Message]:
         """Send a request and wait for the first reply.
 
         ``timeout`` defaults to the client's ``request_timeout``. Without ``inbox`` the
@@ -655,7 +660,7 @@ class Client:
         max_msgs: int | None = None,
         pending_msgs_limit: int | None = None,
         pending_bytes_limit: int | None = None,
-    ) -> Awaitable[Subscriber]:
+    ) -> _Op[Subscriber]:
         """Subscribe to ``subject`` (wildcards allowed), optionally in a queue group
         (an empty ``queue`` is none).
 
@@ -668,8 +673,8 @@ class Client:
         Raises:
             natsrs.errors.InvalidCallbackTypeError: ``cb`` is not a coroutine function.
         """
-    def queue_subscribe(self, subject: str, queue: str) -> Awaitable[Subscriber]: ...
-    def flush(self, timeout: _Duration | None = None) -> Awaitable[None]:
+    def queue_subscribe(self, subject: str, queue: str) -> _Op[Subscriber]: ...
+    def flush(self, timeout: _Duration | None = None) -> _Op[None]:
         """Wait until the server has processed everything sent so far (a round trip):
         a subscription made before is live on the server afterwards. The round trip is a
         request nobody answers, so ``statistics()`` counts one message each way.
@@ -677,19 +682,19 @@ class Client:
         Raises:
             natsrs.errors.FlushTimeoutError: not within ``timeout`` (default 10 s).
         """
-    def drain(self) -> Awaitable[None]:
+    def drain(self) -> _Op[None]:
         """Unsubscribe everything, deliver in-flight messages, flush, then close."""
-    def close(self) -> Awaitable[None]:
+    def close(self) -> _Op[None]:
         """Close the connection for good: reconnecting stops, subscriptions end.
 
         Later calls raise ``natsrs.errors.ConnectionClosedError``. Idempotent.
         """
     def events(self) -> EventStream:
         """Connection events from now on, as an async iterator that never drops one."""
-    def force_reconnect(self) -> Awaitable[None]:
+    def force_reconnect(self) -> _Op[None]:
         """Drop the connection and reconnect."""
-    def server_pool(self) -> Awaitable[list[Server]]: ...
-    def set_server_pool(self, servers: str | Sequence[str]) -> Awaitable[None]:
+    def server_pool(self) -> _Op[list[Server]]: ...
+    def set_server_pool(self, servers: str | Sequence[str]) -> _Op[None]:
         """Replace the pool; servers in both keep their history; attempts reset.
 
         Raises:
@@ -749,7 +754,7 @@ class Client:
     def stats(self) -> dict[str, int]:
         """nats-py's counters: ``in_msgs``, ``out_msgs``, ``in_bytes``, ``out_bytes``,
         ``reconnects``, ``errors_received``."""
-    def rtt(self) -> Awaitable[float]:
+    def rtt(self) -> _Op[float]:
         """Round-trip time to the server in seconds (one request nobody answers)."""
     @property
     def max_payload(self) -> int: ...
@@ -759,5 +764,5 @@ class Client:
     @property
     def timeout(self) -> float | None:
         """Default request timeout in seconds."""
-    def __aenter__(self) -> Awaitable[Self]: ...
-    def __aexit__(self, *exc_info: object) -> Awaitable[None]: ...
+    def __aenter__(self) -> _Op[Self]: ...
+    def __aexit__(self, *exc_info: object) -> _Op[None]: ...
