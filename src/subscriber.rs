@@ -493,8 +493,11 @@ impl PySubscriber {
                         shared: shared.clone(),
                         end,
                     };
-                    if delivery.msg.is_some() {
-                        // Made into Python when awaited; given back if never awaited.
+                    // Made into Python when awaited, given back if never awaited; except
+                    // for `async for`, which awaits what `__anext__` returns at once
+                    // (nothing can cancel in between), and whose per-message cost this
+                    // would add to.
+                    if delivery.msg.is_some() && !matches!(end, End::StopIteration) {
                         return runtime::ready_later(py, delivery);
                     }
                     return match delivery.to_py(py) {
