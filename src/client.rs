@@ -9,7 +9,7 @@ use pyo3::pybacked::PyBackedStr;
 use crate::args::{
     extract_count, extract_duration, extract_server_list, parse_servers, Payload, PayloadArg,
 };
-use crate::engine::{Ending, Fate};
+use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::events::PyEventStream;
 use crate::header::PyHeaderMap;
@@ -18,7 +18,7 @@ use crate::outbox::{self, Publish, Pushed};
 use crate::pynames;
 use crate::runtime::{self, ToPy};
 use crate::server::{PyServer, PyServerInfo};
-use crate::state::{ClientInner, Lifecycle, PyConnectionState, PyStatistics};
+use crate::state::{ClientInner, PyConnectionState, PyStatistics};
 use crate::subject;
 use crate::subscriber::PySubscriber;
 
@@ -34,30 +34,8 @@ pub(crate) struct PyClient {
 }
 
 impl PyClient {
-    pub(crate) fn new(
-        client: async_nats::Client,
-        fate: Fate,
-        life: Arc<Lifecycle>,
-        skip_subject_validation: bool,
-        subscription_capacity: usize,
-        echo: bool,
-        pool: Vec<async_nats::Server>,
-    ) -> Self {
-        PyClient {
-            inner: ClientInner::new(
-                client,
-                fate,
-                life,
-                skip_subject_validation,
-                subscription_capacity,
-                echo,
-                pool,
-            ),
-        }
-    }
-
-    pub(crate) fn inner(&self) -> &Arc<ClientInner> {
-        &self.inner
+    pub(crate) fn new(inner: Arc<ClientInner>) -> Self {
+        PyClient { inner }
     }
 
     fn subscribe_impl(

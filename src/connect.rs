@@ -177,7 +177,7 @@ struct Connected {
 impl ToPy for Connected {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let settings = &self.plan.settings;
-        let client = PyClient::new(
+        let inner = ClientInner::new(
             self.client,
             self.fate,
             self.life,
@@ -186,14 +186,14 @@ impl ToPy for Connected {
             !settings.no_echo,
             self.pool,
         );
-        let weak = Arc::downgrade(client.inner());
+        let weak = Arc::downgrade(&inner);
         let plan = self.plan;
-        client.inner().life.set_recovery(Box::new(move |reason| {
+        inner.life.set_recovery(Box::new(move |reason| {
             if let Some(inner) = weak.upgrade() {
                 runtime::runtime().spawn(recover(inner, plan.clone(), reason));
             }
         }));
-        Ok(Py::new(py, client)?.into_any())
+        Ok(Py::new(py, PyClient::new(inner))?.into_any())
     }
 }
 
