@@ -490,6 +490,7 @@ impl PyClient {
         if let Err(err) = self.inner.life.check_open() {
             return runtime::fail(py, err);
         }
+        self.inner.life.reconnect_asked();
         let inner = self.inner.clone();
         let fut = async move {
             let engine = inner.engine.current();

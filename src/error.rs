@@ -43,6 +43,8 @@ pub(crate) enum Kind {
     FlushTimeout,
     SlowConsumer,
     StaleConnection,
+    /// The connection ended without the client closing it (nats-py's `UnexpectedEOF`).
+    UnexpectedEof,
     /// The base `natsrs.errors.Error`.
     Other,
     /// An argument error that is not NATS-specific.
@@ -74,6 +76,7 @@ impl Kind {
             Kind::FlushTimeout => &pynames::FLUSH_TIMEOUT_ERROR,
             Kind::SlowConsumer => &pynames::SLOW_CONSUMER_ERROR,
             Kind::StaleConnection => &pynames::STALE_CONNECTION_ERROR,
+            Kind::UnexpectedEof => &pynames::UNEXPECTED_EOF,
             Kind::Other => &pynames::ERROR,
             Kind::Value => return None,
         })

@@ -131,7 +131,8 @@ impl PyEvent {
     }
 
     /// The exception an error event stands for (a `natsrs.errors` class chosen by the
-    /// error's kind), or `None` for the other events.
+    /// error's kind); for DISCONNECTED, `UnexpectedEOF` when the connection was lost
+    /// (not closed, drained or asked to reconnect); `None` otherwise.
     #[getter]
     fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let err = self.data.error.clone()?;

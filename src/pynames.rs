@@ -66,6 +66,7 @@ names! {
     FLUSH_TIMEOUT_ERROR = "natsrs.errors", "FlushTimeoutError";
     SLOW_CONSUMER_ERROR = "natsrs.errors", "SlowConsumerError";
     STALE_CONNECTION_ERROR = "natsrs.errors", "StaleConnectionError";
+    UNEXPECTED_EOF = "natsrs.errors", "UnexpectedEOF";
 }
 
 /// The table, for the test that imports every entry.

@@ -42,6 +42,10 @@ pub(crate) struct Lifecycle {
     /// The CLOSED event went out (once, whichever way the handler ended).
     finished: AtomicBool,
     draining: AtomicBool,
+    /// What the next DISCONNECTED follows: a reconnect the user asked for, or an error the
+    /// server sent; without either (nor a close or drain) the connection was lost.
+    reconnect_asked: AtomicBool,
+    server_error_seen: AtomicBool,
     /// The last error event's error, and how many errors the server sent.
     last_error: Mutex<Option<Error>>,
     errors_received: AtomicU64,
@@ -112,6 +116,8 @@ impl Lifecycle {
             events: Arc::default(),
             finished: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            reconnect_asked: AtomicBool::new(false),
+            server_error_seen: AtomicBool::new(false),
             last_error: Mutex::new(None),
             errors_received: AtomicU64::new(0),
             owner: OnceLock::new(),
@@ -202,10 +208,15 @@ impl Lifecycle {
                         self.connects.send_modify(|n| *n += 1);
                         self.refresh_pool_soon();
                     }
-                    // As nats-py: a new connection's errors start afresh.
-                    Event::Disconnected => *self.last_error.lock().expect("client lock") = None,
+                    Event::Disconnected => {
+                        // As nats-py: a new connection's errors start afresh.
+                        *self.last_error.lock().expect("client lock") = None;
+                        self.events.emit(self.disconnected());
+                        return;
+                    }
                     Event::Draining => self.draining.store(true, Ordering::Release),
                     Event::ServerError(_) => {
+                        self.server_error_seen.store(true, Ordering::Release);
                         self.errors_received.fetch_add(1, Ordering::Relaxed);
                         *self.last_error.lock().expect("client lock") = Error::from_event(&event);
                     }
@@ -217,6 +228,25 @@ impl Lifecycle {
                 self.events.emit(EventData::from_engine(&event));
             }
         }
+    }
+
+    /// The DISCONNECTED event: with an `UnexpectedEOF` error when the connection was
+    /// lost (nats-py's `error_cb` hears of it), not closed, drained or asked to reconnect,
+    /// nor ended by the server after an error it sent.
+    fn disconnected(&self) -> EventData {
+        let asked = self.reconnect_asked.swap(false, Ordering::AcqRel);
+        let after_server_error = self.server_error_seen.swap(false, Ordering::AcqRel);
+        let ending = self.is_closed() || self.draining.load(Ordering::Acquire);
+        let mut event = EventData::new(EventKind::Disconnected);
+        if !(asked || after_server_error || ending) {
+            event.error = Some(Error::new(Kind::UnexpectedEof, "nats: unexpected EOF"));
+        }
+        event
+    }
+
+    /// The user asked for a reconnect (`force_reconnect`): its DISCONNECTED is no loss.
+    pub(crate) fn reconnect_asked(&self) {
+        self.reconnect_asked.store(true, Ordering::Release);
     }
 
     /// A connection's INFO may have added servers to the engine's pool. Runs on the

@@ -271,3 +271,18 @@ async def test_close_from_inside_the_event_callback_does_not_wait_for_itself(
     await w(nc.force_reconnect())
     await w(closed.wait())
     assert nc.is_closed
+
+
+async def test_a_lost_connection_is_an_unexpected_eof_an_asked_reconnect_is_not(
+    nats_server: NatsServer, client: natsrs.Client
+) -> None:
+    events = client.events()
+    await w(client.force_reconnect())
+    asked = await w(events.__anext__())
+    assert asked.kind == EventKind.DISCONNECTED and asked.error is None
+    while (await w(events.__anext__())).kind != EventKind.CONNECTED:
+        pass
+    nats_server.stop()
+    lost = await w(events.__anext__())
+    assert lost.kind == EventKind.DISCONNECTED
+    assert type(lost.error) is natsrs.errors.UnexpectedEOF

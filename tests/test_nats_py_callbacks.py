@@ -47,6 +47,11 @@ async def test_callbacks_on_outage_reconnect_and_close(
     await rec.wait_for("reconnected", 2)
     await w(nc.close())
     await rec.wait_for("closed")
+    # The lost connection reaches error_cb as nats-py's UnexpectedEOF, before
+    # disconnected_cb; the asked-for reconnect and the close do not.
+    eofs = [e for e in rec.errors if isinstance(e, nats.errors.UnexpectedEOF)]
+    assert len(eofs) == 1 and rec.errors[0] is eofs[0], rec.errors
+    assert rec.calls.index("error") < rec.calls.index("disconnected"), rec.calls
     # error_cb also had the failed reconnect attempts (nats-py reports them too).
     assert [call for call in rec.calls if call != "error"] == [
         "disconnected",
@@ -155,8 +160,9 @@ async def test_failed_reconnects_are_connect_errors_and_the_limit_no_servers_err
     await rec.wait_for("closed", timeout=10)
     # The failed attempt is a connection error; giving up is NoServersError, which nats-py
     # only records (last_error) and never gives to error_cb.
-    assert rec.errors, rec.calls
-    for error in rec.errors:
+    assert type(rec.errors[0]) is nats.errors.UnexpectedEOF, rec.errors
+    assert rec.errors[1:], rec.calls
+    for error in rec.errors[1:]:
         assert isinstance(error, nats.errors.ConnectError), rec.errors
         assert not isinstance(error, nats.errors.NoServersError), rec.errors
     assert type(nc.last_error) is nats.errors.NoServersError

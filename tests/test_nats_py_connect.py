@@ -189,7 +189,8 @@ async def test_allow_reconnect_false_closes_on_the_first_disconnect(
     await assert_works(nc)
     nats_server.stop()
     await rec.wait_for("closed")
-    assert rec.calls == ["disconnected", "closed"]
+    assert rec.calls == ["error", "disconnected", "closed"]
+    assert type(rec.errors[0]) is nats.errors.UnexpectedEOF
     assert nc.is_closed
     nats_server.start()
     await asyncio.sleep(0.5)
@@ -230,7 +231,9 @@ async def test_reconnect_time_wait_and_max_reconnect_attempts(
     await rec.wait_for("closed", timeout=10)
     # Two attempts: the first at once, the second reconnect_time_wait later; then it stops.
     assert 0.35 <= time.monotonic() - started < 5.0
-    assert rec.calls[:1] == ["disconnected"] and rec.calls[-1] == "closed"
+    # error_cb hears of the lost connection first (UnexpectedEOF), as with nats-py.
+    assert rec.calls[:2] == ["error", "disconnected"] and rec.calls[-1] == "closed"
+    assert type(rec.errors[0]) is nats.errors.UnexpectedEOF
     assert isinstance(nc.last_error, nats.errors.NoServersError)
     assert any(isinstance(e, nats.errors.ConnectError) for e in rec.errors), rec.errors
     assert nc.is_closed

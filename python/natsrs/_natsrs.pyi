@@ -347,7 +347,8 @@ class Event:
     def error(self) -> Exception | None:
         """The exception an error event stands for, chosen by the error's kind
         (``natsrs.errors``: ``SlowConsumerError``, ``AuthorizationError``,
-        ``NoServersError``, ...), or ``None`` for the other events."""
+        ``NoServersError``, ...); for ``DISCONNECTED``, ``UnexpectedEOF`` when the
+        connection was lost (not closed, drained or asked to reconnect); else ``None``."""
 
 @final
 class EventStream:

@@ -184,8 +184,9 @@ class StaleConnectionError(Error):
 
 
 class UnexpectedEOF(StaleConnectionError):
-    """nats-py's end-of-stream error. Never raised by natsrs: the engine reconnects and
-    reports a ``DISCONNECTED`` event (``disconnected_cb``) instead."""
+    """The connection ended without the client closing, draining or asking for a
+    reconnect: the error of such a ``DISCONNECTED`` event, given to nats-py's ``error_cb``
+    before ``disconnected_cb``. Never raised."""
 
 
 class OutboundBufferLimitError(Error):

@@ -175,7 +175,8 @@ class Dispatcher:
     - ``CONNECTED`` after the first: ``reconnected_cb()``; and, once the pool has been
       read back (in a task of its own: the engine answers nothing while reconnecting),
       ``discovered_server_cb()`` if it gained servers announced by the cluster;
-    - ``DISCONNECTED``: ``disconnected_cb()``; ``LAME_DUCK_MODE``: ``lame_duck_mode_cb()``;
+    - ``DISCONNECTED``: ``error_cb(UnexpectedEOF)`` when the connection was lost (the
+      event's error), then ``disconnected_cb()``; ``LAME_DUCK_MODE``: ``lame_duck_mode_cb()``;
     - ``CLOSED``: ``disconnected_cb()`` if the client was connected, then ``closed_cb()``;
     - ``SLOW_CONSUMER``, ``SERVER_ERROR``, ``CLIENT_ERROR``: ``error_cb(event.error)``
       (the engine giving up reconnecting only sets ``last_error``, as in nats-py).
@@ -311,6 +312,9 @@ class Dispatcher:
             self.connect_error = None
             if self.connected:
                 self.connected = False
+                if event.error is not None:
+                    # The connection was lost (nats-py's UnexpectedEOF, told first).
+                    await report(self.error_cb, event.error)
                 await self._call("disconnected_cb", self.disconnected_cb)
             if not self.allow_reconnect:
                 self._close_for_good()
