@@ -303,6 +303,7 @@ impl PyClient {
             if let Err(err) = inner.check_size(payload.len()) {
                 return runtime::fail(py, err);
             }
+            let size = payload.len();
             let msg = Publish {
                 subject: &subject,
                 reply: None,
@@ -311,7 +312,10 @@ impl PyClient {
             };
             // Never directly: each message queues behind the one before it.
             match inner.outbox.push(msg, inner.skip_subject_validation, false) {
-                Ok(pushed) => last = pushed,
+                Ok(pushed) => {
+                    inner.payload_sent(size);
+                    last = pushed;
+                }
                 Err(err) => return runtime::fail(py, err),
             }
         }
@@ -353,6 +357,7 @@ impl PyClient {
         if let Err(err) = checked {
             return runtime::fail(py, err);
         }
+        let sent = payload.0.len();
         let mut request = async_nats::Request::new().payload(payload.0);
         if let Some(h) = headers.filter(|h| !h.is_none()) {
             request = request.headers(PyHeaderMap::from_py(h)?.to_engine());
@@ -368,11 +373,15 @@ impl PyClient {
         let fut = async move {
             ordered.await;
             let engine = inner.engine.current();
+            inner.payload_sent(sent);
             match engine.client.send_request(subject, request).await {
-                Ok(msg) => Ok(Reply {
-                    msg,
-                    client: inner.clone(),
-                }),
+                Ok(msg) => {
+                    inner.payload_received(msg.payload.len());
+                    Ok(Reply {
+                        msg,
+                        client: inner.clone(),
+                    })
+                }
                 Err(_) if inner.life.is_closed() => Err(Error::closed()),
                 Err(err) => Err(Error::from(err)),
             }
@@ -667,8 +676,10 @@ impl PyClient {
         let dict = pyo3::types::PyDict::new(py);
         dict.set_item("in_msgs", s.in_messages)?;
         dict.set_item("out_msgs", s.out_messages)?;
-        dict.set_item("in_bytes", s.in_bytes)?;
-        dict.set_item("out_bytes", s.out_bytes)?;
+        // Payload bytes, as nats-py counts them (`statistics()` has the wire bytes).
+        let (sent, received) = self.inner.payload_bytes();
+        dict.set_item("in_bytes", received)?;
+        dict.set_item("out_bytes", sent)?;
         dict.set_item("reconnects", s.connects.saturating_sub(1))?;
         dict.set_item("errors_received", self.inner.life.errors_received())?;
         Ok(dict)

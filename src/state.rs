@@ -355,6 +355,10 @@ pub(crate) struct ClientInner {
     pub(crate) outbox: Arc<Outbox>,
     /// natsrs's own round-trip messages, left out of the counters.
     probes: Arc<ProbeCounts>,
+    /// Payload bytes published, and received by this client's subscriptions and
+    /// requests: nats-py's `stats` bytes (the engine counts bytes on the wire).
+    payload_sent: AtomicU64,
+    payload_received: AtomicU64,
     /// The counters of engines that died, so the client's carry on across them.
     earlier: Mutex<PyStatistics>,
     /// Live subscriptions, to move to a new engine connection.
@@ -388,6 +392,8 @@ impl ClientInner {
             echo,
             error_callback: Mutex::new(None),
             probes,
+            payload_sent: AtomicU64::new(0),
+            payload_received: AtomicU64::new(0),
             earlier: Mutex::new(PyStatistics::default()),
             subscriptions: Mutex::new(Vec::new()),
             pool: Mutex::new(pool),
@@ -521,6 +527,23 @@ impl ClientInner {
         }
     }
 
+    pub(crate) fn payload_sent(&self, bytes: usize) {
+        self.payload_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn payload_received(&self, bytes: usize) {
+        self.payload_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Payload bytes (sent, received), as nats-py's `stats` counts them.
+    pub(crate) fn payload_bytes(&self) -> (u64, u64) {
+        (
+            self.payload_sent.load(Ordering::Relaxed),
+            self.payload_received.load(Ordering::Relaxed),
+        )
+    }
+
     pub(crate) fn connection_state(&self) -> PyConnectionState {
         if self.life.is_closed() {
             return PyConnectionState::CLOSED;
@@ -577,13 +600,18 @@ impl ClientInner {
         if let Err(err) = checked {
             return runtime::fail(py, err);
         }
+        let size = payload.len();
         let msg = Publish {
             subject,
             reply,
             headers: headers.map(|h| h.to_engine()),
             payload,
         };
-        match self.outbox.push(msg, self.skip_subject_validation, true) {
+        let pushed = self.outbox.push(msg, self.skip_subject_validation, true);
+        if pushed.is_ok() {
+            self.payload_sent(size);
+        }
+        match pushed {
             Ok(Pushed::Done) => runtime::ready_none(py),
             Ok(Pushed::Full(seq)) => outbox::wait_for_room(py, &self.outbox, seq),
             Ok(Pushed::Direct(seq, msg)) => outbox::publish_direct(py, &self.outbox, seq, msg),

@@ -76,7 +76,7 @@ impl Shared {
         };
         match guard.as_mut() {
             None => Poll::Ready(None),
-            Some(sub) => match sub.poll_next_unpin(cx) {
+            Some(sub) => match self.take(sub, cx) {
                 Poll::Ready(None) if self.engine_failed() => {
                     // The engine's connection task died: natsrs moves this subscription
                     // to a new one and wakes us (the engine's guard wakes us first if the
@@ -135,7 +135,7 @@ impl Shared {
                 let mut polled = false;
                 while returned.len() < capacity {
                     polled = true;
-                    match sub.poll_next_unpin(&mut cx) {
+                    match self.take(sub, &mut cx) {
                         Poll::Ready(Some(msg)) => returned.push_back(msg),
                         // The end is seen again by the next poll_message.
                         Poll::Ready(None) | Poll::Pending => break,
@@ -158,6 +158,20 @@ impl Shared {
     fn end(&self) {
         self.ended.store(true, Ordering::Release);
         self.kick.wake();
+    }
+
+    /// The next message from the engine's channel, counted as received (nats-py's
+    /// `stats["in_bytes"]`) as it leaves the engine.
+    fn take(
+        &self,
+        sub: &mut async_nats::Subscriber,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<async_nats::Message>> {
+        let polled = sub.poll_next_unpin(cx);
+        if let Poll::Ready(Some(msg)) = &polled {
+            self.client.payload_received(msg.payload.len());
+        }
+        polled
     }
 
     /// The subscription's channel ended because the engine's connection task died (or
@@ -188,7 +202,7 @@ impl Subscription for Shared {
             let received = {
                 let mut returned = self.returned.lock().expect("subscriber lock");
                 let mut cx = Context::from_waker(std::task::Waker::noop());
-                while let Poll::Ready(Some(msg)) = old.poll_next_unpin(&mut cx) {
+                while let Poll::Ready(Some(msg)) = self.take(old, &mut cx) {
                     returned.push_back(msg);
                 }
                 self.has_returned

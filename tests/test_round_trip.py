@@ -46,3 +46,16 @@ async def test_flush_works_without_echo_and_with_a_tap_elsewhere(
         assert quiet.stats["out_msgs"] == 0
     finally:
         await w(quiet.close())
+
+
+async def test_stats_bytes_are_payload_bytes_as_nats_py_counts(client: natsrs.Client) -> None:
+    sub = await w(client.subscribe("bytes.x"))
+    for _ in range(10):
+        await client.publish("bytes.x", b"AA", headers={"X-Not": "counted"})
+        await w(client.flush())
+    for _ in range(10):
+        await next_msg(sub)
+    assert client.stats["out_bytes"] == 20
+    assert client.stats["in_bytes"] == 20
+    # The engine's own counters stay bytes on the wire.
+    assert client.statistics().out_bytes > 20
