@@ -166,3 +166,18 @@ async def test_failed_reconnects_are_connect_errors_and_the_limit_no_servers_err
         assert isinstance(error, nats.errors.ConnectError), rec.errors
         assert not isinstance(error, nats.errors.NoServersError), rec.errors
     assert type(nc.last_error) is nats.errors.NoServersError
+
+
+async def test_losing_the_first_server_reaches_the_next_one_first(
+    nats_server_factory: ServerFactory, opened: list[Closeable]
+) -> None:
+    """nats-py's rotation: the server the client connected to goes behind the others,
+    so after losing it the next one is tried first (no failed attempt on the dead one),
+    and error_cb hears only of the lost connection."""
+    first, second = nats_server_factory(), nats_server_factory()
+    rec = Recorder()
+    nc = await connect(opened, [first.url, second.url], dont_randomize=True, **rec.callbacks())
+    first.stop()
+    await rec.wait_for("reconnected")
+    assert nc.connected_url is not None and nc.connected_url.port == second.port
+    assert [type(e) for e in rec.errors] == [nats.errors.UnexpectedEOF], rec.errors

@@ -394,6 +394,9 @@ class Dispatcher:
         new = [key for key in by_key if key not in known]
         if not self.settings.retain_order and not self._tries:
             random.shuffle(new)
+        # A server the engine connected to by its own choice (the first connect) goes
+        # behind the others, as nats-py moves the server it connects to to the back.
+        new.sort(key=lambda key: by_key[key].did_connect)
         self._rotation.extend(new)
         limit = self.settings.max_reconnect_attempts or 0
         wait = self.settings.reconnect_time_wait
