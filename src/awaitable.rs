@@ -1,5 +1,6 @@
-//! The already-finished awaitables (`_Ready`, `_Failed`) and what makes natsrs's
-//! awaitables coroutines to asyncio.
+//! The already-finished awaitables (`_Ready`, `_Failed`, `_Taken`), the values that
+//! become Python on the loop thread (`ToPy`), and what makes natsrs's awaitables
+//! coroutines to asyncio.
 //!
 //! asyncio's Tasks accept only coroutines (`asyncio.create_task`, `TaskGroup.create_task`,
 //! `loop.create_task`): `asyncio.iscoroutine` asks `collections.abc.Coroutine`, whose
