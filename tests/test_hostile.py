@@ -962,3 +962,52 @@ def test_fake_server_info_line_is_json() -> None:
     line = info_line(connect_urls=["nats://127.0.0.1:1"])
     assert line.startswith(b"INFO ") and line.endswith(b"\r\n")
     assert json.loads(line[5:])["connect_urls"] == ["nats://127.0.0.1:1"]
+
+
+async def test_a1_recovery_moves_callback_subscriptions_and_counters_too(
+    nats_server: NatsServer, client_factory: ClientFactory
+) -> None:
+    """After the engine died and a new one took over, a ``cb=`` subscription receives
+    again, a limit set with ``unsubscribe_after`` still counts what came before, and the
+    reconnect shows in the counters."""
+    nc = await client_factory(nats_server.url)
+    publisher = await client_factory(nats_server.url)
+    events = nc.events()
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_message(msg: natsrs.Message) -> None:
+        await got.put(msg.payload)
+
+    await w(nc.subscribe("peer.cb", cb=on_message))
+    limited = await w(nc.subscribe("peer.limited"))
+    await w(limited.unsubscribe_after(3))
+    await w(nc.flush())  # both subscriptions live on the server
+    await w(publisher.publish("peer.limited", b"1"))
+    await w(publisher.flush())
+    assert (await next_msg(limited)).payload == b"1"
+    await w(nc.flush())
+
+    async with raw_peer(nats_server) as peer:
+        await peer.send(hpub(b"peer.cb", b"NATS/1.0\r\nX: a\rb\r\n\r\n", b"hi"))
+        kinds = []
+        while (event := await w(events.__anext__())).kind != EventKind.CONNECTED:
+            kinds.append(event.kind)
+    assert kinds[:2] == [EventKind.DISCONNECTED, EventKind.CLIENT_ERROR], kinds
+
+    async def keep_publishing() -> None:
+        for n in itertools.count():
+            await publisher.publish("peer.cb", b"after-%d" % n)
+            await asyncio.sleep(0.05)
+
+    publishing = asyncio.ensure_future(keep_publishing())
+    try:
+        assert (await w(got.get())).startswith(b"after-")
+    finally:
+        publishing.cancel()
+    for n in (b"2", b"3", b"4"):
+        await w(publisher.publish("peer.limited", n))
+    await w(publisher.flush())
+    rest = [m.payload async for m in limited]
+    assert rest == [b"2", b"3"], rest
+    assert nc.stats["reconnects"] == 1
+    assert isinstance(nc.last_exception, natsrs.errors.ConnectError)
