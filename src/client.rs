@@ -577,8 +577,8 @@ impl PyClient {
     /// The pool as last read, with each server's connection history (what
     /// `server_pool()` answers, without waiting for the engine).
     #[getter(_pool)]
-    fn pool(&self) -> Vec<PyServer> {
-        self.inner.pool_servers()
+    fn pool(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Pool(self.inner.pool_copy()).to_py(py)
     }
 
     /// The servers of the pool that the cluster announced.

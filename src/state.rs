@@ -21,7 +21,6 @@ use crate::header::PyHeaderMap;
 use crate::outbox::{self, Outbox, Publish, Pushed};
 use crate::probe::ProbeCounts;
 use crate::runtime;
-use crate::server::PyServer;
 use crate::subject;
 
 /// How long a pool refresh waits for the engine's handler (it answers only when
@@ -484,11 +483,6 @@ impl ClientInner {
 
     pub(crate) fn pool_copy(&self) -> Vec<async_nats::Server> {
         self.pool.lock().expect("client lock").clone()
-    }
-
-    pub(crate) fn pool_servers(&self) -> Vec<PyServer> {
-        let pool = self.pool.lock().expect("client lock");
-        pool.iter().map(PyServer::from).collect()
     }
 
     pub(crate) fn pool_urls(&self, discovered_only: bool) -> Vec<String> {
