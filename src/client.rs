@@ -574,13 +574,6 @@ impl PyClient {
         parse_urls(py, self.inner.pool_urls(false))
     }
 
-    /// The pool as last read, with each server's connection history (what
-    /// `server_pool()` answers, without waiting for the engine).
-    #[getter(_pool)]
-    fn pool(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Pool(self.inner.pool_copy()).to_py(py)
-    }
-
     /// The servers of the pool that the cluster announced.
     #[getter]
     fn discovered_servers(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
