@@ -126,6 +126,12 @@ def nats_server(nats_server_factory: ServerFactory) -> NatsServer:
 
 
 @pytest.fixture
+def js_server(nats_server_factory: ServerFactory) -> NatsServer:
+    """A fresh JetStream server (``-js``, its store in the test's temp dir)."""
+    return nats_server_factory(jetstream=True)
+
+
+@pytest.fixture
 async def client(nats_server: NatsServer) -> AsyncIterator[natsrs.Client]:
     """A client connected to ``nats_server``; closed after the test."""
     nc = await asyncio.wait_for(natsrs.connect(nats_server.url), WAIT)
@@ -181,6 +187,16 @@ async def nc_fixture(
     if request.param == "connect":
         return await connect(opened, nats_server.url, error_cb=None)
     return await nats_client(opened, nats_server.url)
+
+
+@pytest.fixture(params=["connect", "NATS"], name="js_nc")
+async def js_nc_fixture(
+    request: pytest.FixtureRequest, js_server: NatsServer, opened: list[Closeable]
+) -> Any:
+    """``nc`` on a JetStream server: the client both ways nats-py users get one."""
+    if request.param == "connect":
+        return await connect(opened, js_server.url, error_cb=None)
+    return await nats_client(opened, js_server.url)
 
 
 @pytest.fixture
