@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
+use pyo3::types::PyDict;
 
 use crate::args::{
     extract_count, extract_duration, extract_server_list, parse_servers, Payload, PayloadArg,
@@ -13,6 +14,7 @@ use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::events::PyEventStream;
 use crate::header::PyHeaderMap;
+use crate::jetstream::publish::PyJetStream;
 use crate::message::Reply;
 use crate::outbox::{self, Publish, Pushed};
 use crate::pynames;
@@ -369,22 +371,10 @@ impl PyClient {
             request = request.inbox(inbox);
         }
         let inner = self.inner.clone();
-        let ordered = outbox::publishes_sent(&self.inner.outbox);
+        let reply = self.inner.send_request(subject, request, sent);
         let fut = async move {
-            ordered.await;
-            let engine = inner.engine.current();
-            inner.payload_sent(sent);
-            match engine.client.send_request(subject, request).await {
-                Ok(msg) => {
-                    inner.payload_received(msg.payload.len());
-                    Ok(Reply {
-                        msg,
-                        client: inner.clone(),
-                    })
-                }
-                Err(_) if inner.life.is_closed() => Err(Error::closed()),
-                Err(err) => Err(Error::from(err)),
-            }
+            let msg = reply.await?;
+            Ok(Reply { msg, client: inner })
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
     }
@@ -556,6 +546,33 @@ impl PyClient {
 
     fn new_inbox(&self) -> String {
         self.inner.client().new_inbox()
+    }
+
+    /// A JetStream context (`natsrs.js.JetStreamContext`): publishing with acks, pull
+    /// and push consumers, and the management calls of `jsm()`.
+    #[pyo3(signature = (**options))]
+    fn jetstream(
+        slf: &Bound<'_, Self>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let context = pynames::JETSTREAM_CONTEXT.get(slf.py())?;
+        Ok(context.call((slf,), options)?.unbind())
+    }
+
+    /// JetStream's management calls alone (`natsrs.js.JetStreamManager`).
+    #[pyo3(signature = (**options))]
+    fn jsm(slf: &Bound<'_, Self>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
+        let manager = pynames::JETSTREAM_MANAGER.get(slf.py())?;
+        Ok(manager.call((slf,), options)?.unbind())
+    }
+
+    /// The Rust half of a `JetStreamContext` on this client: its publishes.
+    fn _jetstream_core(
+        &self,
+        timeout: &Bound<'_, PyAny>,
+        max_pending: &Bound<'_, PyAny>,
+    ) -> PyResult<PyJetStream> {
+        PyJetStream::new(self.inner.clone(), timeout, max_pending)
     }
 
     fn statistics(&self) -> PyStatistics {

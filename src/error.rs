@@ -45,6 +45,17 @@ pub(crate) enum Kind {
     StaleConnection,
     /// The connection ended without the client closing it (nats-py's `UnexpectedEOF`).
     UnexpectedEof,
+    /// A JetStream API error answer: see [`Error::api`].
+    JetStreamApi,
+    /// No stream listens on a JetStream publish's subject (nats-py's
+    /// `NoStreamResponseError`).
+    NoStreamResponse,
+    /// `publish_async` waited `wait_stall` for room among the acks in flight.
+    TooManyStalledMsgs,
+    /// An ack on a message that has no reply subject.
+    NotJsMessage,
+    /// A second ack (or nak, or term) on one message.
+    MsgAlreadyAcked,
     /// The base `natsrs.errors.Error`.
     Other,
     /// An argument error that is not NATS-specific.
@@ -77,6 +88,11 @@ impl Kind {
             Kind::SlowConsumer => &pynames::SLOW_CONSUMER_ERROR,
             Kind::StaleConnection => &pynames::STALE_CONNECTION_ERROR,
             Kind::UnexpectedEof => &pynames::UNEXPECTED_EOF,
+            Kind::JetStreamApi => &pynames::JS_API_ERROR,
+            Kind::NoStreamResponse => &pynames::JS_NO_STREAM_RESPONSE_ERROR,
+            Kind::TooManyStalledMsgs => &pynames::JS_TOO_MANY_STALLED_MSGS_ERROR,
+            Kind::NotJsMessage => &pynames::JS_NOT_JS_MESSAGE_ERROR,
+            Kind::MsgAlreadyAcked => &pynames::JS_MSG_ALREADY_ACKD_ERROR,
             Kind::Other => &pynames::ERROR,
             Kind::Value => return None,
         })
@@ -92,6 +108,19 @@ pub(crate) struct Error {
     pub(crate) sid: Option<u64>,
     /// A Python exception behind this one (raised in a user callback): `__cause__`.
     pub(crate) cause: Option<std::sync::Arc<PyErr>>,
+    /// The server's error of a JetStream API answer ([`Kind::JetStreamApi`]).
+    pub(crate) api: Option<Box<ApiError>>,
+}
+
+/// The `error` object of a JetStream API answer. The class it becomes is chosen by
+/// `code` (and `err_code`) in `natsrs.js.errors.APIError.from_error`, never by text.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct ApiError {
+    pub(crate) code: u16,
+    #[serde(default)]
+    pub(crate) err_code: Option<u64>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
 }
 
 impl Error {
@@ -101,6 +130,15 @@ impl Error {
             message: message.into(),
             sid: None,
             cause: None,
+            api: None,
+        }
+    }
+
+    pub(crate) fn api(api: ApiError) -> Self {
+        let message = api.description.clone().unwrap_or_default();
+        Error {
+            api: Some(Box::new(api)),
+            ..Error::new(Kind::JetStreamApi, message)
         }
     }
 
@@ -184,6 +222,9 @@ impl Error {
     }
 
     pub(crate) fn into_pyerr(self, py: Python<'_>) -> PyErr {
+        if let Some(api) = &self.api {
+            return api_error(py, api);
+        }
         let Some(name) = self.kind.class() else {
             return PyValueError::new_err(self.message);
         };
@@ -201,6 +242,22 @@ impl Error {
             err.set_cause(py, Some(cause.clone_ref(py)));
         }
         err
+    }
+}
+
+/// `natsrs.js.errors.APIError.from_error(...)`: the subclass for the answer's code.
+fn api_error(py: Python<'_>, api: &ApiError) -> PyErr {
+    let made = (|| {
+        let fields = pyo3::types::PyDict::new(py);
+        fields.set_item("code", api.code)?;
+        fields.set_item("err_code", api.err_code)?;
+        fields.set_item("description", api.description.as_deref())?;
+        let class = pynames::JS_API_ERROR.get(py)?;
+        class.call_method1("from_error", (fields,))
+    })();
+    match made {
+        Ok(exception) => PyErr::from_value(exception),
+        Err(err) => err,
     }
 }
 

@@ -31,6 +31,7 @@ mod engine;
 mod error;
 mod events;
 mod header;
+mod jetstream;
 mod logging;
 mod message;
 mod nkey;
@@ -87,5 +88,7 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<subscriber::PySubscriber>()?;
     m.add_class::<message::PyMessage>()?;
     m.add_class::<header::PyHeaderMap>()?;
+    m.add_class::<jetstream::publish::PyPubAck>()?;
+    m.add_class::<jetstream::publish::PyJetStream>()?;
     Ok(())
 }

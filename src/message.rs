@@ -1,14 +1,18 @@
 //! `natsrs.Message`: an engine message, converted to Python attribute by attribute on
 //! access, so a message whose payload is never read costs no Python object for it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::args::PayloadArg;
+use crate::args::{extract_duration, PayloadArg};
 use crate::error::{Error, Kind};
 use crate::header::PyHeaderMap;
+use crate::jetstream::ack::AckKind;
+use crate::pynames;
 use crate::runtime::{self, ToPy};
 use crate::state::ClientInner;
 
@@ -24,6 +28,10 @@ pub(crate) struct PyMessage {
     /// garbage collector (that would cost every message), so a message stored inside its
     /// own headers dict is a cycle that is never freed.
     headers: OnceLock<Option<Py<PyAny>>>,
+    /// JetStream: an ack, nak or term was sent (nats-py's `_ackd`).
+    acked: AtomicBool,
+    /// JetStream: the delivery facts in the reply subject, parsed on first access.
+    metadata: OnceLock<Py<PyAny>>,
 }
 
 /// `cell`'s value, made by `make` if it has none yet. Not `PyOnceLock`: its first
@@ -45,6 +53,77 @@ impl PyMessage {
             client,
             payload: OnceLock::new(),
             headers: OnceLock::new(),
+            acked: AtomicBool::new(false),
+            metadata: OnceLock::new(),
+        }
+    }
+
+    /// The reply subject and client an ack needs, or why there is none. A settling ack
+    /// marks the message acked here, before it is sent, so two racing acks send one.
+    fn ack_target(&self, kind: &AckKind) -> Result<(&str, &Arc<ClientInner>), Error> {
+        let (Some(reply), Some(client)) = (&self.msg.reply, &self.client) else {
+            return Err(Error::new(
+                Kind::NotJsMessage,
+                "the message has no reply subject to acknowledge",
+            ));
+        };
+        if reply.is_empty() {
+            return Err(Error::new(
+                Kind::NotJsMessage,
+                "the message has no reply subject to acknowledge",
+            ));
+        }
+        if kind.settles() && self.acked.swap(true, Ordering::AcqRel) {
+            return Err(Error::new(
+                Kind::MsgAlreadyAcked,
+                format!("message was already acknowledged: {}", self.__repr__()),
+            ));
+        }
+        Ok((reply.as_str(), client))
+    }
+
+    fn acknowledge(&self, py: Python<'_>, kind: AckKind) -> PyResult<Py<PyAny>> {
+        match self.ack_target(&kind) {
+            Ok((reply, client)) => {
+                client.publish(py, reply, PayloadArg::Owned(kind.payload()), None, None)
+            }
+            Err(err) => runtime::fail(py, err),
+        }
+    }
+
+    /// An ack the server confirms: a request to the reply subject.
+    fn acknowledge_sync(
+        &self,
+        py: Python<'_>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        default_timeout: Duration,
+        keep_reply: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let timeout = match timeout.filter(|t| !t.is_none()) {
+            Some(t) => extract_duration(t, "timeout", false)?,
+            None => default_timeout,
+        };
+        let (reply, client) = match self.ack_target(&AckKind::Ack) {
+            Ok(target) => target,
+            Err(err) => return runtime::fail(py, err),
+        };
+        let payload = AckKind::Ack.payload();
+        let sent = payload.len();
+        let request = async_nats::Request::new()
+            .payload(payload)
+            .timeout(Some(timeout));
+        let confirmed = client.send_request(reply.to_owned(), request, sent);
+        let client = client.clone();
+        let lifeline = client.life.lifeline.clone();
+        if keep_reply {
+            let fut = async move {
+                let msg = confirmed.await?;
+                Ok(Reply { msg, client })
+            };
+            runtime::resolve_guarded(py, fut, &lifeline)
+        } else {
+            let fut = async move { confirmed.await.map(|_| ()) };
+            runtime::resolve_guarded(py, fut, &lifeline)
         }
     }
 }
@@ -122,6 +201,84 @@ impl PyMessage {
             return runtime::fail(py, err);
         };
         client.publish(py, reply.as_str(), payload, None, headers)
+    }
+
+    /// JetStream: acknowledge the message (it is not delivered again).
+    ///
+    /// Raises `NotJSMessageError` for a message without a reply subject and
+    /// `MsgAlreadyAckdError` when it was already acked, nacked or terminated.
+    fn ack(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.acknowledge(py, AckKind::Ack)
+    }
+
+    /// JetStream: acknowledge and wait for the server to confirm it (nats-py); resolves
+    /// to the server's reply.
+    #[pyo3(signature = (timeout = None), text_signature = "($self, timeout=1.0)")]
+    fn ack_sync(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        self.acknowledge_sync(py, timeout, Duration::from_secs(1), true)
+    }
+
+    /// JetStream: acknowledge and wait for the server to confirm it (async-nats).
+    #[pyo3(signature = (timeout = None), text_signature = "($self, timeout=5.0)")]
+    fn double_ack(
+        &self,
+        py: Python<'_>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.acknowledge_sync(py, timeout, Duration::from_secs(5), false)
+    }
+
+    /// JetStream: ask for the message again, after `delay` (seconds or a `timedelta`).
+    #[pyo3(signature = (delay = None))]
+    fn nak(&self, py: Python<'_>, delay: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let delay = match delay.filter(|d| !d.is_none()) {
+            Some(d) => Some(extract_duration(d, "delay", true)?).filter(|d| !d.is_zero()),
+            None => None,
+        };
+        self.acknowledge(py, AckKind::Nak(delay))
+    }
+
+    /// JetStream: still working on it; the server waits another ack-wait. Can repeat.
+    fn in_progress(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.acknowledge(py, AckKind::Progress)
+    }
+
+    /// JetStream: never deliver this message again.
+    #[pyo3(signature = (reason = None))]
+    fn term(&self, py: Python<'_>, reason: Option<String>) -> PyResult<Py<PyAny>> {
+        if let Some(reason) = &reason {
+            if reason.contains(['\r', '\n']) {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "reason must not contain CR or LF",
+                ));
+            }
+        }
+        self.acknowledge(py, AckKind::Term(reason))
+    }
+
+    /// JetStream: whether an ack, nak or term was sent.
+    #[getter]
+    fn is_acked(&self) -> bool {
+        self.acked.load(Ordering::Acquire)
+    }
+
+    /// nats-py's name for `is_acked`.
+    #[getter]
+    fn _ackd(&self) -> bool {
+        self.is_acked()
+    }
+
+    /// JetStream: the delivery facts (stream, consumer, sequences, delivered count,
+    /// pending, timestamp, domain) from the reply subject.
+    ///
+    /// Raises `NotJSMessageError` when the reply subject is not a JetStream ack subject.
+    #[getter]
+    fn metadata(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let made = get_or_make(&self.metadata, || {
+            let parse = pynames::MSG_METADATA.get(py)?;
+            Ok(parse.call1((self.reply(),))?.unbind())
+        })?;
+        Ok(made.clone_ref(py))
     }
 
     fn __repr__(&self) -> String {

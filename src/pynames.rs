@@ -67,6 +67,14 @@ names! {
     SLOW_CONSUMER_ERROR = "natsrs.errors", "SlowConsumerError";
     STALE_CONNECTION_ERROR = "natsrs.errors", "StaleConnectionError";
     UNEXPECTED_EOF = "natsrs.errors", "UnexpectedEOF";
+    JS_API_ERROR = "natsrs.js.errors", "APIError";
+    JS_NO_STREAM_RESPONSE_ERROR = "natsrs.js.errors", "NoStreamResponseError";
+    JS_TOO_MANY_STALLED_MSGS_ERROR = "natsrs.js.errors", "TooManyStalledMsgsError";
+    JS_NOT_JS_MESSAGE_ERROR = "natsrs.js.errors", "NotJSMessageError";
+    JS_MSG_ALREADY_ACKD_ERROR = "natsrs.js.errors", "MsgAlreadyAckdError";
+    MSG_METADATA = "natsrs.aio.msg", "_metadata";
+    JETSTREAM_CONTEXT = "natsrs.js.client", "JetStreamContext";
+    JETSTREAM_MANAGER = "natsrs.js.manager", "JetStreamManager";
 }
 
 /// The table, for the test that imports every entry.

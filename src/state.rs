@@ -525,6 +525,33 @@ impl ClientInner {
         self.payload_sent.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// `request` sent to `subject` once the publishes queued before it are out (a
+    /// request never overtakes them), answered by the first reply. `sent` is its payload
+    /// size, for the statistics.
+    pub(crate) fn send_request(
+        self: &Arc<Self>,
+        subject: String,
+        request: async_nats::Request,
+        sent: usize,
+    ) -> impl std::future::Future<Output = Result<async_nats::Message, Error>> + Send + 'static
+    {
+        let inner = self.clone();
+        let ordered = outbox::publishes_sent(&self.outbox);
+        async move {
+            ordered.await;
+            let engine = inner.engine.current();
+            inner.payload_sent(sent);
+            match engine.client.send_request(subject, request).await {
+                Ok(msg) => {
+                    inner.payload_received(msg.payload.len());
+                    Ok(msg)
+                }
+                Err(_) if inner.life.is_closed() => Err(Error::closed()),
+                Err(err) => Err(Error::from(err)),
+            }
+        }
+    }
+
     pub(crate) fn payload_received(&self, bytes: usize) {
         self.payload_received
             .fetch_add(bytes as u64, Ordering::Relaxed);

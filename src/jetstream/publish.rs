@@ -1,0 +1,470 @@
+//! JetStream publishing: a message sent as a request to its stream and answered with a
+//! `PubAck`, and the pipelined form whose acks are awaited later, with a bounded number
+//! in flight.
+//!
+//! A publish is a request on the client's shared inbox (the engine's own JetStream
+//! publish is the same request), so it takes the core request path: queued behind the
+//! publishes before it, one round trip, the reply parsed here rather than in Python.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use crate::args::{extract_capacity, extract_duration, Payload};
+use crate::error::{ApiError, Error, Kind};
+use crate::header::PyHeaderMap;
+use crate::runtime::{self, ToPy};
+use crate::state::ClientInner;
+use crate::subject;
+
+/// The server's answer to a JetStream publish.
+#[pyclass(
+    name = "PubAck",
+    module = "natsrs",
+    frozen,
+    eq,
+    hash,
+    skip_from_py_object
+)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct PyPubAck {
+    /// The stream that stored the message.
+    #[pyo3(get)]
+    stream: String,
+    /// Its sequence in the stream.
+    #[pyo3(get)]
+    seq: u64,
+    /// The JetStream domain of the stream, when it has one.
+    #[pyo3(get)]
+    domain: Option<String>,
+    /// `True` when the stream already had a message with this `Nats-Msg-Id`.
+    #[pyo3(get)]
+    duplicate: Option<bool>,
+}
+
+#[pymethods]
+impl PyPubAck {
+    #[new]
+    #[pyo3(signature = (stream, seq, domain = None, duplicate = None))]
+    fn new(stream: String, seq: u64, domain: Option<String>, duplicate: Option<bool>) -> Self {
+        PyPubAck {
+            stream,
+            seq,
+            domain,
+            duplicate,
+        }
+    }
+
+    /// The sequence under async-nats's name.
+    #[getter]
+    fn sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// nats-py's constructor from a decoded server answer; unknown fields are ignored.
+    #[classmethod]
+    fn from_response(
+        _cls: &Bound<'_, pyo3::types::PyType>,
+        resp: &Bound<'_, PyDict>,
+    ) -> PyResult<Self> {
+        let field = |name: &str| resp.get_item(name);
+        let required = |name: &str| -> PyResult<Bound<'_, PyAny>> {
+            field(name)?.ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.to_owned()))
+        };
+        Ok(PyPubAck {
+            stream: required("stream")?.extract()?,
+            seq: required("seq")?.extract()?,
+            domain: field("domain")?.map(|v| v.extract()).transpose()?,
+            duplicate: field("duplicate")?.map(|v| v.extract()).transpose()?,
+        })
+    }
+
+    /// The fields the server sent, as nats-py's `as_dict` gives them (unset ones left out).
+    fn as_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        dict.set_item("stream", &self.stream)?;
+        dict.set_item("seq", self.seq)?;
+        if let Some(domain) = &self.domain {
+            dict.set_item("domain", domain)?;
+        }
+        if let Some(duplicate) = self.duplicate {
+            dict.set_item("duplicate", duplicate)?;
+        }
+        Ok(dict)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let repr = |value: &Bound<'_, PyAny>| -> PyResult<String> { Ok(value.repr()?.to_string()) };
+        Ok(format!(
+            "PubAck(stream={}, seq={}, domain={}, duplicate={})",
+            repr(&self.stream.as_str().into_pyobject(py)?.into_any())?,
+            self.seq,
+            repr(&self.domain.as_deref().into_pyobject(py)?)?,
+            repr(&self.duplicate.into_pyobject(py)?)?,
+        ))
+    }
+}
+
+impl ToPy for PyPubAck {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(py, self)?.into_any())
+    }
+}
+
+/// The `PubAck` in a publish's reply, or the API error it carries.
+fn pub_ack(payload: &[u8]) -> Result<PyPubAck, Error> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        error: Option<ApiError>,
+        stream: Option<String>,
+        seq: Option<u64>,
+        domain: Option<String>,
+        duplicate: Option<bool>,
+    }
+    let invalid = || Error::new(Kind::Other, "invalid JetStream publish answer");
+    let answer: Answer = serde_json::from_slice(payload).map_err(|_| invalid())?;
+    if let Some(err) = answer.error {
+        return Err(Error::api(err));
+    }
+    let (Some(stream), Some(seq)) = (answer.stream, answer.seq) else {
+        return Err(invalid());
+    };
+    Ok(PyPubAck {
+        stream,
+        seq,
+        domain: answer.domain,
+        duplicate: answer.duplicate,
+    })
+}
+
+/// The acks in flight of a context's pipelined publishes: one permit each, so the
+/// semaphore alone says how many are pending.
+struct InFlight {
+    permits: Arc<Semaphore>,
+    max: usize,
+    /// Woken when the last pending ack arrives.
+    idle: Notify,
+}
+
+impl InFlight {
+    fn pending(&self) -> usize {
+        self.max - self.permits.available_permits()
+    }
+}
+
+/// One pipelined publish's place among the acks in flight, given back when its ack
+/// arrives, fails, or is given up.
+struct Slot {
+    permit: Option<OwnedSemaphorePermit>,
+    in_flight: Arc<InFlight>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        if self.in_flight.pending() == 0 {
+            self.in_flight.idle.notify_waiters();
+        }
+    }
+}
+
+/// The Rust half of `natsrs.js.JetStreamContext`: its publishes.
+#[pyclass(name = "_JetStream", module = "natsrs._natsrs", frozen)]
+pub(crate) struct PyJetStream {
+    inner: Arc<ClientInner>,
+    /// For a publish given no `timeout`.
+    timeout: Duration,
+    in_flight: Arc<InFlight>,
+}
+
+/// A JetStream publish, checked and ready to send.
+struct Outgoing {
+    subject: String,
+    payload: Payload,
+    headers: Option<PyHeaderMap>,
+    timeout: Duration,
+}
+
+impl PyJetStream {
+    pub(crate) fn new(
+        inner: Arc<ClientInner>,
+        timeout: &Bound<'_, PyAny>,
+        max_pending: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let max = extract_capacity(max_pending, "publish_async_max_pending")?;
+        Ok(PyJetStream {
+            inner,
+            timeout: extract_duration(timeout, "timeout", false)?,
+            in_flight: Arc::new(InFlight {
+                permits: Arc::new(Semaphore::new(max)),
+                max,
+                idle: Notify::new(),
+            }),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outgoing(
+        &self,
+        subject: String,
+        payload: Payload,
+        timeout: Option<&Bound<'_, PyAny>>,
+        stream: Option<String>,
+        headers: Option<&Bound<'_, PyAny>>,
+        msg_ttl: Option<&Bound<'_, PyAny>>,
+        msg_id: Option<String>,
+        expected_last_sequence: Option<u64>,
+        expected_last_subject_sequence: Option<u64>,
+        expected_last_msg_id: Option<String>,
+    ) -> PyResult<Result<Outgoing, Error>> {
+        let mut map = match headers.filter(|h| !h.is_none()) {
+            Some(h) => Some(PyHeaderMap::from_py(h)?),
+            None => None,
+        };
+        let timeout = match timeout.filter(|t| !t.is_none()) {
+            Some(t) => extract_duration(t, "timeout", false)?,
+            None => self.timeout,
+        };
+        let ttl = match msg_ttl.filter(|t| !t.is_none()) {
+            Some(t) => Some(ttl_header(extract_duration(t, "msg_ttl", false)?)),
+            None => None,
+        };
+        let checked = (|| {
+            self.inner.life.check_open()?;
+            subject::check(&subject)?;
+            let extra = [
+                ("Nats-Expected-Stream", stream),
+                ("Nats-TTL", ttl),
+                ("Nats-Msg-Id", msg_id),
+                (
+                    "Nats-Expected-Last-Sequence",
+                    expected_last_sequence.map(|s| s.to_string()),
+                ),
+                (
+                    "Nats-Expected-Last-Subject-Sequence",
+                    expected_last_subject_sequence.map(|s| s.to_string()),
+                ),
+                ("Nats-Expected-Last-Msg-Id", expected_last_msg_id),
+            ];
+            for (name, value) in extra {
+                if let Some(value) = value {
+                    map.get_or_insert_with(PyHeaderMap::default)
+                        .push(name.to_owned(), value)?;
+                }
+            }
+            Ok(())
+        })();
+        Ok(checked.map(|()| Outgoing {
+            subject,
+            payload,
+            headers: map,
+            timeout,
+        }))
+    }
+
+    /// The round trip of `outgoing`, ending in its `PubAck`.
+    fn send(
+        &self,
+        outgoing: Outgoing,
+    ) -> impl std::future::Future<Output = Result<PyPubAck, Error>> + Send + 'static {
+        let sent = outgoing.payload.0.len();
+        let mut request = async_nats::Request::new()
+            .payload(outgoing.payload.0)
+            .timeout(Some(outgoing.timeout));
+        if let Some(headers) = &outgoing.headers {
+            request = request.headers(headers.to_engine());
+        }
+        let subject = outgoing.subject;
+        let reply = self.inner.send_request(subject.clone(), request, sent);
+        async move {
+            let msg = reply.await.map_err(|err| match err.kind {
+                Kind::NoResponders => Error::new(
+                    Kind::NoStreamResponse,
+                    format!("no stream takes messages on {subject:?}"),
+                ),
+                _ => err,
+            })?;
+            pub_ack(&msg.payload)
+        }
+    }
+}
+
+/// The `Nats-TTL` value: whole seconds as the server's plain number, else a duration.
+fn ttl_header(ttl: Duration) -> String {
+    if ttl.subsec_nanos() == 0 {
+        ttl.as_secs().to_string()
+    } else {
+        format!("{}ms", ttl.as_millis().max(1))
+    }
+}
+
+/// A pipelined publish that had to wait for room: it is sent once it has a slot, and
+/// its ack awaitable is made on the loop thread.
+struct Queued(std::pin::Pin<Box<dyn std::future::Future<Output = Result<PyPubAck, Error>> + Send>>);
+
+impl ToPy for Queued {
+    fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        runtime::spawn(py, self.0)
+    }
+}
+
+#[pymethods]
+impl PyJetStream {
+    /// Publish and wait for the stream's ack.
+    #[pyo3(signature = (subject, payload = Payload::default(), timeout = None, stream = None, headers = None, msg_ttl = None, *, msg_id = None, expected_last_sequence = None, expected_last_subject_sequence = None, expected_last_msg_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &self,
+        py: Python<'_>,
+        subject: String,
+        payload: Payload,
+        timeout: Option<&Bound<'_, PyAny>>,
+        stream: Option<String>,
+        headers: Option<&Bound<'_, PyAny>>,
+        msg_ttl: Option<&Bound<'_, PyAny>>,
+        msg_id: Option<String>,
+        expected_last_sequence: Option<u64>,
+        expected_last_subject_sequence: Option<u64>,
+        expected_last_msg_id: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let outgoing = match self.outgoing(
+            subject,
+            payload,
+            timeout,
+            stream,
+            headers,
+            msg_ttl,
+            msg_id,
+            expected_last_sequence,
+            expected_last_subject_sequence,
+            expected_last_msg_id,
+        )? {
+            Ok(outgoing) => outgoing,
+            Err(err) => return runtime::fail(py, err),
+        };
+        let ack = self.send(outgoing);
+        runtime::resolve_guarded(py, ack, &self.inner.life.lifeline)
+    }
+
+    /// Publish without waiting for the ack: resolves (at once while fewer than
+    /// `max_pending` acks are in flight, else when one arrives, or
+    /// `TooManyStalledMsgsError` after `wait_stall`) to an awaitable of the `PubAck`.
+    #[pyo3(signature = (subject, payload = Payload::default(), wait_stall = None, stream = None, headers = None, msg_ttl = None, *, msg_id = None, expected_last_sequence = None, expected_last_subject_sequence = None, expected_last_msg_id = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn publish_async(
+        &self,
+        py: Python<'_>,
+        subject: String,
+        payload: Payload,
+        wait_stall: Option<&Bound<'_, PyAny>>,
+        stream: Option<String>,
+        headers: Option<&Bound<'_, PyAny>>,
+        msg_ttl: Option<&Bound<'_, PyAny>>,
+        msg_id: Option<String>,
+        expected_last_sequence: Option<u64>,
+        expected_last_subject_sequence: Option<u64>,
+        expected_last_msg_id: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let wait_stall = match wait_stall.filter(|t| !t.is_none()) {
+            Some(t) => Some(extract_duration(t, "wait_stall", true)?),
+            None => None,
+        };
+        let outgoing = match self.outgoing(
+            subject,
+            payload,
+            None,
+            stream,
+            headers,
+            msg_ttl,
+            msg_id,
+            expected_last_sequence,
+            expected_last_subject_sequence,
+            expected_last_msg_id,
+        )? {
+            Ok(outgoing) => outgoing,
+            Err(err) => return runtime::fail(py, err),
+        };
+        let slot = |permit| Slot {
+            permit: Some(permit),
+            in_flight: self.in_flight.clone(),
+        };
+        let ack_after = |slot: Slot, outgoing: Outgoing| {
+            let ack = self.send(outgoing);
+            let lifeline = self.inner.life.lifeline.clone();
+            async move {
+                let _slot = slot;
+                tokio::select! {
+                    biased;
+                    result = ack => result,
+                    () = lifeline.cancelled() => Err(Error::closed()),
+                }
+            }
+        };
+        if let Ok(permit) = self.in_flight.permits.clone().try_acquire_owned() {
+            let ack = runtime::spawn(py, ack_after(slot(permit), outgoing))?;
+            return runtime::ready(py, ack);
+        }
+        let stalled = || {
+            Error::new(
+                Kind::TooManyStalledMsgs,
+                "too many acks in flight for publish_async",
+            )
+        };
+        if wait_stall == Some(Duration::ZERO) {
+            return runtime::fail(py, stalled());
+        }
+        let permits = self.in_flight.permits.clone();
+        let in_flight = self.in_flight.clone();
+        let ack = self.send(outgoing);
+        let lifeline = self.inner.life.lifeline.clone();
+        let wait = async move {
+            let acquire = permits.acquire_owned();
+            let permit = match wait_stall {
+                Some(limit) => tokio::time::timeout(limit, acquire)
+                    .await
+                    .map_err(|_| stalled())?,
+                None => acquire.await,
+            }
+            .map_err(|_| Error::closed())?;
+            let slot = Slot {
+                permit: Some(permit),
+                in_flight,
+            };
+            let ack = async move {
+                let _slot = slot;
+                tokio::select! {
+                    biased;
+                    result = ack => result,
+                    () = lifeline.cancelled() => Err(Error::closed()),
+                }
+            };
+            Ok(Queued(Box::pin(ack)))
+        };
+        runtime::resolve_guarded(py, wait, &self.inner.life.lifeline)
+    }
+
+    /// How many pipelined publishes wait for their ack.
+    fn pending(&self) -> usize {
+        self.in_flight.pending()
+    }
+
+    /// Resolves once no pipelined publish waits for its ack.
+    fn completed(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let in_flight = self.in_flight.clone();
+        let idle = async move {
+            loop {
+                let woken = in_flight.idle.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                if in_flight.pending() == 0 {
+                    return Ok(());
+                }
+                woken.await;
+            }
+        };
+        runtime::resolve_guarded(py, idle, &self.inner.life.lifeline)
+    }
+}
