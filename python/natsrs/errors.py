@@ -265,7 +265,7 @@ class JetStreamError(Error):
         self.description = description
 
     def __str__(self) -> str:
-        return f"nats: JetStream.{type(self).__name__} {self.description or ''}"
+        return f"nats: JetStream.{_nats_py_name(self)} {self.description or ''}"
 
 
 class JetStreamAPIError(JetStreamError):
@@ -342,9 +342,20 @@ class JetStreamAPIError(JetStreamError):
 
     def __str__(self) -> str:
         return (
-            f"nats: {type(self).__name__}: code={self.code} err_code={self.err_code} "
+            f"nats: {_nats_py_name(self)}: code={self.code} err_code={self.err_code} "
             f"description='{self.description}'"
         )
+
+
+def _nats_py_name(err: JetStreamError) -> str:
+    """The class name ``str()`` shows: nats-py's for the two base classes, whose natsrs
+    names differ (``natsrs.js.errors`` has them as ``Error`` and ``APIError``)."""
+    cls = type(err)
+    if cls is JetStreamError:
+        return "Error"
+    if cls is JetStreamAPIError:
+        return "APIError"
+    return cls.__name__
 
 
 class NotJSMessageError(JetStreamError):
