@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
@@ -61,6 +62,15 @@ __all__ = [
     "runtime_started",
     "set_worker_threads",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``natsrs.js`` (JetStream) loads on first use, so that ``nats.js.api.StreamConfig``
+    # works after ``import natsrs as nats`` as after ``import nats``, and a client that
+    # never uses JetStream never loads it.
+    if name == "js":
+        return importlib.import_module("natsrs.js")
+    raise AttributeError(f"module 'natsrs' has no attribute {name!r}")
 
 
 def connect(

@@ -6,12 +6,24 @@ It is defined in Python rather than with ``create_exception!`` because several c
 inherit from builtins as well (``TimeoutError`` is the builtin ``TimeoutError`` and
 ``asyncio.TimeoutError`` on every supported Python; input errors are ``ValueError``),
 and the extension raises these exact classes.
+
+JetStream's errors hang off the same tree::
+
+    Error
+    └── JetStreamError                  nats-py's nats.js.errors.Error
+        ├── JetStreamAPIError           nats-py's APIError: the server's JSON error
+        │   └── (natsrs.js.errors)      ServiceUnavailableError, ServerError,
+        │                               NotFoundError, BadRequestError, KV and Object
+        │                               Store errors
+        ├── MsgAlreadyAckdError
+        └── NotJSMessageError
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import Any, NoReturn
 
 __all__ = [
     "AuthorizationError",
@@ -229,3 +241,138 @@ InvalidUserCredentialsError = InvalidCredentialsError
 SecureConnRequiredError = TlsError
 SecureConnWantedError = TlsError
 SecureConnFailedError = TlsError
+
+
+# -- JetStream ----------------------------------------------------------------------------
+
+__all__ += [
+    "JetStreamAPIError",
+    "JetStreamError",
+    "MsgAlreadyAckdError",
+    "NotJSMessageError",
+]
+
+
+class JetStreamError(Error):
+    """Base class of every JetStream error (nats-py's ``nats.js.errors.Error``).
+
+    ``description`` is the detail, when there is one; ``str()`` reads as nats-py's
+    ``nats: JetStream.<ClassName> <description>``.
+    """
+
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(*(() if description is None else (description,)))
+        self.description = description
+
+    def __str__(self) -> str:
+        return f"nats: JetStream.{_nats_py_name(self)} {self.description or ''}"
+
+
+class JetStreamAPIError(JetStreamError):
+    """The JetStream API answered with an error (nats-py's ``nats.js.errors.APIError``).
+
+    ``code`` is the HTTP-like status (404, 400, 503, ...), ``err_code`` the server's
+    JetStream error code (10059 is "stream not found"): branch on those, never on
+    ``description``. ``from_error`` raises the subclass ``natsrs.js.errors`` has for
+    the code.
+    """
+
+    def __init__(
+        self,
+        code: int | None = None,
+        description: str | None = None,
+        err_code: int | None = None,
+        stream: str | None = None,
+        seq: int | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.code = code
+        self.err_code = err_code
+        self.stream = stream
+        self.seq = seq
+
+    @classmethod
+    def from_error(cls, err: dict[str, Any]) -> NoReturn:
+        """Raise the error an API response's ``"error"`` object describes.
+
+        As nats-py, the class follows ``code``: 503 ``ServiceUnavailableError``, 500
+        ``ServerError``, 404 ``NotFoundError``, 400 ``BadRequestError``, any other
+        ``APIError`` (all from ``natsrs.js.errors``). Fields a newer server adds are
+        ignored.
+        """
+        # Imported here: natsrs.js.errors defines the subclasses on top of this module.
+        from natsrs.js import errors as js_errors
+
+        by_code: dict[object, type[JetStreamAPIError]] = {
+            503: js_errors.ServiceUnavailableError,
+            500: js_errors.ServerError,
+            404: js_errors.NotFoundError,
+            400: js_errors.BadRequestError,
+        }
+        code = err.get("code")
+        raise by_code.get(code, JetStreamAPIError)(
+            code=code,
+            description=err.get("description"),
+            err_code=err.get("err_code"),
+            stream=err.get("stream"),
+            seq=err.get("seq"),
+        )
+
+    @classmethod
+    def from_msg(cls, msg: Any) -> NoReturn:
+        """Raise the error a status reply (headers, no JSON body) stands for.
+
+        As nats-py: 503 ``ServiceUnavailableError``, any other status an ``APIError``
+        with that ``code`` and the ``Description`` header.
+        """
+        from natsrs.js import errors as js_errors
+
+        headers = msg.headers
+        status = getattr(msg, "status", None)
+        if status is None and headers:
+            status = headers.get("Status")
+        if status is None:
+            raise JetStreamAPIError()
+        if int(status) == 503:
+            raise js_errors.ServiceUnavailableError()
+        description = getattr(msg, "description", None)
+        if description is None and headers:
+            description = headers.get("Description")
+        raise JetStreamAPIError(code=int(status), description=description)
+
+    def __str__(self) -> str:
+        return (
+            f"nats: {_nats_py_name(self)}: code={self.code} err_code={self.err_code} "
+            f"description='{self.description}'"
+        )
+
+
+def _nats_py_name(err: JetStreamError) -> str:
+    """The class name ``str()`` shows: nats-py's for the two base classes, whose natsrs
+    names differ (``natsrs.js.errors`` has them as ``Error`` and ``APIError``)."""
+    cls = type(err)
+    if cls is JetStreamError:
+        return "Error"
+    if cls is JetStreamAPIError:
+        return "APIError"
+    return cls.__name__
+
+
+class NotJSMessageError(JetStreamError):
+    """A JetStream-only operation (ack, metadata) on a message that did not come from a
+    stream. nats-py defines it in ``nats.errors``, as here."""
+
+    def __str__(self) -> str:
+        return "nats: not a JetStream message"
+
+
+class MsgAlreadyAckdError(JetStreamError):
+    """A JetStream message was acknowledged (ack, nak, term) a second time; ``_msg`` is
+    the message, as in nats-py."""
+
+    def __init__(self, msg: object = None) -> None:
+        super().__init__()
+        self._msg = msg
+
+    def __str__(self) -> str:
+        return f"nats: message was already acknowledged: {self._msg}"

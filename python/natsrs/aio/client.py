@@ -21,7 +21,7 @@ import urllib.parse
 from collections import UserString
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from natsrs import errors
 from natsrs._info import ServerVersion, parse_url
@@ -35,6 +35,9 @@ from natsrs.aio.subscription import (
     DEFAULT_PENDING_MSGS_LIMIT,
     report,
 )
+
+if TYPE_CHECKING:
+    from natsrs.js.manager import JetStreamManager
 
 Msg = Message
 Subscription = Subscriber
@@ -201,6 +204,14 @@ class Client:
         return "_INBOX." + "".join(secrets.choice(_NUID_ALPHABET) for _ in range(22))
 
     # -- the rest ---------------------------------------------------------------------------
+
+    def jsm(self, **opts: Any) -> JetStreamManager:
+        """JetStream's management API over this client (nats-py's ``nc.jsm()``); ``opts``
+        are ``JetStreamManager``'s (``prefix``, ``timeout``)."""
+        # Imported on use: plain NATS clients never load the JetStream modules.
+        from natsrs.js.manager import JetStreamManager
+
+        return JetStreamManager(self, **opts)
 
     def _live(self) -> NativeClient:
         native = self._native
