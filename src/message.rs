@@ -76,7 +76,7 @@ impl PyMessage {
         if kind.settles() && self.acked.swap(true, Ordering::AcqRel) {
             return Err(Error::new(
                 Kind::MsgAlreadyAcked,
-                format!("message was already acknowledged: {}", self.__repr__()),
+                self.__repr__(),
             ));
         }
         Ok((reply.as_str(), client))
@@ -289,7 +289,7 @@ impl PyMessage {
         format!(
             "<natsrs.Message subject={:?} reply={:?} payload={:?}{} ({} bytes){}>",
             self.msg.subject.as_str(),
-            self.msg.reply.as_ref().map(|r| r.as_str()),
+            self.msg.reply.as_ref().map_or("", |r| r.as_str()),
             shown,
             more,
             payload.len(),

@@ -37,6 +37,7 @@ from natsrs.aio.subscription import (
 )
 
 if TYPE_CHECKING:
+    from natsrs.js.client import JetStreamContext
     from natsrs.js.manager import JetStreamManager
 
 Msg = Message
@@ -212,6 +213,14 @@ class Client:
         from natsrs.js.manager import JetStreamManager
 
         return JetStreamManager(self, **opts)
+
+    def jetstream(self, **opts: Any) -> JetStreamContext:
+        """A JetStream context on this client (nats-py's ``nc.jetstream()``); ``opts``
+        are ``JetStreamContext``'s (``prefix``, ``domain``, ``timeout``,
+        ``publish_async_max_pending``)."""
+        from natsrs.js.client import JetStreamContext
+
+        return JetStreamContext(self, **opts)
 
     def _live(self) -> NativeClient:
         native = self._native

@@ -22,6 +22,8 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
+from natsrs import _natsrs
+
 __all__ = [
     "DEFAULT_PREFIX",
     "INBOX_PREFIX",
@@ -396,35 +398,10 @@ class Base:
 # -- publishing ------------------------------------------------------------------------------
 
 
-@dataclass
-class PubAck(Base):
-    """The stream's acknowledgement of a published message."""
-
-    stream: str
-    seq: int
-    domain: str | None = None
-    duplicate: bool | None = None
-    batch_id: str | None = None
-    batch_size: int | None = None
-    # A counter stream's new value, the server's decimal string (int() it).
-    val: str | None = None
-
-    @classmethod
-    def _read(cls, resp: dict[str, Any]) -> None:
-        # An atomic batch's acknowledgement says "batch" and "count".
-        if "batch" in resp and "batch_id" not in resp:
-            resp["batch_id"] = resp.pop("batch")
-        if "count" in resp and "batch_size" not in resp:
-            resp["batch_size"] = resp.pop("count")
-        super()._read(resp)
-
-    def as_dict(self) -> dict[str, object]:
-        result = super().as_dict()
-        if "batch_id" in result:
-            result["batch"] = result.pop("batch_id")
-        if "batch_size" in result:
-            result["count"] = result.pop("batch_size")
-        return result
+# The stream's acknowledgement of a published message: the extension's class, made from the
+# server's answer without a Python step (fields stream, seq, domain, duplicate, batch_id,
+# batch_size, val; from_response, as_dict and evolve as the data classes here).
+PubAck = _natsrs.PubAck
 
 
 # -- streams ---------------------------------------------------------------------------------
