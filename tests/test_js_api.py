@@ -602,3 +602,43 @@ def test_import_natsrs_loads_jetstream_only_when_used() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["StreamConfig", "NotFoundError"]
+
+
+def test_request_bodies_are_nats_py_s() -> None:
+    theirs = pytest.importorskip("nats.js.api")
+    start = datetime.datetime(2024, 1, 2, 3, 4, 5, 250000, tzinfo=UTC)
+    stream = {
+        "name": "S",
+        "subjects": ["a.>"],
+        "max_age": 1.5,
+        "duplicate_window": 2,
+        "max_msgs": 10,
+        "allow_direct": True,
+        "metadata": {"k": "v"},
+        "subject_delete_marker_ttl": 4,
+    }
+    consumer = {
+        "durable_name": "d",
+        "ack_wait": 2.5,
+        "backoff": [1, 2],
+        "opt_start_time": start,
+        "filter_subjects": ["a.x"],
+        "max_deliver": 4,
+    }
+    pairs = [
+        (api.StreamConfig(**stream), theirs.StreamConfig(**stream)),
+        (api.StreamConfig(name="S"), theirs.StreamConfig(name="S")),
+        (api.ConsumerConfig(**consumer), theirs.ConsumerConfig(**consumer)),
+        (api.ConsumerConfig(), theirs.ConsumerConfig()),
+        (api.KeyValueConfig(bucket="b", ttl=5), theirs.KeyValueConfig(bucket="b", ttl=5)),
+        (api.ObjectStoreConfig(bucket="o"), theirs.ObjectStoreConfig(bucket="o")),
+    ]
+    for ours, their in pairs:
+        assert json.dumps(ours.as_dict(), sort_keys=True) == json.dumps(
+            their.as_dict(), sort_keys=True
+        ), type(ours).__name__
+    # And a server's answer reads to the same request body.
+    resp = _stream_config_response()
+    ours_read = api.StreamConfig.from_response(copy.deepcopy(resp)).as_dict()
+    their_read = theirs.StreamConfig.from_response(copy.deepcopy(resp)).as_dict()
+    assert json.dumps(ours_read, sort_keys=True) == json.dumps(their_read, sort_keys=True)

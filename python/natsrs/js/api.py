@@ -785,10 +785,10 @@ class ConsumerInfo(Base):
     num_pending: int | None = None
     cluster: ClusterInfo | None = None
     push_bound: bool | None = None
-    # Paused, and for how much longer (nats-server 2.11+). The server sends
-    # pause_remaining in nanoseconds; it is kept as received, as nats-py does.
+    # Paused, and for how much longer (nats-server 2.11+): pause_remaining is the
+    # server's nanoseconds, kept as received as nats-py does (which annotates it str).
     paused: bool | None = None
-    pause_remaining: str | None = None
+    pause_remaining: int | None = None
 
 
 @dataclass
@@ -798,7 +798,7 @@ class ConsumerPause(Base):
     paused: bool
     pause_until: str | None = None
     # Nanoseconds, as received (see ConsumerInfo).
-    pause_remaining: str | None = None
+    pause_remaining: int | None = None
 
 
 @dataclass

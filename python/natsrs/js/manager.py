@@ -485,7 +485,10 @@ class JetStreamManager:
                 status = headers.get("Status")
             if status is not None:
                 if int(status) == 404:
-                    raise NotFoundError()
+                    description = getattr(msg, "description", None)
+                    if description is None and headers:
+                        description = headers.get("Description")
+                    raise NotFoundError(code=404, description=description)
                 APIError.from_msg(msg)
         if headers is None:
             raise APIError(description="direct get reply without headers")
