@@ -43,7 +43,7 @@ def python_summary(path: Path) -> str:
 
 
 def rows() -> list[tuple[str, str]]:
-    found = [(p, rust_summary(p)) for p in sorted((ROOT / "src").glob("*.rs"))]
+    found = [(p, rust_summary(p)) for p in sorted((ROOT / "src").rglob("*.rs"))]
     package = ROOT / "python" / "natsrs"
     found += [(p, python_summary(p)) for p in sorted(package.rglob("*.py"))]
     return [(str(p.relative_to(ROOT)), text) for p, text in found]

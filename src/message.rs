@@ -74,10 +74,7 @@ impl PyMessage {
             ));
         }
         if kind.settles() && self.acked.swap(true, Ordering::AcqRel) {
-            return Err(Error::new(
-                Kind::MsgAlreadyAcked,
-                self.__repr__(),
-            ));
+            return Err(Error::new(Kind::MsgAlreadyAcked, self.__repr__()));
         }
         Ok((reply.as_str(), client))
     }

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import datetime
 import enum
+import inspect
 import json
 import os
 import subprocess
@@ -56,7 +57,15 @@ def test_api_has_every_public_name_field_and_default_of_nats_py() -> None:
             assert issubclass(ours, str), name
         elif dataclasses.is_dataclass(their) and dataclasses.fields(their):
             their_fields = [(f.name, f.default) for f in dataclasses.fields(their)]
-            our_fields = [(f.name, f.default) for f in dataclasses.fields(ours)]
+            if dataclasses.is_dataclass(ours):
+                our_fields = [(f.name, f.default) for f in dataclasses.fields(ours)]
+            else:
+                # An extension class (PubAck): its constructor's parameters.
+                parameters = inspect.signature(ours).parameters.values()
+                our_fields = [
+                    (p.name, dataclasses.MISSING if p.default is p.empty else p.default)
+                    for p in parameters
+                ]
             assert our_fields == their_fields, name
 
 

@@ -35,12 +35,8 @@ UTC = datetime.timezone.utc
 
 @pytest.fixture
 def jsm(js_nc: Any) -> JetStreamManager:
-    """``nc.jsm()``; on the native client until its ``jsm()`` exists, the manager over it
-    (``test_jsm_comes_from_both_clients`` holds that method to account)."""
-    if isinstance(js_nc, natsrs.NATS) or hasattr(js_nc, "jsm"):
-        manager = js_nc.jsm()
-    else:
-        manager = JetStreamManager(js_nc)
+    """``nc.jsm()`` of either client."""
+    manager = js_nc.jsm()
     assert isinstance(manager, JetStreamManager)
     return manager
 
@@ -65,8 +61,6 @@ async def _monitor(js_server: NatsServer) -> tuple[natsrs.Client, natsrs.Subscri
 
 
 async def test_jsm_comes_from_both_clients(js_nc: Any) -> None:
-    if not hasattr(js_nc, "jsm"):
-        pytest.xfail("natsrs.Client.jsm() is the Rust client's to add")
     manager = js_nc.jsm(prefix="$JS.hub.API", timeout=1.5)
     assert isinstance(manager, JetStreamManager)
     assert (manager._prefix, manager._timeout) == ("$JS.hub.API", 1.5)

@@ -30,6 +30,9 @@ from typing_extensions import Self, TypeAlias
 
 from natsrs._headers import Headers
 from natsrs._info import ServerVersion
+from natsrs.aio.msg import Metadata
+from natsrs.js.client import JetStreamContext
+from natsrs.js.manager import JetStreamManager
 
 _T = TypeVar("_T")
 _Op: TypeAlias = Coroutine[Any, Any, _T]
@@ -60,12 +63,14 @@ __all__ = [
     "EventStream",
     "HeaderMap",
     "Message",
+    "PubAck",
     "ReconnectToServer",
     "Server",
     "ServerInfo",
     "Statistics",
     "Subscriber",
     "TlsConfig",
+    "_JetStream",
     "__version__",
     "_imported_names",
     "_nkeys_create",
@@ -532,6 +537,109 @@ class Message:
         Raises:
             natsrs.errors.NoReplySubjectError: the message has no reply subject.
         """
+    def ack(self) -> _Op[None]:
+        """JetStream: acknowledge the message (it is not delivered again).
+
+        Raises:
+            natsrs.js.errors.NotJSMessageError: the message has no reply subject.
+            natsrs.js.errors.MsgAlreadyAckdError: it was already acked, nacked or terminated.
+        """
+    def ack_sync(self, timeout: _Duration | None = 1.0) -> _Op[Message]:
+        """JetStream: acknowledge and wait for the server's confirmation (its reply)."""
+    def double_ack(self, timeout: _Duration | None = 5.0) -> _Op[None]:
+        """JetStream: acknowledge and wait for the server's confirmation."""
+    def nak(self, delay: _Duration | None = None) -> _Op[None]:
+        """JetStream: deliver the message again, after ``delay`` if given."""
+    def in_progress(self) -> _Op[None]:
+        """JetStream: still working on it (restarts the ack wait); may repeat."""
+    def term(self, reason: str | None = None) -> _Op[None]:
+        """JetStream: never deliver the message again."""
+    @property
+    def is_acked(self) -> bool:
+        """JetStream: an ack, nak or term was sent."""
+    @property
+    def _ackd(self) -> bool: ...
+    @property
+    def metadata(self) -> Metadata:
+        """JetStream: stream, consumer, sequences, delivered count, pending and timestamp
+        from the reply subject.
+
+        Raises:
+            natsrs.js.errors.NotJSMessageError: the reply is not a JetStream ack subject.
+        """
+
+@final
+class PubAck:
+    """The stream's acknowledgement of a published message (``nats.js.api.PubAck``)."""
+
+    def __new__(
+        cls,
+        stream: str,
+        seq: int,
+        domain: str | None = None,
+        duplicate: bool | None = None,
+        batch_id: str | None = None,
+        batch_size: int | None = None,
+        val: str | None = None,
+    ) -> Self: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def sequence(self) -> int:
+        """``seq`` under async-nats's name."""
+    @property
+    def domain(self) -> str | None: ...
+    @property
+    def duplicate(self) -> bool | None: ...
+    @property
+    def batch_id(self) -> str | None: ...
+    @property
+    def batch_size(self) -> int | None: ...
+    @property
+    def val(self) -> str | None: ...
+    @classmethod
+    def from_response(cls, resp: dict[str, Any]) -> PubAck: ...
+    def evolve(self, **params: Any) -> PubAck: ...
+    def as_dict(self) -> dict[str, object]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class _JetStream:
+    """The extension's half of a ``JetStreamContext``: its publishes."""
+
+    def publish(
+        self,
+        subject: str,
+        payload: _Payload = b"",
+        timeout: _Duration | None = None,
+        stream: str | None = None,
+        headers: _HeadersLike | None = None,
+        msg_ttl: _Duration | None = None,
+        *,
+        msg_id: str | None = None,
+        expected_last_sequence: int | None = None,
+        expected_last_subject_sequence: int | None = None,
+        expected_last_msg_id: str | None = None,
+    ) -> _Op[PubAck]: ...
+    def publish_async(
+        self,
+        subject: str,
+        payload: _Payload = b"",
+        wait_stall: _Duration | None = None,
+        stream: str | None = None,
+        headers: _HeadersLike | None = None,
+        msg_ttl: _Duration | None = None,
+        *,
+        msg_id: str | None = None,
+        expected_last_sequence: int | None = None,
+        expected_last_subject_sequence: int | None = None,
+        expected_last_msg_id: str | None = None,
+    ) -> _Op[_Op[PubAck]]: ...
+    def pending(self) -> int: ...
+    def completed(self) -> _Op[None]: ...
 
 @final
 class Subscriber:
@@ -708,6 +816,11 @@ class Client:
     @_error_callback.setter
     def _error_callback(self, callback: Callable[[Exception], Awaitable[None]] | None) -> None: ...
     def new_inbox(self) -> str: ...
+    def jetstream(self, **options: Any) -> JetStreamContext:
+        """A JetStream context: ``natsrs.js.JetStreamContext(self, **options)``."""
+    def jsm(self, **options: Any) -> JetStreamManager:
+        """JetStream's management calls: ``natsrs.js.JetStreamManager(self, **options)``."""
+    def _jetstream_core(self, timeout: _Duration, max_pending: int) -> _JetStream: ...
     def statistics(self) -> Statistics: ...
     def is_server_compatible(self, major: int, minor: int, patch: int) -> bool: ...
     @property

@@ -389,6 +389,9 @@ impl ToPy for Queued {
 #[pymethods]
 impl PyJetStream {
     /// Publish and wait for the stream's ack.
+    #[pyo3(
+        text_signature = "($self, subject, payload=b'', timeout=None, stream=None, headers=None, msg_ttl=None, *, msg_id=None, expected_last_sequence=None, expected_last_subject_sequence=None, expected_last_msg_id=None)"
+    )]
     #[pyo3(signature = (subject, payload = Payload::default(), timeout = None, stream = None, headers = None, msg_ttl = None, *, msg_id = None, expected_last_sequence = None, expected_last_subject_sequence = None, expected_last_msg_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn publish(
@@ -427,6 +430,9 @@ impl PyJetStream {
     /// Publish without waiting for the ack: resolves (at once while fewer than
     /// `max_pending` acks are in flight, else when one arrives, or
     /// `TooManyStalledMsgsError` after `wait_stall`) to an awaitable of the `PubAck`.
+    #[pyo3(
+        text_signature = "($self, subject, payload=b'', wait_stall=None, stream=None, headers=None, msg_ttl=None, *, msg_id=None, expected_last_sequence=None, expected_last_subject_sequence=None, expected_last_msg_id=None)"
+    )]
     #[pyo3(signature = (subject, payload = Payload::default(), wait_stall = None, stream = None, headers = None, msg_ttl = None, *, msg_id = None, expected_last_sequence = None, expected_last_subject_sequence = None, expected_last_msg_id = None))]
     #[allow(clippy::too_many_arguments)]
     fn publish_async(

@@ -69,7 +69,8 @@ class JetStreamContext(JetStreamManager):
         if domain is not None:
             prefix = f"$JS.{domain}.API"
         super().__init__(conn, prefix=prefix, timeout=timeout)
-        self._core = _native(conn)._jetstream_core(timeout, publish_async_max_pending)
+        self._native = _native(conn)
+        self._core = self._native._jetstream_core(timeout, publish_async_max_pending)
 
     @property
     def _jsm(self) -> JetStreamManager:
@@ -192,7 +193,7 @@ class JetStreamContext(JetStreamManager):
                 config.name = durable
                 config.durable_name = durable
             else:
-                consumer_name = _native(self._nc).new_inbox().rsplit(".", 1)[-1]
+                consumer_name = self._native.new_inbox().rsplit(".", 1)[-1]
                 config.name = consumer_name
             await self._jsm.add_consumer(stream, config=config)
         return await self.pull_subscribe_bind(
@@ -218,7 +219,7 @@ class JetStreamContext(JetStreamManager):
         ``consumer``, in nats-py's order of preference) of ``stream``."""
         if not stream:
             raise ValueError("nats: stream name is required")
-        native = _native(self._nc)
+        native = self._native
         inbox = native.new_inbox()
         if inbox_prefix is not None:
             prefix = inbox_prefix.decode() if isinstance(inbox_prefix, bytes) else inbox_prefix
