@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 from natsrs.js import api, errors
-from natsrs.js.client import JetStreamContext, PullSubscription
+from natsrs.js.client import JetStreamContext
 from natsrs.js.manager import JetStreamManager
+from natsrs.js.pull import PullSubscription
 
 __all__ = ["JetStreamContext", "JetStreamManager", "PullSubscription", "api", "errors"]

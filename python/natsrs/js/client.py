@@ -9,17 +9,20 @@ Stream and consumer management is :class:`natsrs.js.manager.JetStreamManager`'s.
 
 from __future__ import annotations
 
-import json
-import time
+import asyncio
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
 from natsrs import errors as core_errors
 from natsrs._natsrs import Client as NativeClient
-from natsrs._natsrs import Message, PubAck, Subscriber
+from natsrs._natsrs import PubAck
 from natsrs.js import api
-from natsrs.js.errors import APIError, FetchTimeoutError, NotFoundError
+from natsrs.js.errors import Error, NotFoundError
 from natsrs.js.manager import JetStreamManager
+from natsrs.js.pull import PullSubscription
+from natsrs.js.pull import PullSubscription as _Pull
+from natsrs.js.push import Callback, PushSubscription
+from natsrs.js.push import PushSubscription as _Push
 
 if TYPE_CHECKING:
     from natsrs.aio.client import Client as NatsPyClient
@@ -29,12 +32,22 @@ __all__ = ["JetStreamContext"]
 DEFAULT_JS_SUB_PENDING_MSGS_LIMIT = 512 * 1024
 DEFAULT_JS_SUB_PENDING_BYTES_LIMIT = 256 * 1024 * 1024
 
-# Status codes a pull consumer answers with instead of a message.
-_HEARTBEAT = 100
-_NO_MESSAGES = 404
-_REQUEST_TIMEOUT = 408
-_CONFLICT = 409
-_TEMPORARY = frozenset((_NO_MESSAGES, _REQUEST_TIMEOUT, _CONFLICT))
+
+def _check_binding(info: api.ConsumerInfo, queue: str | None) -> None:
+    """nats-py's checks before binding to an existing push consumer."""
+    group = info.config.deliver_group
+    if not group:
+        if queue:
+            raise Error("cannot create a queue subscription for a consumer without a deliver group")
+        if info.push_bound:
+            raise Error("consumer is already bound to a subscription")
+    elif not queue:
+        raise Error(f"cannot create a subscription for a consumer with a deliver group {group}")
+    elif queue != group:
+        raise Error(
+            f"cannot create a queue subscription {queue} for a consumer "
+            f"with a deliver group {group}"
+        )
 
 
 def _native(conn: NativeClient | NatsPyClient) -> NativeClient:
@@ -44,12 +57,11 @@ def _native(conn: NativeClient | NatsPyClient) -> NativeClient:
     return conn._live()
 
 
-def _status_error(msg: Message) -> APIError:
-    """A pull consumer's error status (not one that only ends a fetch) as nats-py raises it."""
-    return APIError.from_error({"code": msg.status, "description": msg.description or ""})
-
-
 class JetStreamContext(JetStreamManager):
+    # nats-py nests the subscription classes: JetStreamContext.PullSubscription.
+    PullSubscription: ClassVar[type[PullSubscription]] = PullSubscription
+    PushSubscription: ClassVar[type[PushSubscription]] = PushSubscription
+
     """JetStream on a connected client: publishing with acks, pull subscriptions, and
     (inherited) stream and consumer management.
 
@@ -159,6 +171,131 @@ class JetStreamContext(JetStreamManager):
         """Resolves once every ``publish_async`` ack has arrived (or failed)."""
         return self._core.completed()
 
+    # -- push consumers ---------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        subject: str,
+        queue: str | None = None,
+        cb: Callback | None = None,
+        durable: str | None = None,
+        stream: str | None = None,
+        config: api.ConsumerConfig | None = None,
+        manual_ack: bool = False,
+        ordered_consumer: bool = False,
+        idle_heartbeat: float | None = None,
+        flow_control: bool = False,
+        pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+        deliver_policy: api.DeliverPolicy | None = None,
+        headers_only: bool | None = None,
+        inactive_threshold: float | None = None,
+    ) -> _Push:
+        """A push subscription on ``subject``: the durable consumer (or the ``queue``'s,
+        whose name is the queue) bound if it exists, else a consumer made for it.
+
+        With ``cb`` each message is passed to it in order and acked after it returns,
+        unless ``manual_ack`` or the consumer does not ack. ``ordered_consumer`` gives
+        every message once, in order, recreating the consumer after a gap or a lost
+        connection. The pending limits are nats-py's and are not applied (the core
+        subscription's capacity bounds the queue).
+        """
+        if stream is None:
+            stream = await self._jsm.find_stream_name_by_subject(subject)
+        if queue:
+            if durable and durable != queue:
+                raise Error(f"cannot create queue subscription '{queue}' to consumer '{durable}'")
+            durable = queue
+        info = None
+        if durable:
+            try:
+                info = await self._jsm.consumer_info(stream, durable)
+            except NotFoundError:
+                info = None
+        if info is not None:
+            config = info.config
+            _check_binding(info, queue)
+            consumer = info.name
+        else:
+            config = api.ConsumerConfig() if config is None else config
+            if not config.durable_name:
+                config.durable_name = durable
+            if not config.deliver_group:
+                config.deliver_group = queue
+            if not config.headers_only:
+                config.headers_only = headers_only
+            if deliver_policy:
+                config.deliver_policy = deliver_policy
+            if inactive_threshold:
+                config.inactive_threshold = inactive_threshold
+            if config.deliver_subject is None:
+                config.deliver_subject = self._native.new_inbox()
+            if not config.filter_subjects:
+                config.filter_subject = subject
+            config.flow_control = flow_control
+            if idle_heartbeat:
+                config.idle_heartbeat = idle_heartbeat
+            else:
+                idle_heartbeat = config.idle_heartbeat or 5
+            if ordered_consumer:
+                # One delivery at a time, never redelivered: what makes gaps detectable.
+                config.flow_control = True
+                config.ack_policy = api.AckPolicy.NONE
+                config.max_deliver = 1
+                config.ack_wait = 22 * 3600
+                config.idle_heartbeat = idle_heartbeat
+                config.num_replicas = 1
+                config.mem_storage = True
+            created = await self._jsm.add_consumer(stream, config=config)
+            consumer = created.name
+        return await self.subscribe_bind(
+            stream=stream,
+            config=config,
+            consumer=consumer,
+            cb=cb,
+            manual_ack=manual_ack,
+            ordered_consumer=ordered_consumer,
+            pending_msgs_limit=pending_msgs_limit,
+            pending_bytes_limit=pending_bytes_limit,
+        )
+
+    async def subscribe_bind(
+        self,
+        stream: str,
+        config: api.ConsumerConfig,
+        consumer: str,
+        cb: Callback | None = None,
+        manual_ack: bool = False,
+        ordered_consumer: bool = False,
+        pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
+    ) -> _Push:
+        """A push subscription on the existing ``consumer`` whose ``config`` is given."""
+        if config.deliver_subject is None:
+            raise TypeError("config.deliver_subject is required")
+        if cb is not None and not asyncio.iscoroutinefunction(cb):
+            raise core_errors.InvalidCallbackTypeError("nats: must use coroutine for subscriptions")
+        # Consumers that take no acks (or whose acks come by flow control) get none.
+        auto_ack = (
+            cb is not None
+            and not manual_ack
+            and config.ack_policy not in (api.AckPolicy.NONE, api.AckPolicy.FLOW_CONTROL)
+        )
+        sub = await self._native.subscribe(
+            config.deliver_subject, queue=config.deliver_group or None
+        )
+        return PushSubscription(
+            self,
+            self._native,
+            sub,
+            stream,
+            consumer,
+            config,
+            cb=cb,
+            auto_ack=auto_ack,
+            ordered=ordered_consumer,
+        )
+
     # -- pull consumers ---------------------------------------------------------------
 
     async def pull_subscribe(
@@ -170,7 +307,7 @@ class JetStreamContext(JetStreamManager):
         pending_msgs_limit: int = DEFAULT_JS_SUB_PENDING_MSGS_LIMIT,
         pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
         inbox_prefix: bytes | None = None,
-    ) -> PullSubscription:
+    ) -> _Pull:
         """A pull subscription on ``subject``: its stream found by subject unless given,
         the durable consumer reused if it exists, else a consumer made (filtered on
         ``subject``, from ``config`` when given)."""
@@ -214,7 +351,7 @@ class JetStreamContext(JetStreamManager):
         pending_bytes_limit: int = DEFAULT_JS_SUB_PENDING_BYTES_LIMIT,
         name: str | None = None,
         durable: str | None = None,
-    ) -> PullSubscription:
+    ) -> _Pull:
         """A pull subscription on an existing consumer (``durable``, ``name`` or
         ``consumer``, in nats-py's order of preference) of ``stream``."""
         if not stream:
@@ -230,166 +367,3 @@ class JetStreamContext(JetStreamManager):
             await sub.unsubscribe()
             raise ValueError("nats: consumer name is required")
         return PullSubscription(self, native, sub, stream, consumer_name, inbox)
-
-
-class PullSubscription:
-    """Messages of a pull consumer, fetched on request through one inbox."""
-
-    def __init__(
-        self,
-        js: JetStreamContext,
-        native: NativeClient,
-        sub: Subscriber,
-        stream: str,
-        consumer: str,
-        deliver: str,
-    ) -> None:
-        self._js = js
-        self._nc = native
-        self._sub: Subscriber | None = sub
-        self._stream = stream
-        self._consumer = consumer
-        self._nms = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
-        self._deliver = deliver
-
-    @property
-    def pending_msgs(self) -> int:
-        """Messages delivered to the inbox and not fetched yet."""
-        return self._live().pending_msgs
-
-    @property
-    def pending_bytes(self) -> int:
-        """Their payload bytes."""
-        return self._live().pending_bytes
-
-    @property
-    def delivered(self) -> int:
-        """Messages (status messages included) delivered to the inbox so far."""
-        return self._live().delivered
-
-    def _live(self) -> Subscriber:
-        if self._sub is None:
-            raise ValueError("nats: invalid subscription")
-        return self._sub
-
-    async def unsubscribe(self) -> None:
-        """Stop the inbox; the consumer stays on the server."""
-        await self._live().unsubscribe()
-        self._sub = None
-
-    async def consumer_info(self) -> api.ConsumerInfo:
-        """The consumer's current info."""
-        return await self._js._jsm.consumer_info(self._stream, self._consumer)
-
-    async def fetch(
-        self, batch: int = 1, timeout: float | None = 5, heartbeat: float | None = None
-    ) -> list[Message]:
-        """Up to ``batch`` messages: those ready now, else the first to arrive within
-        ``timeout`` seconds with whatever follows it at once.
-
-        Raises:
-            natsrs.errors.TimeoutError: nothing arrived in time.
-            natsrs.js.errors.FetchTimeoutError: nothing but heartbeats arrived.
-            natsrs.js.errors.APIError: the consumer answered with an error status.
-        """
-        sub = self._live()
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ValueError("nats: invalid batch size")
-        if timeout is not None and timeout <= 0:
-            raise ValueError("nats: invalid fetch timeout")
-        start = time.monotonic()
-        msgs = await self._queued(sub, batch)
-        if msgs:
-            # Only what is already there: a no-wait probe for the rest, no lingering pull.
-            await self._request(batch - len(msgs), None, heartbeat, no_wait=True)
-            await self._collect(sub, msgs, batch, start, timeout, until_status=True)
-            return msgs
-        expires = int(timeout * 1_000_000_000) - 100_000 if timeout else None
-        if batch > 1:
-            # nats-py probes with no_wait first so a batch takes what the stream has.
-            await self._request(batch, expires, heartbeat, no_wait=True)
-            got = await self._collect(sub, msgs, batch, start, timeout, until_status=True)
-            if msgs:
-                return msgs
-            remaining = _remaining(timeout, start)
-            if remaining is not None:
-                expires = int(remaining * 1_000_000_000) - 100_000
-                if expires <= 0:
-                    raise FetchTimeoutError if got else core_errors.TimeoutError()
-            heard = got
-        else:
-            heard = False
-        await self._request(batch, expires, heartbeat, no_wait=False)
-        got = await self._collect(sub, msgs, batch, start, timeout, until_status=False)
-        if not msgs:
-            if heard or got:
-                raise FetchTimeoutError
-            raise core_errors.TimeoutError("nats: fetch timed out")
-        return msgs
-
-    async def _queued(self, sub: Subscriber, batch: int) -> list[Message]:
-        """Messages already in the inbox (left from an earlier fetch), statuses dropped."""
-        msgs: list[Message] = []
-        while len(msgs) < batch and sub.pending_msgs:
-            for msg in await sub.next_batch(min(sub.pending_msgs, batch - len(msgs))):
-                if msg.status is None:
-                    msgs.append(msg)
-        return msgs
-
-    async def _request(
-        self, batch: int, expires: int | None, heartbeat: float | None, *, no_wait: bool
-    ) -> None:
-        request: dict[str, Any] = {"batch": batch}
-        if expires:
-            request["expires"] = expires
-        if heartbeat:
-            request["idle_heartbeat"] = int(heartbeat * 1_000_000_000)
-        if no_wait:
-            request["no_wait"] = True
-        await self._nc.publish(self._nms, json.dumps(request).encode(), self._deliver)
-
-    async def _collect(
-        self,
-        sub: Subscriber,
-        msgs: list[Message],
-        batch: int,
-        start: float,
-        timeout: float | None,
-        *,
-        until_status: bool,
-    ) -> bool:
-        """Adds arriving messages to ``msgs`` until ``batch`` are there, a status ends
-        the request, or time is up (an error only when nothing came). Returns whether
-        the server answered at all (a heartbeat or a status)."""
-        heard = False
-        while len(msgs) < batch:
-            remaining = _remaining(timeout, start)
-            if remaining is not None and remaining <= 0:
-                return heard
-            try:
-                if sub.pending_msgs:
-                    arrived = await sub.next_batch(min(sub.pending_msgs, batch - len(msgs)))
-                else:
-                    arrived = [await sub.next_msg(timeout=remaining)]
-            except core_errors.TimeoutError:
-                return heard
-            for msg in arrived:
-                status = msg.status
-                if status is None:
-                    msgs.append(msg)
-                    continue
-                heard = True
-                if status == _HEARTBEAT:
-                    continue
-                if status not in _TEMPORARY:
-                    if msgs:
-                        return heard
-                    raise _status_error(msg)
-                # 404/408/409 end this request: with messages, or to try again.
-                if until_status or msgs:
-                    return heard
-        return heard
-
-
-def _remaining(timeout: float | None, start: float) -> float | None:
-    return None if timeout is None else timeout - (time.monotonic() - start)
