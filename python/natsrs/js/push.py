@@ -298,11 +298,18 @@ class PushSubscription:
             self._resetting = False
 
     async def _watch_heartbeats(self) -> None:
+        """Replaces the consumer when nothing (not even a heartbeat) arrived for two
+        heartbeat intervals. Arrival is what counts, not reading: a reader that is busy
+        elsewhere must not make a healthy consumer look lost."""
         interval = (self._config.idle_heartbeat or 5) * _MISSED_HEARTBEATS
+        seen = (self._sub, -1)
         while not self._closed:
             await asyncio.sleep(interval)
-            if not self._active and not self._closed:
+            sub = self._sub
+            now = (sub, sub.delivered + sub.pending_msgs)
+            if now == seen and not self._active and not self._closed:
                 await self._reset()
+            seen = (self._sub, self._sub.delivered + self._sub.pending_msgs)
             self._active = False
 
     async def _run_callback(self) -> None:
