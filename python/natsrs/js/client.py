@@ -10,14 +10,15 @@ Stream and consumer management is :class:`natsrs.js.manager.JetStreamManager`'s.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from natsrs import errors as core_errors
 from natsrs._natsrs import Client as NativeClient
 from natsrs._natsrs import PubAck
 from natsrs.js import api
 from natsrs.js.errors import Error, NotFoundError
+from natsrs.js.handles import Stream
 from natsrs.js.manager import JetStreamManager
 from natsrs.js.pull import PullSubscription
 from natsrs.js.pull import PullSubscription as _Pull
@@ -170,6 +171,52 @@ class JetStreamContext(JetStreamManager):
     def publish_async_completed(self) -> Awaitable[None]:
         """Resolves once every ``publish_async`` ack has arrived (or failed)."""
         return self._core.completed()
+
+    # -- async-nats's handles ----------------------------------------------------------
+
+    async def create_stream(self, config: api.StreamConfig | None = None, **params: Any) -> Stream:
+        """A new stream (or the same one again) from ``config`` and ``params``."""
+        info = await self._jsm.add_stream(config, **params)
+        return Stream(self, info.config.name or "", info)
+
+    async def get_stream(self, name: str) -> Stream:
+        """The stream ``name``, with its info.
+
+        Raises:
+            natsrs.js.errors.NotFoundError: no such stream.
+        """
+        return Stream(self, name, await self._jsm.stream_info(name))
+
+    def get_stream_no_info(self, name: str) -> Stream:
+        """A handle on the stream ``name`` without asking the server anything."""
+        return Stream(self, name, None)
+
+    async def get_or_create_stream(
+        self, config: api.StreamConfig | None = None, **params: Any
+    ) -> Stream:
+        """The stream ``config.name``, made from ``config`` if it does not exist."""
+        config = (config or api.StreamConfig()).evolve(**params)
+        if not config.name:
+            raise ValueError("nats: stream name is required")
+        try:
+            return await self.get_stream(config.name)
+        except NotFoundError:
+            return await self.create_stream(config)
+
+    async def stream_by_subject(self, subject: str) -> str:
+        """The name of the stream that takes ``subject``."""
+        return await self._jsm.find_stream_name_by_subject(subject)
+
+    async def streams(self) -> AsyncIterator[api.StreamInfo]:
+        """Every stream's info, page by page."""
+        offset = 0
+        while True:
+            page = await self._jsm.streams_info(offset)
+            for info in page:
+                yield info
+            if not page:
+                return
+            offset += len(page)
 
     # -- push consumers ---------------------------------------------------------------
 
