@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from natsrs import errors as core_errors
@@ -22,6 +22,7 @@ from natsrs.js.errors import APIError, FetchTimeoutError, NotFoundError
 from natsrs.js.manager import JetStreamManager
 
 if TYPE_CHECKING:
+    from natsrs._natsrs import HeaderMap
     from natsrs.aio.client import Client as NatsPyClient
 
 __all__ = ["JetStreamContext"]
@@ -84,7 +85,7 @@ class JetStreamContext(JetStreamManager):
         payload: bytes = b"",
         timeout: float | None = None,
         stream: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderMap | Mapping[str, str | Sequence[str]] | None = None,
         msg_ttl: float | None = None,
         *,
         msg_id: str | None = None,
@@ -123,7 +124,7 @@ class JetStreamContext(JetStreamManager):
         payload: bytes = b"",
         wait_stall: float | None = None,
         stream: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderMap | Mapping[str, str | Sequence[str]] | None = None,
         msg_ttl: float | None = None,
         *,
         msg_id: str | None = None,
