@@ -190,7 +190,7 @@ def test_help_lists_the_commands() -> None:
     result = run_cli("--help")
 
     assert result.returncode == 0
-    for command in ("demo", "server", "pub", "sub", "req", "reply", "bench"):
+    for command in ("demo", "server", "pub", "sub", "req", "reply", "bench", "js"):
         assert command in result.stdout
 
 
@@ -398,16 +398,19 @@ def test_the_natsrs_console_script_runs() -> None:
     assert result.stdout.strip() == f"natsrs {natsrs.__version__}"
 
 
-@pytest.mark.parametrize("command", ["demo", "pub", "sub", "req", "reply", "bench"])
+@pytest.mark.parametrize(
+    "command",
+    ["demo", "pub", "sub", "req", "reply", "bench", "js pub", "js fetch", "js streams"],
+)
 def test_every_client_command_takes_server_timeout_and_the_auth_flags(command: str) -> None:
-    result = run_cli(command, "--help")
+    result = run_cli(*command.split(), "--help")
 
     assert result.returncode == 0, result.stderr
     for flag in ["--server", "--timeout", *AUTH_FLAGS]:
         assert flag in result.stdout, (command, flag)
-    if command in ("pub", "req", "reply"):
+    if command in ("pub", "req", "reply", "js pub"):
         assert "--header" in result.stdout
-    if command in ("pub", "sub", "req", "reply", "bench"):
+    if command in ("pub", "sub", "req", "reply", "bench", "js pub", "js fetch"):
         assert "--count" in result.stdout
     if command in ("sub", "reply"):
         assert "--queue" in result.stdout
@@ -905,13 +908,25 @@ async def test_server_port_option() -> None:
 @needs_posix_signals
 @pytest.mark.parametrize(("flag", "enabled"), [("--jetstream", True), ("--no-jetstream", False)])
 async def test_server_jetstream_switch(flag: str, enabled: bool) -> None:
+    store: Path | None = None
     async with server_cli(flag) as (url, lines):
-        assert any("JetStream store in" in line for line in lines) == enabled
+        stores = [line.split("JetStream store in ", 1)[1] for line in lines if "store in" in line]
+        assert len(stores) == int(enabled), lines
         nc = await w(natsrs.connect(url))
         try:
             assert nc.server_info is not None and nc.server_info.jetstream == enabled
+            if enabled:
+                store = Path(stores[0])
+                # JetStream works, and keeps what it stores in the announced directory.
+                js = nc.jetstream()
+                await w(js.add_stream(name="CLISERVER", subjects=["cli.server.>"]))
+                ack = await w(js.publish("cli.server.x", b"kept"))
+                assert (ack.stream, ack.seq) == ("CLISERVER", 1)
+                assert any(store.rglob("CLISERVER")), list(store.rglob("*"))
         finally:
             await w(nc.close())
+    # The command removes its store along with its server.
+    assert store is None or not store.exists()
 
 
 @needs_posix_signals
@@ -970,3 +985,193 @@ def test_bench_prints_a_table_against_a_given_server(nats_server: NatsServer) ->
     assert any(line.startswith("pub->sub") for line in lines)
     assert any(line.startswith("request") and " 50 " in line for line in lines)
     assert f"{nats_server.url} (--server)" in result.stderr
+
+
+# -- JetStream ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def js_client(js_server: NatsServer, client_factory: ClientFactory) -> natsrs.Client:
+    """A client on ``js_server`` with the stream ``CLI`` on ``cli.js.>``."""
+    nc = await client_factory(js_server.url)
+    await w(nc.jetstream().add_stream(name="CLI", subjects=["cli.js.>"]))
+    return nc
+
+
+async def test_js_pub_prints_the_stream_and_sequence(
+    js_client: natsrs.Client, js_server: NatsServer
+) -> None:
+    code, out, err = await run_cli_async(
+        "js", "pub", "cli.js.a", "one", "-H", "X-From:cli", "--server", js_server.url
+    )
+    assert code == 0, err
+    assert out.splitlines() == ["stored in stream CLI seq 1"]
+
+    # --msg-id: the second copy is recognised and not stored; --count repeats.
+    code, out, err = await run_cli_async(
+        "js",
+        "pub",
+        "cli.js.b",
+        "two",
+        "--msg-id",
+        "m-2",
+        "--count",
+        "2",
+        "--stream",
+        "CLI",
+        "--server",
+        js_server.url,
+    )
+    assert code == 0, err
+    assert out.splitlines() == [
+        "stored in stream CLI seq 2",
+        "stored in stream CLI seq 2 (duplicate: not stored again)",
+    ]
+
+    js = js_client.jetstream()
+    assert (await w(js.stream_info("CLI"))).state.messages == 2
+    first = await w(js.get_msg("CLI", 1))
+    assert first.data == b"one"
+    assert first.headers is not None and first.headers["X-From"] == "cli"
+
+
+async def test_js_pub_without_a_stream_or_with_the_wrong_one_fails(
+    js_client: natsrs.Client, js_server: NatsServer
+) -> None:
+    code, out, err = await run_cli_async("js", "pub", "nowhere", "x", "--server", js_server.url)
+    assert code == 1
+    assert out == ""
+    assert "natsrs: error: NoStreamResponseError" in err
+    assert "Traceback" not in err
+
+    code, _, err = await run_cli_async(
+        "js", "pub", "cli.js.a", "x", "--stream", "OTHER", "--server", js_server.url
+    )
+    assert code == 1
+    assert "natsrs: error: " in err and "Traceback" not in err
+    assert (await w(js_client.jetstream().stream_info("CLI"))).state.messages == 0
+
+
+async def test_js_fetch_prints_and_acks_up_to_n_messages(
+    js_client: natsrs.Client, js_server: NatsServer
+) -> None:
+    js = js_client.jetstream()
+    await w(js.add_consumer("CLI", durable_name="worker", ack_policy="explicit"))
+    for n in range(1, 4):
+        await w(js.publish(f"cli.js.{n}", f"msg {n}".encode()))
+
+    code, out, err = await run_cli_async(
+        "js", "fetch", "CLI", "worker", "-n", "2", "--server", js_server.url
+    )
+    assert code == 0, err
+    assert out.splitlines() == [
+        "[#1] cli.js.1 (stream seq 1, delivery 1): msg 1",
+        "[#2] cli.js.2 (stream seq 2, delivery 1): msg 2",
+    ]
+    # Every ack was confirmed before the command printed it and exited.
+    info = await w(js.consumer_info("CLI", "worker"))
+    assert info.num_ack_pending == 0
+    assert info.ack_floor is not None and info.ack_floor.stream_seq == 2
+
+    # Fewer than asked: what there is, and a note on stderr.
+    code, out, err = await run_cli_async(
+        "js", "fetch", "CLI", "worker", "-n", "5", "--timeout", "1", "--server", js_server.url
+    )
+    assert code == 0, err
+    assert out.splitlines() == ["[#1] cli.js.3 (stream seq 3, delivery 1): msg 3"]
+    assert "fetched 1 of 5 messages" in err
+
+    # Nothing left: a failure, after --timeout.
+    code, out, err = await run_cli_async(
+        "js", "fetch", "CLI", "worker", "--timeout", "0.5", "--server", js_server.url
+    )
+    assert code == 1
+    assert out == ""
+    assert "no message from worker on CLI within 0.5s" in err
+
+
+async def test_js_fetch_no_ack_leaves_the_message_for_the_next_fetch(
+    js_client: natsrs.Client, js_server: NatsServer
+) -> None:
+    js = js_client.jetstream()
+    await w(js.add_consumer("CLI", durable_name="peek", ack_policy="explicit", ack_wait=0.5))
+    await w(js.publish("cli.js.x", b"again"))
+
+    code, out, err = await run_cli_async(
+        "js", "fetch", "CLI", "peek", "--no-ack", "--server", js_server.url
+    )
+    assert code == 0, err
+    assert out.splitlines() == ["[#1] cli.js.x (stream seq 1, delivery 1): again"]
+
+    # Delivered again once the ack wait is over; --raw prints the payload only.
+    code, out, err = await run_cli_async(
+        "js", "fetch", "CLI", "peek", "--no-ack", "--server", js_server.url
+    )
+    assert code == 0, err
+    assert out.splitlines() == ["[#1] cli.js.x (stream seq 1, delivery 2): again"]
+    code, out, err = await run_cli_async(
+        "js", "fetch", "CLI", "peek", "--raw", "--server", js_server.url
+    )
+    assert code == 0, err
+    assert out == "again\n"
+    info = await w(js.consumer_info("CLI", "peek"))
+    assert info.delivered is not None and info.delivered.consumer_seq == 3
+    assert info.num_ack_pending == 0
+
+
+async def test_js_fetch_from_an_unknown_consumer_or_stream_fails(
+    js_client: natsrs.Client, js_server: NatsServer
+) -> None:
+    for stream, consumer in (("CLI", "nobody"), ("NOSTREAM", "nobody")):
+        code, out, err = await run_cli_async(
+            "js", "fetch", stream, consumer, "--server", js_server.url
+        )
+        assert code == 1
+        assert out == ""
+        assert "natsrs: error: NotFoundError" in err
+        assert "Traceback" not in err
+
+
+async def test_js_streams_lists_every_stream(
+    js_client: natsrs.Client, js_server: NatsServer
+) -> None:
+    js = js_client.jetstream()
+    await w(js.add_stream(name="ALSO", subjects=["also.a", "also.b"]))
+    await w(js.publish("cli.js.q", b"12345"))
+
+    code, out, err = await run_cli_async("js", "streams", "--server", js_server.url)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == ["ALSO", "CLI"]
+    assert lines[0].startswith("ALSO  subjects also.a, also.b  messages 0  bytes 0  consumers 0")
+    assert lines[1].startswith("CLI  subjects cli.js.>  messages 1  bytes ")
+    assert "2 streams" in err
+
+
+def test_js_commands_start_a_jetstream_server_when_none_is_given() -> None:
+    # No --server and no $NATS_URL: an embedded server with JetStream, so the answer is
+    # "no streams" rather than "JetStream not enabled".
+    result = run_cli("js", "streams")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "0 streams" in result.stderr
+    assert "embedded nats-server stopped" in result.stderr
+
+
+def test_js_without_a_command_prints_its_usage() -> None:
+    result = run_cli("js")
+
+    assert result.returncode == 2
+    for command in ("pub", "fetch", "streams"):
+        assert command in result.stderr
+
+
+def test_js_on_a_server_without_jetstream_fails_with_a_message(nats_server: NatsServer) -> None:
+    result = run_cli("js", "streams", "--server", nats_server.url)
+
+    assert result.returncode == 1
+    assert (
+        "natsrs: error: ServiceUnavailableError: JetStream is not enabled or not available "
+        f"at {nats_server.url}"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr

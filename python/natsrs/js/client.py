@@ -10,7 +10,7 @@ Stream and consumer management is :class:`natsrs.js.manager.JetStreamManager`'s.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from natsrs import errors as core_errors
@@ -26,6 +26,7 @@ from natsrs.js.push import Callback, PushSubscription
 from natsrs.js.push import PushSubscription as _Push
 
 if TYPE_CHECKING:
+    from natsrs._natsrs import HeaderMap
     from natsrs.aio.client import Client as NatsPyClient
 
 __all__ = ["JetStreamContext"]
@@ -97,7 +98,7 @@ class JetStreamContext(JetStreamManager):
         payload: bytes = b"",
         timeout: float | None = None,
         stream: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderMap | Mapping[str, str | Sequence[str]] | None = None,
         msg_ttl: float | None = None,
         *,
         msg_id: str | None = None,
@@ -136,7 +137,7 @@ class JetStreamContext(JetStreamManager):
         payload: bytes = b"",
         wait_stall: float | None = None,
         stream: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeaderMap | Mapping[str, str | Sequence[str]] | None = None,
         msg_ttl: float | None = None,
         *,
         msg_id: str | None = None,
