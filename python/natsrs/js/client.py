@@ -415,3 +415,7 @@ class JetStreamContext(JetStreamManager):
             await sub.unsubscribe()
             raise ValueError("nats: consumer name is required")
         return PullSubscription(self, native, sub, stream, consumer_name, inbox)
+
+    # -- key-value (natsrs.js.kv) ----------------------------------------------------------
+
+    # -- object store (natsrs.js.object_store) ---------------------------------------------
