@@ -14,6 +14,7 @@ use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::task::AtomicWaker;
@@ -442,7 +443,13 @@ impl PySubscriber {
         }
     }
 
-    fn batch(&self, py: Python<'_>, max: usize, held: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn batch(
+        &self,
+        py: Python<'_>,
+        max: usize,
+        held: Option<Py<PyAny>>,
+        timeout: Option<Duration>,
+    ) -> PyResult<Py<PyAny>> {
         runtime::check_not_forked()?;
         let max = max.max(1);
         let shared = &self.shared;
@@ -461,12 +468,24 @@ impl PySubscriber {
         let shared = shared.clone();
         let lifeline = shared.client.life.lifeline.clone();
         runtime::spawn(py, async move {
-            let _slot = shared.waiter.lock().await;
             let mut msgs = Vec::new();
-            tokio::select! {
-                biased;
-                () = poll_fn(|cx| shared.poll_batch(cx, max, &mut msgs)) => {}
-                () = lifeline.cancelled() => {}
+            let arrived = async {
+                let _slot = shared.waiter.lock().await;
+                tokio::select! {
+                    biased;
+                    () = poll_fn(|cx| shared.poll_batch(cx, max, &mut msgs)) => {}
+                    () = lifeline.cancelled() => {}
+                }
+            };
+            if let Some(limit) = timeout {
+                if tokio::time::timeout(limit, arrived).await.is_err() {
+                    // Whatever a cut-short poll took is handed over, never lost.
+                    if msgs.is_empty() {
+                        return Err(Error::new(Kind::Timeout, "nats: timeout"));
+                    }
+                }
+            } else {
+                arrived.await;
             }
             Ok(Batch {
                 msgs,
@@ -605,13 +624,23 @@ impl PySubscriber {
         slf
     }
 
-    /// Every queued message, up to `max`, in one call: waits for the first one only. An
-    /// empty list means the subscription has ended. The way to the engine's speed when
-    /// messages arrive faster than one `await` each can take them.
-    #[pyo3(signature = (max = None), text_signature = "($self, max=1024)")]
-    fn next_batch(&self, py: Python<'_>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    /// Every queued message, up to `max`, in one call: waits for the first one only (at
+    /// most `timeout`, then `TimeoutError`). An empty list means the subscription has
+    /// ended. The way to the engine's speed when messages arrive faster than one `await`
+    /// each can take them.
+    #[pyo3(signature = (max = None, timeout = None), text_signature = "($self, max=1024, timeout=None)")]
+    fn next_batch(
+        &self,
+        py: Python<'_>,
+        max: Option<&Bound<'_, PyAny>>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let max = usize::try_from(extract_count(max, "max", 1024)?).unwrap_or(usize::MAX);
-        self.batch(py, max, None)
+        let timeout = match timeout.filter(|t| !t.is_none()) {
+            Some(t) => Some(extract_duration(t, "timeout", true)?),
+            None => None,
+        };
+        self.batch(py, max, None, timeout)
     }
 
     /// `natsrs._compat`'s reader for `cb=` subscriptions: up to `max` queued messages
@@ -624,7 +653,7 @@ impl PySubscriber {
                 "_next_held_batch needs _held set first",
             ));
         };
-        self.batch(py, max, Some(held))
+        self.batch(py, max, Some(held), None)
     }
 
     /// Messages received for this subscription and not yet handed to Python (or, with

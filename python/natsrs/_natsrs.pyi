@@ -667,9 +667,12 @@ class Subscriber:
     @property
     def messages(self) -> Subscriber:
         """nats-py's message iterator: the subscriber itself."""
-    def next_batch(self, max: int = 1024) -> _Op[list[Message]]:
-        """Every queued message up to ``max`` in one call, waiting only for the first;
-        an empty list once the subscription has ended."""
+    def next_batch(
+        self, max: int = 1024, timeout: _Duration | None = None
+    ) -> _Op[list[Message]]:
+        """Every queued message up to ``max`` in one call, waiting only for the first
+        (at most ``timeout``, then ``natsrs.errors.TimeoutError``); an empty list once
+        the subscription has ended."""
     def _next_held_batch(self, max: int) -> _Op[int | None]:
         """``natsrs.aio.subscription``'s reader: queued messages into ``_held.queue`` under its
         pending limits; resolves to the number dropped, ``None`` once ended."""

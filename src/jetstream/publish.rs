@@ -6,16 +6,23 @@
 //! publish is the same request), so it takes the core request path: queued behind the
 //! publishes before it, one round trip, the reply parsed here rather than in Python.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::args::{extract_capacity, extract_duration, Payload};
+use crate::args::{extract_capacity, extract_duration, Payload, PayloadArg};
 use crate::error::{ApiError, Error, Kind};
 use crate::header::PyHeaderMap;
+use crate::outbox::{self, Publish, Pushed};
 use crate::runtime::{self, ToPy};
 use crate::state::ClientInner;
 use crate::subject;
@@ -246,6 +253,97 @@ impl Drop for Slot {
     }
 }
 
+/// Where the acks of pipelined publishes arrive: one wildcard subscription on
+/// `<prefix>*` per context, each publish replying to `<prefix><token>`. A publish is then
+/// an ordinary publish through the client's outbox, not an engine request per message,
+/// and one tokio task routes every ack to the publish waiting for it.
+struct AckRouter {
+    prefix: String,
+    next_token: AtomicU64,
+    waiting: Mutex<HashMap<u64, oneshot::Sender<async_nats::Message>>>,
+    /// Ends the routing task when the context is dropped.
+    stop: CancellationToken,
+}
+
+impl AckRouter {
+    fn register(&self) -> (u64, oneshot::Receiver<async_nats::Message>) {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(token, tx);
+        (token, rx)
+    }
+
+    fn forget(&self, token: u64) {
+        self.lock().remove(&token);
+    }
+
+    fn deliver(&self, msg: async_nats::Message) {
+        let token = msg
+            .subject
+            .as_str()
+            .strip_prefix(self.prefix.as_str())
+            .and_then(|t| t.parse::<u64>().ok());
+        if let Some(waiter) = token.and_then(|t| self.lock().remove(&t)) {
+            // The publish may have given up (timeout, cancelled): nothing to do then.
+            let _ = waiter.send(msg);
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<async_nats::Message>>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A publish's claim on its ack: dropped (ack received, timed out, cancelled), the
+/// router forgets it.
+struct AckClaim {
+    router: Arc<AckRouter>,
+    token: u64,
+}
+
+impl Drop for AckClaim {
+    fn drop(&mut self) {
+        self.router.forget(self.token);
+    }
+}
+
+/// Routes acks until the context is dropped or the client closed. The subscription
+/// ends when natsrs replaces a dead engine connection; it is made again on the new one
+/// (acks that arrived meanwhile are lost, and their publishes time out).
+async fn route_acks(
+    inner: Arc<ClientInner>,
+    router: Arc<AckRouter>,
+    mut sub: async_nats::Subscriber,
+) {
+    let subject = format!("{}*", router.prefix);
+    loop {
+        tokio::select! {
+            biased;
+            () = router.stop.cancelled() => return,
+            () = inner.life.lifeline.cancelled() => return,
+            msg = sub.next() => match msg {
+                Some(msg) => {
+                    inner.payload_received(msg.payload.len());
+                    router.deliver(msg);
+                }
+                None => loop {
+                    if inner.life.is_closed() || router.stop.is_cancelled() {
+                        return;
+                    }
+                    let engine = inner.engine.current();
+                    if let Ok(again) = engine.client.subscribe(subject.clone()).await {
+                        sub = again;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                },
+            },
+        }
+    }
+}
+
 /// The Rust half of `natsrs.js.JetStreamContext`: its publishes.
 #[pyclass(name = "_JetStream", module = "natsrs._natsrs", frozen)]
 pub(crate) struct PyJetStream {
@@ -253,6 +351,16 @@ pub(crate) struct PyJetStream {
     /// For a publish given no `timeout`.
     timeout: Duration,
     in_flight: Arc<InFlight>,
+    /// Made on the first `publish_async`.
+    router: OnceLock<Arc<AckRouter>>,
+}
+
+impl Drop for PyJetStream {
+    fn drop(&mut self) {
+        if let Some(router) = self.router.get() {
+            router.stop.cancel();
+        }
+    }
 }
 
 /// A JetStream publish, checked and ready to send.
@@ -278,7 +386,89 @@ impl PyJetStream {
                 max,
                 idle: Notify::new(),
             }),
+            router: OnceLock::new(),
         })
+    }
+
+    /// The ack router, subscribed on first use. `None` if the subscription could not be
+    /// made at once (the engine's command channel is full): that publish then takes the
+    /// request path.
+    fn router(&self) -> Option<Arc<AckRouter>> {
+        if let Some(router) = self.router.get() {
+            return Some(router.clone());
+        }
+        let engine = self.inner.engine.current();
+        let prefix = format!("{}.", engine.client.new_inbox());
+        let mut subscribing = Box::pin(engine.client.subscribe(format!("{prefix}*")));
+        // Polled here so the SUB is in the engine's channel before any publish behind it.
+        let std::task::Poll::Ready(Ok(sub)) = runtime::poll_here(subscribing.as_mut()) else {
+            return None;
+        };
+        let router = Arc::new(AckRouter {
+            prefix,
+            next_token: AtomicU64::new(0),
+            waiting: Mutex::new(HashMap::new()),
+            stop: CancellationToken::new(),
+        });
+        if self.router.set(router.clone()).is_err() {
+            // Another thread made one first; this subscription ends with its task.
+            router.stop.cancel();
+        }
+        let router = self.router.get().expect("just set").clone();
+        let _guard = runtime::runtime().enter();
+        runtime::runtime().spawn(route_acks(self.inner.clone(), router.clone(), sub));
+        Some(router)
+    }
+
+    /// A pipelined publish pushed into the outbox with its reply on `router`: what the
+    /// outbox said, and the ack's future. Needs no interpreter, so a publish that waited
+    /// for room among the acks in flight is pushed from the tokio task that waited.
+    fn route(
+        &self,
+        router: Arc<AckRouter>,
+        slot: Slot,
+        outgoing: Outgoing,
+        allow_direct: bool,
+    ) -> Result<
+        (
+            Pushed,
+            impl std::future::Future<Output = Result<PyPubAck, Error>> + Send + 'static,
+        ),
+        Error,
+    > {
+        route(&self.inner, router, slot, outgoing, allow_direct)
+    }
+
+    /// [`PyJetStream::route`] on the calling thread: resolves to the ack awaitable once
+    /// the outbox took the message.
+    fn publish_routed(
+        &self,
+        py: Python<'_>,
+        router: Arc<AckRouter>,
+        slot: Slot,
+        outgoing: Outgoing,
+    ) -> PyResult<Py<PyAny>> {
+        let inner = &self.inner;
+        let (pushed, ack) = match self.route(router, slot, outgoing, true) {
+            Ok(routed) => routed,
+            Err(err) => return runtime::fail(py, err),
+        };
+        match pushed {
+            Pushed::Done => runtime::ready(py, runtime::spawn(py, ack)?),
+            Pushed::Direct(seq, direct) => {
+                // Sent now or by a task; its failure shows as the ack's.
+                drop(outbox::publish_direct(py, &inner.outbox, seq, direct)?);
+                runtime::ready(py, runtime::spawn(py, ack)?)
+            }
+            Pushed::Full(seq) => {
+                let outbox = inner.outbox.clone();
+                let wait = async move {
+                    outbox.taken_through(seq).await;
+                    Ok(Queued(Box::pin(ack)))
+                };
+                runtime::resolve_guarded(py, wait, &inner.life.lifeline)
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -356,15 +546,99 @@ impl PyJetStream {
         let reply = self.inner.send_request(subject.clone(), request, sent);
         async move {
             let msg = reply.await.map_err(|err| match err.kind {
-                Kind::NoResponders => Error::new(
-                    Kind::NoStreamResponse,
-                    format!("no stream takes messages on {subject:?}"),
-                ),
+                Kind::NoResponders => no_stream(&subject),
                 _ => err,
             })?;
             pub_ack(&msg.payload)
         }
     }
+}
+
+/// A place among the acks in flight, waiting at most `wait_stall`.
+async fn acquire(
+    permits: &Arc<Semaphore>,
+    wait_stall: Option<Duration>,
+) -> Result<OwnedSemaphorePermit, Error> {
+    let acquire = permits.clone().acquire_owned();
+    match wait_stall {
+        Some(limit) => tokio::time::timeout(limit, acquire)
+            .await
+            .map_err(|_| stalled())?,
+        None => acquire.await,
+    }
+    .map_err(|_| Error::closed())
+}
+
+fn stalled() -> Error {
+    Error::new(
+        Kind::TooManyStalledMsgs,
+        "too many acks in flight for publish_async",
+    )
+}
+
+/// See [`PyJetStream::route`].
+fn route(
+    inner: &Arc<ClientInner>,
+    router: Arc<AckRouter>,
+    slot: Slot,
+    outgoing: Outgoing,
+    allow_direct: bool,
+) -> Result<
+    (
+        Pushed,
+        impl std::future::Future<Output = Result<PyPubAck, Error>> + Send + 'static,
+    ),
+    Error,
+> {
+    let (token, arrived) = router.register();
+    let claim = AckClaim { router, token };
+    let reply = format!("{}{}", claim.router.prefix, token);
+    let size = outgoing.payload.0.len();
+    let headers = outgoing.headers.as_ref();
+    inner.check_size(size + headers.map_or(0, PyHeaderMap::wire_len))?;
+    let msg = Publish {
+        subject: &outgoing.subject,
+        reply: Some(&reply),
+        headers: headers.map(PyHeaderMap::to_engine),
+        payload: PayloadArg::Owned(outgoing.payload.0),
+    };
+    let pushed = inner
+        .outbox
+        .push(msg, inner.skip_subject_validation, allow_direct)?;
+    inner.payload_sent(size);
+    let subject = outgoing.subject;
+    let limit = outgoing.timeout;
+    let lifeline = inner.life.lifeline.clone();
+    let ack = async move {
+        let _slot = slot;
+        let _claim = claim;
+        let msg = tokio::select! {
+            biased;
+            answer = tokio::time::timeout(limit, arrived) => match answer {
+                Ok(Ok(msg)) => msg,
+                Ok(Err(_)) => return Err(Error::closed()),
+                Err(_) => {
+                    return Err(Error::new(
+                        Kind::Timeout,
+                        "nats: timeout waiting for the JetStream ack",
+                    ))
+                }
+            },
+            () = lifeline.cancelled() => return Err(Error::closed()),
+        };
+        if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+            return Err(no_stream(&subject));
+        }
+        pub_ack(&msg.payload)
+    };
+    Ok((pushed, ack))
+}
+
+fn no_stream(subject: &str) -> Error {
+    Error::new(
+        Kind::NoStreamResponse,
+        format!("no stream takes messages on {subject:?}"),
+    )
 }
 
 /// The `Nats-TTL` value: whole seconds as the server's plain number, else a duration.
@@ -485,43 +759,50 @@ impl PyJetStream {
             }
         };
         if let Ok(permit) = self.in_flight.permits.clone().try_acquire_owned() {
+            if let Some(router) = self.router() {
+                return self.publish_routed(py, router, slot(permit), outgoing);
+            }
             let ack = runtime::spawn(py, ack_after(slot(permit), outgoing))?;
             return runtime::ready(py, ack);
         }
-        let stalled = || {
-            Error::new(
-                Kind::TooManyStalledMsgs,
-                "too many acks in flight for publish_async",
-            )
-        };
         if wait_stall == Some(Duration::ZERO) {
             return runtime::fail(py, stalled());
         }
         let permits = self.in_flight.permits.clone();
         let in_flight = self.in_flight.clone();
-        let ack = self.send(outgoing);
-        let lifeline = self.inner.life.lifeline.clone();
+        let Some(router) = self.router() else {
+            // No router: wait for room, then the request path.
+            let ack = self.send(outgoing);
+            let lifeline = self.inner.life.lifeline.clone();
+            let wait = async move {
+                let permit = acquire(&permits, wait_stall).await?;
+                let slot = Slot {
+                    permit: Some(permit),
+                    in_flight,
+                };
+                let ack = async move {
+                    let _slot = slot;
+                    tokio::select! {
+                        biased;
+                        result = ack => result,
+                        () = lifeline.cancelled() => Err(Error::closed()),
+                    }
+                };
+                Ok(Queued(Box::pin(ack)))
+            };
+            return runtime::resolve_guarded(py, wait, &self.inner.life.lifeline);
+        };
+        let inner = self.inner.clone();
         let wait = async move {
-            let acquire = permits.acquire_owned();
-            let permit = match wait_stall {
-                Some(limit) => tokio::time::timeout(limit, acquire)
-                    .await
-                    .map_err(|_| stalled())?,
-                None => acquire.await,
-            }
-            .map_err(|_| Error::closed())?;
+            let permit = acquire(&permits, wait_stall).await?;
             let slot = Slot {
                 permit: Some(permit),
                 in_flight,
             };
-            let ack = async move {
-                let _slot = slot;
-                tokio::select! {
-                    biased;
-                    result = ack => result,
-                    () = lifeline.cancelled() => Err(Error::closed()),
-                }
-            };
+            let (pushed, ack) = route(&inner, router, slot, outgoing, false)?;
+            if let Pushed::Full(seq) = pushed {
+                inner.outbox.taken_through(seq).await;
+            }
             Ok(Queued(Box::pin(ack)))
         };
         runtime::resolve_guarded(py, wait, &self.inner.life.lifeline)

@@ -253,10 +253,7 @@ class PullConsumer:
                 if remaining <= 0:
                     break
                 try:
-                    if sub.pending_msgs:
-                        arrived = await sub.next_batch(max_messages - len(msgs))
-                    else:
-                        arrived = [await sub.next_msg(timeout=remaining)]
+                    arrived = await sub.next_batch(max_messages - len(msgs), timeout=remaining)
                 except core_errors.TimeoutError:
                     break
                 if _take(arrived, msgs):
@@ -370,10 +367,7 @@ class PullMessages:
         silent = 0
         while True:
             try:
-                if sub.pending_msgs:
-                    arrived = await sub.next_batch(_BATCH)
-                else:
-                    arrived = [await sub.next_msg(timeout=self._heartbeat * 2)]
+                arrived = await sub.next_batch(_BATCH, timeout=self._heartbeat * 2)
                 break
             except core_errors.TimeoutError:
                 if self._stopped:

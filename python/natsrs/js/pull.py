@@ -134,9 +134,12 @@ class PullSubscription:
         """Messages already in the inbox (left from an earlier fetch), statuses dropped."""
         msgs: list[Message] = []
         while len(msgs) < batch and sub.pending_msgs:
-            for msg in await sub.next_batch(min(sub.pending_msgs, batch - len(msgs))):
-                if msg.status is None:
-                    msgs.append(msg)
+            try:
+                arrived = await sub.next_batch(batch - len(msgs), timeout=0)
+            except core_errors.TimeoutError:
+                # Another fetch on this subscription took them first.
+                break
+            msgs.extend(msg for msg in arrived if msg.status is None)
         return msgs
 
     async def _request(
@@ -170,12 +173,11 @@ class PullSubscription:
             if remaining is not None and remaining <= 0:
                 return heard
             try:
-                if sub.pending_msgs:
-                    arrived = await sub.next_batch(min(sub.pending_msgs, batch - len(msgs)))
-                else:
-                    arrived = [await sub.next_msg(timeout=remaining)]
+                arrived = await sub.next_batch(batch - len(msgs), timeout=remaining)
             except core_errors.TimeoutError:
                 return heard
+            if not arrived:
+                raise ValueError("nats: invalid subscription")
             for msg in arrived:
                 status = msg.status
                 if status is None:

@@ -203,27 +203,18 @@ class PushSubscription:
         """Takes what the core subscription has, waiting for the first message. Returns
         with nothing when the subscription was replaced meanwhile (ordered reset)."""
         sub = self._sub
-        if sub.pending_msgs:
-            self._ready.extend(await sub.next_batch(_BATCH))
+        timeout = None
+        if deadline is not None:
+            timeout = deadline - asyncio.get_running_loop().time()
+            if timeout <= 0:
+                raise core_errors.TimeoutError("nats: timeout")
+        batch = await sub.next_batch(_BATCH, timeout=timeout)
+        if sub is not self._sub:
             return
-        if deadline is None:
-            batch = await sub.next_batch(_BATCH)
-            if batch or sub is not self._sub:
-                self._ready.extend(batch if sub is self._sub else ())
-                return
+        if not batch:
             self._closed = True
             raise core_errors.BadSubscriptionError("nats: subscription closed")
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise core_errors.TimeoutError("nats: timeout")
-        try:
-            msg = await sub.next_msg(timeout=remaining)
-        except core_errors.BadSubscriptionError:
-            if sub is not self._sub:
-                return
-            raise
-        if sub is self._sub:
-            self._ready.append(msg)
+        self._ready.extend(batch)
 
     async def _control(self, msg: Message, status: int) -> None:
         self._active = True
