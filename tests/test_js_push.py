@@ -115,19 +115,26 @@ async def test_callback_errors_go_to_the_error_callback(js_server: NatsServer) -
         await w(nc.close())
 
 
-async def test_callback_must_be_a_coroutine_function_and_next_msg_refused(js_nc: Any) -> None:
+async def test_plain_function_callbacks_work_and_next_msg_is_refused(js_nc: Any) -> None:
     js = js_nc.jetstream()
     await _stream(js)
     with pytest.raises(natsrs.errors.InvalidCallbackTypeError):
-        await w(js.subscribe("s.>", cb=lambda msg: None))
-
-    async def cb(msg: natsrs.Message) -> None:
-        return None
-
-    sub = await w(js.subscribe("s.>", cb=cb))
+        await w(js.subscribe("s.>", cb="not callable"))  # type: ignore[arg-type]
+    seen: list[bytes] = []
+    sub = await w(js.subscribe("s.>", cb=lambda msg: seen.append(msg.data), durable="plain"))
+    await _fill(js, 3)
+    await wait_until(lambda: len(seen) == 3)
     with pytest.raises(natsrs.errors.BadSubscriptionError):
         await sub.next_msg(timeout=0.1)
+    # Acked after the callback, as with a coroutine function.
+    for _ in range(50):
+        if (await w(js.consumer_info("S", "plain"))).num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert (await w(js.consumer_info("S", "plain"))).num_ack_pending == 0
     await w(sub.unsubscribe())
+    with pytest.raises(natsrs.errors.BadSubscriptionError):
+        await w(sub.unsubscribe())
 
 
 async def test_durable_binding_rules_are_nats_py_s(js_nc: Any) -> None:

@@ -667,9 +667,7 @@ class Subscriber:
     @property
     def messages(self) -> Subscriber:
         """nats-py's message iterator: the subscriber itself."""
-    def next_batch(
-        self, max: int = 1024, timeout: _Duration | None = None
-    ) -> _Op[list[Message]]:
+    def next_batch(self, max: int = 1024, timeout: _Duration | None = None) -> _Op[list[Message]]:
         """Every queued message up to ``max`` in one call, waiting only for the first
         (at most ``timeout``, then ``natsrs.errors.TimeoutError``); an empty list once
         the subscription has ended."""

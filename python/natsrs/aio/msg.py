@@ -1,4 +1,10 @@
-"""nats-py's ``nats.aio.msg``: ``Msg`` is :class:`natsrs.Message`.
+"""nats-py's ``nats.aio.msg``: ``Msg``.
+
+Messages natsrs receives are the extension's :class:`natsrs.Message` (read-only, made
+without a Python step). ``Msg`` is nats-py's class for code that builds a message itself
+(``Msg(nc, subject=..., reply=...)``, fields that can be set) with the same methods;
+``natsrs.Message`` is registered as a virtual subclass, so ``isinstance(msg, Msg)`` holds
+for every received message too.
 
 A JetStream message's ``metadata`` is parsed from its reply subject by :func:`_metadata`
 (the extension calls it on first access and keeps the result).
@@ -6,10 +12,13 @@ A JetStream message's ``metadata`` is parsed from its reply subject by :func:`_m
 
 from __future__ import annotations
 
+import abc
 import datetime
+import json
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from natsrs._natsrs import Message as Msg
+from natsrs._natsrs import Message
 
 __all__ = ["Metadata", "Msg", "SequencePair"]
 
@@ -79,3 +88,114 @@ def _metadata(reply: str) -> Metadata:
         )
     except ValueError:
         raise NotJSMessageError from None
+
+
+_Metadata = Metadata
+
+
+@dataclass
+class Msg(abc.ABC):
+    """A message built in Python, with nats-py's fields and methods (see the module)."""
+
+    _client: Any
+    subject: str = ""
+    reply: str = ""
+    data: bytes = b""
+    headers: dict[str, str] | None = None
+    _metadata: _Metadata | None = None
+    _ackd: bool = False
+    _sid: int | None = None
+
+    # nats-py's Msg.Metadata (and Msg.Metadata.SequencePair).
+    Metadata: ClassVar[type[_Metadata]] = _Metadata
+
+    class Ack:
+        """The ack payloads and the token positions of a v2 ack subject."""
+
+        Ack = b"+ACK"
+        Nak = b"-NAK"
+        Progress = b"+WPI"
+        Term = b"+TERM"
+        Prefix0 = "$JS"
+        Prefix1 = "ACK"
+        Domain = 2
+        AccHash = 3
+        Stream = 4
+        Consumer = 5
+        NumDelivered = 6
+        StreamSeq = 7
+        ConsumerSeq = 8
+        Timestamp = 9
+        NumPending = 10
+
+    @property
+    def header(self) -> dict[str, str] | None:
+        return self.headers
+
+    @property
+    def is_acked(self) -> bool:
+        """An ack, nak or term was sent (not an in-progress)."""
+        return self._ackd
+
+    @property
+    def sid(self) -> int:
+        from natsrs.errors import Error
+
+        if self._sid is None:
+            raise Error("sid not set")
+        return self._sid
+
+    @property
+    def metadata(self) -> _Metadata:
+        """The JetStream delivery facts in ``reply`` (kept once parsed)."""
+        if self._metadata is None:
+            self._metadata = _metadata(self.reply)
+        return self._metadata
+
+    async def respond(self, data: bytes) -> None:
+        from natsrs.errors import Error
+
+        if not self.reply:
+            raise Error("no reply subject available")
+        if not self._client:
+            raise Error("client not set")
+        await self._client.publish(self.reply, data, headers=self.headers)
+
+    def _check_reply(self, settles: bool = True) -> None:
+        from natsrs.js.errors import MsgAlreadyAckdError, NotJSMessageError
+
+        if not self.reply:
+            raise NotJSMessageError
+        if settles and self._ackd:
+            raise MsgAlreadyAckdError(self)
+
+    async def ack(self) -> None:
+        self._check_reply()
+        await self._client.publish(self.reply, self.Ack.Ack)
+        self._ackd = True
+
+    async def ack_sync(self, timeout: float = 1.0) -> Any:
+        self._check_reply()
+        resp = await self._client.request(self.reply, self.Ack.Ack, timeout=timeout)
+        self._ackd = True
+        return resp
+
+    async def nak(self, delay: float | None = None) -> None:
+        self._check_reply()
+        payload = self.Ack.Nak
+        if delay:
+            payload += b" " + json.dumps({"delay": int(delay * 10**9)}).encode()
+        await self._client.publish(self.reply, payload)
+        self._ackd = True
+
+    async def in_progress(self) -> None:
+        self._check_reply(settles=False)
+        await self._client.publish(self.reply, self.Ack.Progress)
+
+    async def term(self) -> None:
+        self._check_reply()
+        await self._client.publish(self.reply, self.Ack.Term)
+        self._ackd = True
+
+
+Msg.register(Message)

@@ -9,7 +9,6 @@ Stream and consumer management is :class:`natsrs.js.manager.JetStreamManager`'s.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -321,8 +320,8 @@ class JetStreamContext(JetStreamManager):
         """A push subscription on the existing ``consumer`` whose ``config`` is given."""
         if config.deliver_subject is None:
             raise TypeError("config.deliver_subject is required")
-        if cb is not None and not asyncio.iscoroutinefunction(cb):
-            raise core_errors.InvalidCallbackTypeError("nats: must use coroutine for subscriptions")
+        if cb is not None and not callable(cb):
+            raise core_errors.InvalidCallbackTypeError("nats: callbacks must be callable")
         # Consumers that take no acks (or whose acks come by flow control) get none.
         auto_ack = (
             cb is not None

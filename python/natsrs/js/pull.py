@@ -76,9 +76,8 @@ class PullSubscription:
         return self._sub
 
     async def unsubscribe(self) -> None:
-        """Stop the inbox; the consumer stays on the server."""
+        """Stop the inbox; the consumer stays on the server. A later ``fetch`` times out."""
         await self._live().unsubscribe()
-        self._sub = None
 
     async def consumer_info(self) -> api.ConsumerInfo:
         """The consumer's current info."""
@@ -177,7 +176,8 @@ class PullSubscription:
             except core_errors.TimeoutError:
                 return heard
             if not arrived:
-                raise ValueError("nats: invalid subscription")
+                # Unsubscribed: nothing can arrive any more (nats-py times out here).
+                raise core_errors.TimeoutError("nats: fetch on an unsubscribed pull subscription")
             for msg in arrived:
                 status = msg.status
                 if status is None:

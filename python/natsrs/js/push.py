@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PushSubscription"]
 
-Callback = Callable[[Message], Awaitable[None]]
+Callback = Callable[[Message], Awaitable[None] | None]
 
 _CONTROL = 100
 # How many heartbeats an ordered consumer may miss before it is replaced (nats-py's).
@@ -160,7 +161,13 @@ class PushSubscription:
             yield msg
 
     async def unsubscribe(self, limit: int = 0) -> None:
-        """Stop delivery (the consumer stays on the server unless it is ephemeral)."""
+        """Stop delivery (the consumer stays on the server unless it is ephemeral).
+
+        Raises:
+            natsrs.errors.BadSubscriptionError: it was already unsubscribed.
+        """
+        if self._closed:
+            raise core_errors.BadSubscriptionError("nats: invalid subscription")
         if limit:
             await self._sub.unsubscribe(limit)
             return
@@ -314,7 +321,10 @@ class PushSubscription:
             if msg is None:
                 continue
             try:
-                await cb(msg)
+                # nats-py awaits what the callback returns; a plain function works too.
+                result = cb(msg)
+                if inspect.isawaitable(result):
+                    await result
                 if self._auto_ack:
                     with contextlib.suppress(MsgAlreadyAckdError):
                         await msg.ack()
