@@ -186,6 +186,25 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: ToPy,
 {
+    spawn_with(py, fut, false)
+}
+
+/// [`spawn`], with the first poll on the loop's next batch rather than in the call: for
+/// a result nats-py code must not see finished before the loop ran once (a
+/// `publish_async` ack whose answer raced the call on a busy machine).
+pub(crate) fn spawn_deferred<F, T>(py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: ToPy,
+{
+    spawn_with(py, fut, true)
+}
+
+fn spawn_with<F, T>(py: Python<'_>, fut: F, deferred: bool) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: ToPy,
+{
     check_not_forked()?;
     register_with_pyo3_async_runtimes();
     let hub = LoopHub::current(py)?;
@@ -197,18 +216,23 @@ where
     }));
     let mut op: Op = Box::pin(async move { Box::new(fut.await) as Done });
     // The caller's poll used a no-op waker; this one registers the real one.
-    if let Poll::Ready(done) = poll_op(op.as_mut(), &waker) {
-        return match done.resolve(py) {
-            Ok(value) => ready(py, value),
-            Err(err) => failed(py, err),
-        };
+    if !deferred {
+        if let Poll::Ready(done) = poll_op(op.as_mut(), &waker) {
+            return match done.resolve(py) {
+                Ok(value) => ready(py, value),
+                Err(err) => failed(py, err),
+            };
+        }
     }
     let entry = Entry {
-        stage: Stage::Running(op, waker),
+        stage: Stage::Running(op, waker.clone()),
         future: None,
         detached: false,
     };
     hub_ref.ops.lock().expect("hub lock").insert(id, entry);
+    if deferred {
+        waker.wake();
+    }
     Ok(Py::new(py, Pending { hub, id })?.into_any())
 }
 

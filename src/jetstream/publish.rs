@@ -454,11 +454,11 @@ impl PyJetStream {
             Err(err) => return runtime::fail(py, err),
         };
         match pushed {
-            Pushed::Done => runtime::ready(py, runtime::spawn(py, ack)?),
+            Pushed::Done => runtime::ready(py, runtime::spawn_deferred(py, ack)?),
             Pushed::Direct(seq, direct) => {
                 // Sent now or by a task; its failure shows as the ack's.
                 drop(outbox::publish_direct(py, &inner.outbox, seq, direct)?);
-                runtime::ready(py, runtime::spawn(py, ack)?)
+                runtime::ready(py, runtime::spawn_deferred(py, ack)?)
             }
             Pushed::Full(seq) => {
                 let outbox = inner.outbox.clone();

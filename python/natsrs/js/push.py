@@ -175,7 +175,13 @@ class PushSubscription:
         await self._sub.unsubscribe()
 
     async def drain(self) -> None:
-        """Hand over what arrived, then stop."""
+        """Hand over what arrived, then stop.
+
+        Raises:
+            natsrs.errors.BadSubscriptionError: it was already unsubscribed or drained.
+        """
+        if self._closed:
+            raise core_errors.BadSubscriptionError("nats: invalid subscription")
         await self._sub.drain()
         self._closed = True
 
