@@ -207,18 +207,20 @@ async def test_fetch_with_heartbeats_gets_messages(js: JetStreamContext) -> None
 async def test_fetch_returns_what_an_earlier_pull_left_in_the_inbox_first(
     js: JetStreamContext,
 ) -> None:
-    await _stream(js, 5)
+    await _stream(js, 6)
     sub = await w(js.pull_subscribe("s.a", "d"))
     # A pull of three that no fetch made, sent on the subscription's own connection (so
     # after its SUB): its messages wait in the inbox.
     await w(sub._nc.publish(sub._nms, json.dumps({"batch": 3}).encode(), reply=sub._deliver))
     await wait_until(lambda: sub.pending_msgs == 3)
-    # One from the inbox, then the other two and the stream's next, in order.
-    first = await w(sub.fetch(1))
-    assert _seqs(first) == [1]
-    more = await w(sub.fetch(3))
-    assert _seqs(more) == [2, 3, 4]
-    assert [m.data for m in await w(sub.fetch(5))] == [b"4"]
+    # Those three first, then the stream's next two, in order.
+    msgs = await w(sub.fetch(5))
+    assert _seqs(msgs) == [1, 2, 3, 4, 5]
+    assert {m.metadata.num_delivered for m in msgs} == {1}
+    assert sub.pending_msgs == 0
+    info = await w(sub.consumer_info())
+    assert (info.delivered.stream_seq, info.num_redelivered) == (5, 0)
+    assert [m.data for m in await w(sub.fetch(5))] == [b"5"]
 
 
 @pytest.mark.xfail(
