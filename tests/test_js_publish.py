@@ -20,7 +20,7 @@ import pytest
 import natsrs
 import natsrs as nats
 from helpers import WAIT, next_msg, w, wait_until
-from nats_py_helpers import assert_works
+from nats_py_helpers import assert_works, connect, nats_client
 from natsrs._server import NatsServer
 from natsrs.js import api
 from natsrs.js.client import JetStreamContext
@@ -524,3 +524,33 @@ async def test_close_fails_a_publish_waiting_for_a_slot(js_nc: Any, js_server: N
         with pytest.raises(nats.errors.TimeoutError):
             await w(held.next(timeout=0.2))
         assert outcome is None, f"a publish after close resolved to {outcome!r}"
+
+
+# -- a server with a JetStream domain --------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["connect", "NATS"])
+async def test_a_domain_s_stream(nats_server_factory: Any, opened: list[Any], kind: str) -> None:
+    server = nats_server_factory("jetstream { domain: hub }", jetstream=True)
+    if kind == "connect":
+        nc = await connect(opened, server.url)
+    else:
+        nc = await nats_client(opened, server.url)
+    js = nc.jetstream(domain="hub")
+    assert js._prefix == "$JS.hub.API"
+    await w(js.add_stream(name="S", subjects=["s.>"]))
+    ack = await w(js.publish("s.a", b"x"))
+    assert (ack.stream, ack.seq, ack.domain) == ("S", 1, "hub")
+    assert ack.as_dict() == {"stream": "S", "seq": 1, "domain": "hub"}
+    queued = await w(await w(js.publish_async("s.a", b"y")))
+    assert (queued.seq, queued.domain) == (2, "hub")
+    # Pulled and acknowledged through the domain's API as well.
+    sub = await w(js.pull_subscribe("s.a", "d"))
+    msgs = await w(sub.fetch(2))
+    assert [m.data for m in msgs] == [b"x", b"y"]
+    for msg in msgs:
+        await w(msg.ack_sync())
+    assert (await w(sub.consumer_info())).num_ack_pending == 0
+    # Another domain has nobody answering.
+    with pytest.raises(nats.js.errors.ServiceUnavailableError):
+        await w(nc.jetstream(domain="elsewhere", timeout=1).stream_info("S"))
