@@ -74,35 +74,36 @@ impl PyMessage {
             ));
         }
         if kind.settles() && self.acked.swap(true, Ordering::AcqRel) {
-            return Err(Error::new(Kind::MsgAlreadyAcked, self.__repr__()));
+            return Err(Error::new(Kind::MsgAlreadyAcked, "already acknowledged"));
         }
         Ok((reply.as_str(), client))
     }
 
-    fn acknowledge(&self, py: Python<'_>, kind: AckKind) -> PyResult<Py<PyAny>> {
-        match self.ack_target(&kind) {
+    fn acknowledge(slf: &Bound<'_, Self>, kind: AckKind) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match slf.get().ack_target(&kind) {
             Ok((reply, client)) => {
                 client.publish(py, reply, PayloadArg::Owned(kind.payload()), None, None)
             }
-            Err(err) => runtime::fail(py, err),
+            Err(err) => refuse(slf, err),
         }
     }
 
     /// An ack the server confirms: a request to the reply subject.
     fn acknowledge_sync(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         timeout: Option<&Bound<'_, PyAny>>,
         default_timeout: Duration,
         keep_reply: bool,
     ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
         let timeout = match timeout.filter(|t| !t.is_none()) {
             Some(t) => extract_duration(t, "timeout", false)?,
             None => default_timeout,
         };
-        let (reply, client) = match self.ack_target(&AckKind::Ack) {
+        let (reply, client) = match slf.get().ack_target(&AckKind::Ack) {
             Ok(target) => target,
-            Err(err) => return runtime::fail(py, err),
+            Err(err) => return refuse(slf, err),
         };
         let payload = AckKind::Ack.payload();
         let sent = payload.len();
@@ -204,45 +205,44 @@ impl PyMessage {
     ///
     /// Raises `NotJSMessageError` for a message without a reply subject and
     /// `MsgAlreadyAckdError` when it was already acked, nacked or terminated.
-    fn ack(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.acknowledge(py, AckKind::Ack)
+    fn ack(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Self::acknowledge(slf, AckKind::Ack)
     }
 
     /// JetStream: acknowledge and wait for the server to confirm it (nats-py); resolves
     /// to the server's reply.
     #[pyo3(signature = (timeout = None), text_signature = "($self, timeout=1.0)")]
-    fn ack_sync(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        self.acknowledge_sync(py, timeout, Duration::from_secs(1), true)
+    fn ack_sync(slf: &Bound<'_, Self>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        Self::acknowledge_sync(slf, timeout, Duration::from_secs(1), true)
     }
 
     /// JetStream: acknowledge and wait for the server to confirm it (async-nats).
     #[pyo3(signature = (timeout = None), text_signature = "($self, timeout=5.0)")]
     fn double_ack(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.acknowledge_sync(py, timeout, Duration::from_secs(5), false)
+        Self::acknowledge_sync(slf, timeout, Duration::from_secs(5), false)
     }
 
     /// JetStream: ask for the message again, after `delay` (seconds or a `timedelta`).
     #[pyo3(signature = (delay = None))]
-    fn nak(&self, py: Python<'_>, delay: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn nak(slf: &Bound<'_, Self>, delay: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         let delay = match delay.filter(|d| !d.is_none()) {
             Some(d) => Some(extract_duration(d, "delay", true)?).filter(|d| !d.is_zero()),
             None => None,
         };
-        self.acknowledge(py, AckKind::Nak(delay))
+        Self::acknowledge(slf, AckKind::Nak(delay))
     }
 
     /// JetStream: still working on it; the server waits another ack-wait. Can repeat.
-    fn in_progress(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.acknowledge(py, AckKind::Progress)
+    fn in_progress(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Self::acknowledge(slf, AckKind::Progress)
     }
 
     /// JetStream: never deliver this message again.
     #[pyo3(signature = (reason = None))]
-    fn term(&self, py: Python<'_>, reason: Option<String>) -> PyResult<Py<PyAny>> {
+    fn term(slf: &Bound<'_, Self>, reason: Option<String>) -> PyResult<Py<PyAny>> {
         if let Some(reason) = &reason {
             if reason.contains(['\r', '\n']) {
                 return Err(pyo3::exceptions::PyValueError::new_err(
@@ -250,7 +250,7 @@ impl PyMessage {
                 ));
             }
         }
-        self.acknowledge(py, AckKind::Term(reason))
+        Self::acknowledge(slf, AckKind::Term(reason))
     }
 
     /// JetStream: whether an ack, nak or term was sent.
@@ -295,6 +295,17 @@ impl PyMessage {
                 .map_or(String::new(), |s| format!(" status={}", s.as_u16())),
         )
     }
+}
+
+/// An ack refused at the call: `MsgAlreadyAckdError` carries the message itself (nats-py's
+/// `_msg`), the other refusals are plain errors.
+fn refuse(msg: &Bound<'_, PyMessage>, err: Error) -> PyResult<Py<PyAny>> {
+    let py = msg.py();
+    if err.kind != Kind::MsgAlreadyAcked {
+        return runtime::fail(py, err);
+    }
+    let exception = pynames::JS_MSG_ALREADY_ACKD_ERROR.get(py)?.call1((msg,))?;
+    runtime::failed(py, PyErr::from_value(exception))
 }
 
 /// A reply on its way to becoming a `Message`.

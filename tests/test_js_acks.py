@@ -275,14 +275,6 @@ async def test_a_second_settling_ack_is_refused(
     assert msg.is_acked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/message.rs PyMessage::ack_target: MsgAlreadyAckdError is made from "
-    "Error::new(Kind::MsgAlreadyAcked, self.__repr__()), so its `_msg` is the repr string; "
-    "nats-py raises MsgAlreadyAckdError(self) and natsrs.errors documents `_msg` as the "
-    "message. Fix: raise the class with the message object (take `slf: &Bound<Self>` in "
-    "the ack methods and call JS_MSG_ALREADY_ACKD_ERROR with it).",
-)
 async def test_msg_already_ackd_error_carries_the_message(js: JetStreamContext) -> None:
     sub = await _consumer(js)
     msg = await _one(sub)

@@ -493,18 +493,6 @@ async def test_close_with_acks_in_flight(js_nc: Any, js_server: NatsServer) -> N
         assert js.publish_async_pending() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/jetstream/publish.rs PyJetStream::publish_async: a publish waiting for a "
-    "slot when the client closes gets the slot the closing in-flight ack frees (its Slot "
-    "drops on lifeline.cancelled()), so its outer awaitable resolves to an ack awaitable "
-    "that fails, instead of raising ConnectionClosedError itself as a publish_async on a "
-    "closed client does; in about one run of four the message even reaches the server "
-    "(the engine is not shut yet when the lifeline is cancelled). Fix: in the queued "
-    "path's `wait` future, after acquire_owned(), return Err(Error::closed()) "
-    "when the lifeline is cancelled (or the client closed) "
-    "before building the Queued ack.",
-)
 async def test_close_fails_a_publish_waiting_for_a_slot(js_nc: Any, js_server: NatsServer) -> None:
     js = js_nc.jetstream(timeout=30, publish_async_max_pending=1)
     async with _silent(js_server, "held.>") as held:

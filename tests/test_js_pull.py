@@ -179,7 +179,7 @@ async def test_fetch_on_an_empty_stream_times_out(js: JetStreamContext, batch: i
     await _times_out(sub, batch, 0.5)
     # nats-py raises its core timeout here (FetchTimeoutError is for a fetch that heard
     # heartbeats); natsrs sometimes raises the FetchTimeoutError subclass, when the
-    # server's 408 beats the client's deadline: see the deleted-consumer xfail below.
+    # server's 408 beats the client's deadline: see the deleted-consumer test below.
     # The subscription is still good.
     await w(js.publish("s.a", b"after"))
     assert [m.data for m in await w(sub.fetch(batch))] == [b"after"]
@@ -223,15 +223,6 @@ async def test_fetch_returns_what_an_earlier_pull_left_in_the_inbox_first(
     assert [m.data for m in await w(sub.fetch(5))] == [b"5"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="python/natsrs/js/client.py PullSubscription.fetch: when the inbox already holds "
-    "the whole batch, `_request(batch - len(msgs), ..., no_wait=True)` still sends a pull "
-    "with batch 0, which the server serves as batch 1: one more message is delivered into "
-    "the inbox (its ack wait running) though nobody asked for it. nats-py's _fetch_one "
-    "returns from the queue with no request. Fix: send the no-wait probe only when "
-    "len(msgs) < batch.",
-)
 async def test_a_batch_filled_from_the_inbox_asks_the_server_for_nothing(
     js: JetStreamContext,
 ) -> None:
@@ -291,11 +282,11 @@ async def test_fetch_after_unsubscribe(js: JetStreamContext) -> None:
     await _stream(js, 1)
     sub = await w(js.pull_subscribe("s.a", "d"))
     await w(sub.unsubscribe())
-    with pytest.raises(ValueError):
-        await w(sub.fetch(1))
-    with pytest.raises(ValueError):
-        sub.pending_msgs  # noqa: B018
-    with pytest.raises(ValueError):
+    # nats-py: the fetch times out (here at once: nothing can arrive any more).
+    with pytest.raises(nats.errors.TimeoutError):
+        await w(sub.fetch(1, timeout=2))
+    assert sub.pending_msgs == 0
+    with pytest.raises(nats.errors.BadSubscriptionError):
         await w(sub.unsubscribe())
     # The consumer stays on the server, with its message.
     info = await w(js.consumer_info("S", "d"))
@@ -358,15 +349,6 @@ async def test_fetch_when_the_consumer_is_deleted(js: JetStreamContext) -> None:
         assert isinstance(info.value, APIError) and info.value.code == 503
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="python/natsrs/js/client.py PullSubscription._collect sets `heard = True` for "
-    "every status (404/408/409 too), so fetch raises FetchTimeoutError when only such a "
-    "status came (here 409 Consumer Deleted; also a 408 that beats the client's deadline). "
-    "nats-py's got_any_response counts heartbeats (100) only: FetchTimeoutError means "
-    "'heard heartbeats', otherwise nats.errors.TimeoutError. Fix: set heard only when "
-    "status == _HEARTBEAT.",
-)
 async def test_a_deleted_consumer_s_fetch_is_a_plain_timeout(js: JetStreamContext) -> None:
     await _stream(js)
     sub = await w(js.pull_subscribe("s.a", "d"))

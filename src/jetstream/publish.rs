@@ -776,6 +776,9 @@ impl PyJetStream {
             let lifeline = self.inner.life.lifeline.clone();
             let wait = async move {
                 let permit = acquire(&permits, wait_stall).await?;
+                if lifeline.is_cancelled() {
+                    return Err(Error::closed());
+                }
                 let slot = Slot {
                     permit: Some(permit),
                     in_flight,
@@ -795,6 +798,8 @@ impl PyJetStream {
         let inner = self.inner.clone();
         let wait = async move {
             let permit = acquire(&permits, wait_stall).await?;
+            // The slot may be one a closing client's failed ack gave back.
+            inner.life.check_open()?;
             let slot = Slot {
                 permit: Some(permit),
                 in_flight,

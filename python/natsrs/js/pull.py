@@ -54,6 +54,7 @@ class PullSubscription:
         self._consumer = consumer
         self._nms = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._deliver = deliver
+        self._unsubscribed = False
 
     @property
     def pending_msgs(self) -> int:
@@ -76,7 +77,14 @@ class PullSubscription:
         return self._sub
 
     async def unsubscribe(self) -> None:
-        """Stop the inbox; the consumer stays on the server. A later ``fetch`` times out."""
+        """Stop the inbox; the consumer stays on the server. A later ``fetch`` times out.
+
+        Raises:
+            natsrs.errors.BadSubscriptionError: it was already unsubscribed.
+        """
+        if self._unsubscribed:
+            raise core_errors.BadSubscriptionError("nats: invalid subscription")
+        self._unsubscribed = True
         await self._live().unsubscribe()
 
     async def consumer_info(self) -> api.ConsumerInfo:
@@ -101,6 +109,8 @@ class PullSubscription:
             raise ValueError("nats: invalid fetch timeout")
         start = time.monotonic()
         msgs = await self._queued(sub, batch)
+        if len(msgs) == batch:
+            return msgs
         if msgs:
             # Only what is already there: a no-wait probe for the rest, no lingering pull.
             await self._request(batch - len(msgs), None, heartbeat, no_wait=True)
@@ -165,7 +175,7 @@ class PullSubscription:
     ) -> bool:
         """Adds arriving messages to ``msgs`` until ``batch`` are there, a status ends
         the request, or time is up (an error only when nothing came). Returns whether
-        the server answered at all (a heartbeat or a status)."""
+        a heartbeat came (what makes an empty fetch ``FetchTimeoutError``)."""
         heard = False
         while len(msgs) < batch:
             remaining = _remaining(timeout, start)
@@ -183,8 +193,9 @@ class PullSubscription:
                 if status is None:
                     msgs.append(msg)
                     continue
-                heard = True
                 if status == _HEARTBEAT:
+                    # Only a heartbeat shows the server is there (nats-py's rule).
+                    heard = True
                     continue
                 if status not in _TEMPORARY:
                     if msgs:
