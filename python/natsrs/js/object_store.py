@@ -24,7 +24,7 @@ import io
 import json
 import re
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, ClassVar, Union
@@ -84,11 +84,13 @@ MSG_ROLLUP_SUBJECT = "sub"
 # Chunks whose acks may be outstanding during a put. Enough to keep the connection busy
 # while the server stores earlier ones; the memory this holds is the window times the
 # chunk size (the payloads in flight), whatever the object's size.
-_CHUNKS_IN_FLIGHT = 16
+_CHUNKS_IN_FLIGHT = 32
 # A link may point to a link only through objects written by hand; past this many hops
 # it is a loop.
 _MAX_LINK_HOPS = 8
 _WATCH_QUEUE = 256
+# A get holds at most about this much of the object's chunks at a time.
+_READ_WINDOW_BYTES = 1024 * 1024
 
 _Source = Union[str, bytes, bytearray, memoryview, Any]
 
@@ -439,29 +441,27 @@ class ObjectStore:
 
         digest = sha256()
         total = 0
-        sub = await self._js.subscribe(
-            self._chunk_subject(info.nuid), stream=self._stream, ordered_consumer=True
-        )
+        # One write in flight while the next chunk is read.
+        writing: asyncio.Future[Any] | None = None
         try:
-            while True:
-                try:
-                    msg = await sub.next_msg(timeout=self._js._timeout)
-                except core_errors.TimeoutError:
-                    await self._check_incomplete(sub, info, total)
-                    raise
-                chunk = msg.data
+            async for chunk in self._chunks(info):
                 digest.update(chunk)
                 total += len(chunk)
                 if write is not None:
-                    await write(chunk)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(write(chunk))
                 else:
                     assert buffer is not None
                     buffer.write(chunk)
-                if _pending(msg) == 0:
-                    break
+            if writing is not None:
+                await writing
+                writing = None
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            if writing is not None:
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
 
         if total != info.size:
             raise DigestMismatchError(
@@ -475,19 +475,81 @@ class ObjectStore:
             result.data = buffer.getvalue()
         return result
 
-    async def _check_incomplete(
-        self, sub: PushSubscription, info: api.ObjectInfo, total: int
-    ) -> None:
-        """After a wait for a chunk timed out: a consumer with nothing left to deliver
-        means the chunks are not all there."""
+    async def _chunks(self, info: api.ObjectInfo) -> AsyncIterator[bytes]:
+        """The object's chunks in order, from a pull consumer asked for a few at a time:
+        what is held in memory is bounded by that window, however fast the server sends
+        and however slowly the chunks are written out."""
+        nc = self._js._native
+        chunk_size = (info.options.max_chunk_size if info.options else None) or (
+            OBJ_DEFAULT_CHUNK_SIZE
+        )
+        window = max(2, min(_CHUNKS_IN_FLIGHT, _READ_WINDOW_BYTES // chunk_size))
+        timeout = self._js._timeout
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        consumer: str | None = None
         try:
-            consumer = await sub.consumer_info()
-        except Exception:  # the timeout is the error to report then
-            return
-        if consumer.num_pending == 0 and not consumer.num_ack_pending:
-            raise DigestMismatchError(
-                description=f"nats: object is incomplete: {total} of {info.size} bytes stored"
+            created = await self._js._jsm.add_consumer(
+                self._stream,
+                config=api.ConsumerConfig(
+                    ack_policy=api.AckPolicy.NONE,
+                    deliver_policy=api.DeliverPolicy.ALL,
+                    filter_subject=self._chunk_subject(info.nuid),
+                    mem_storage=True,
+                    num_replicas=1,
+                    inactive_threshold=max(timeout * 2, 5.0),
+                ),
             )
+            consumer = created.name
+            # The chunks there are: the consumer counts them as it is made.
+            stored = created.num_pending or 0
+            if stored == 0:
+                raise DigestMismatchError(
+                    description=f"nats: object is incomplete: 0 of {info.size} bytes stored"
+                )
+            next_subject = f"{self._js._prefix}.CONSUMER.MSG.NEXT.{self._stream}.{consumer}"
+            requested = received = 0
+
+            async def ask() -> None:
+                nonlocal requested
+                count = min(window, stored - requested)
+                body = {"batch": count, "expires": int(timeout * 1e9)}
+                await nc.publish(next_subject, json.dumps(body).encode(), reply=inbox)
+                requested += count
+
+            await ask()
+            while received < stored:
+                if sub.pending_msgs:
+                    batch = await sub.next_batch(window)
+                else:
+                    try:
+                        msg = await sub.next(timeout=timeout + 1)
+                    except core_errors.TimeoutError:
+                        raise core_errors.TimeoutError(
+                            f"nats: no chunk of the object within {timeout + 1} s"
+                        ) from None
+                    if msg is None:
+                        raise core_errors.ConnectionClosedError("nats: connection closed")
+                    batch = [msg]
+                for msg in batch:
+                    if msg.status is not None:
+                        if msg.status == 408 or msg.status == 404:
+                            # The request ran out with chunks missing: they are gone.
+                            raise DigestMismatchError(
+                                description="nats: object is incomplete: chunks are missing"
+                            )
+                        raise Error(description=f"nats: reading the object: {msg.description}")
+                    received += 1
+                    # Ask for the next window while half of this one is still to come.
+                    if requested < stored and requested - received < window // 2 + 1:
+                        await ask()
+                    yield msg.data
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            if consumer is not None:
+                with contextlib.suppress(Exception):
+                    await self._js._jsm.delete_consumer(self._stream, consumer)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -503,6 +565,8 @@ class ObjectStore:
             TypeError: ``data`` is of no supported kind (nothing is sent).
             natsrs.js.errors.BadRequestError: the bucket refused a chunk (sealed, full).
         """
+        if not isinstance(name, str):
+            raise TypeError(f"nats: object name must be a str, not {type(name).__name__}")
         meta = api.ObjectMeta(name=name) if meta is None else meta.evolve()
         if name:
             meta.name = name
@@ -542,11 +606,14 @@ class ObjectStore:
         digest = sha256()
         size = chunks = 0
         acks: deque[Awaitable[PubAck]] = deque()
+        # The next chunk is read while this one is published.
+        reading: asyncio.Future[bytes] = asyncio.ensure_future(read())
         try:
             while True:
-                chunk = await read()
+                chunk = await reading
                 if not chunk:
                     break
+                reading = asyncio.ensure_future(read())
                 digest.update(chunk)
                 acks.append(await self._js.publish_async(chunk_subject, chunk))
                 size += len(chunk)
@@ -556,9 +623,13 @@ class ObjectStore:
             while acks:
                 await acks.popleft()
         except asyncio.CancelledError:
+            reading.cancel()
             self._clean_up_later(acks, chunk_subject)
             raise
         except Exception:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
             await self._clean_up(acks, chunk_subject)
             raise
 
