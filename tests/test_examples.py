@@ -66,6 +66,20 @@ EXPECTED = {
         "invalid header value rejected: BadHeaderError",
         "headers: done",
     ],
+    "object_store.py": [
+        "created object store example_files_",
+        "put reports/today.txt: 1049576 bytes in 9 chunks, SHA-256=",
+        "watcher saw reports/today.txt",
+        "read into a file: 1049576 bytes, same: True",
+        "via link 'latest': 1049576 bytes, same: True",
+        "description now: daily report (checked)",
+        "notes.txt deleted",
+        "objects: latest, reports/today.txt",
+        "sealed: True,",
+        "put after seal refused",
+        "deleted object store example_files_",
+        "object_store: stored, read back and checked: True",
+    ],
     "jetstream.py": [
         "published order 1: stream EXAMPLE_ORDERS_",
         "re-published order 2: duplicate True, seq 2",
@@ -84,7 +98,7 @@ EXPECTED = {
     ],
 }
 # Examples that need JetStream: their server runs with -js.
-JETSTREAM = {"jetstream.py"}
+JETSTREAM = {"jetstream.py", "object_store.py"}
 # Examples that need a server set up for them (operator mode, TLS): tested on their own.
 SPECIAL = ["auth_creds.py", "tls.py"]
 
@@ -140,8 +154,11 @@ def test_example_reports_an_unreachable_server(name: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_jetstream_example_on_a_server_without_jetstream(nats_server: NatsServer) -> None:
-    result = run_example("jetstream.py", nats_server.url)
+@pytest.mark.parametrize("name", sorted(JETSTREAM))
+def test_jetstream_example_on_a_server_without_jetstream(
+    nats_server: NatsServer, name: str
+) -> None:
+    result = run_example(name, nats_server.url)
 
     assert result.returncode == 1
     assert f"JetStream is not enabled on {nats_server.url}" in result.stderr

@@ -418,3 +418,80 @@ class JetStreamContext(JetStreamManager):
     # -- key-value (natsrs.js.kv) ----------------------------------------------------------
 
     # -- object store (natsrs.js.object_store) ---------------------------------------------
+
+    if TYPE_CHECKING:
+        from natsrs.js.object_store import ObjectStore as _ObjectStore
+
+    async def object_store(self, bucket: str) -> _ObjectStore:
+        """The Object Store bucket ``bucket``.
+
+        Raises:
+            natsrs.js.errors.InvalidBucketNameError: not a bucket name (nothing is sent).
+            natsrs.js.errors.BucketNotFoundError: no such bucket.
+        """
+        from natsrs.js import object_store as obs
+        from natsrs.js.errors import BucketNotFoundError
+
+        obs._validate_bucket(bucket)
+        stream = obs.OBJ_STREAM_TEMPLATE.format(bucket=bucket)
+        try:
+            await self._jsm.stream_info(stream)
+        except NotFoundError:
+            raise BucketNotFoundError(description=f"nats: bucket not found: {bucket}") from None
+        return obs.ObjectStore(name=bucket, stream=stream, js=self)
+
+    async def create_object_store(
+        self,
+        bucket: str | None = None,
+        config: api.ObjectStoreConfig | None = None,
+        **params: Any,
+    ) -> _ObjectStore:
+        """Create the Object Store bucket ``bucket`` (or ``config.bucket``) from
+        ``config`` and ``params``: its stream ``OBJ_<bucket>`` as nats-py makes it
+        (discard new, rollups and direct gets allowed).
+
+        Raises:
+            natsrs.js.errors.InvalidBucketNameError: no valid bucket name (nothing is sent).
+            natsrs.js.errors.BadRequestError: the bucket exists with another configuration.
+        """
+        from natsrs.js import object_store as obs
+
+        config = api.ObjectStoreConfig(bucket=bucket) if config is None else config.evolve()
+        if bucket is not None:
+            config.bucket = bucket
+        config = config.evolve(**params)
+        name = obs._validate_bucket(config.bucket)
+        max_bytes = config.max_bytes
+        if max_bytes == 0:
+            max_bytes = -1
+        stream = api.StreamConfig(
+            name=obs.OBJ_STREAM_TEMPLATE.format(bucket=name),
+            description=config.description,
+            subjects=[
+                obs.OBJ_ALL_CHUNKS_PRE_TEMPLATE.format(bucket=name),
+                obs.OBJ_ALL_META_PRE_TEMPLATE.format(bucket=name),
+            ],
+            max_age=config.ttl,
+            max_bytes=max_bytes,
+            max_consumers=0,
+            storage=config.storage,
+            num_replicas=config.replicas,
+            placement=config.placement,
+            discard=api.DiscardPolicy.NEW,
+            allow_rollup_hdrs=True,
+            allow_direct=True,
+        )
+        await self._jsm.add_stream(stream)
+        return obs.ObjectStore(name=name, stream=stream.name or "", js=self)
+
+    async def delete_object_store(self, bucket: str) -> bool:
+        """Delete the Object Store bucket ``bucket`` and every object in it.
+
+        Raises:
+            natsrs.js.errors.InvalidBucketNameError: not a bucket name (nothing is sent).
+            natsrs.js.errors.NotFoundError: no such bucket.
+        """
+        from natsrs.js import object_store as obs
+
+        obs._validate_bucket(bucket)
+        return await self._jsm.delete_stream(obs.OBJ_STREAM_TEMPLATE.format(bucket=bucket))
