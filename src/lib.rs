@@ -88,7 +88,7 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<subscriber::PySubscriber>()?;
     m.add_class::<message::PyMessage>()?;
     m.add_class::<header::PyHeaderMap>()?;
-    m.add_class::<jetstream::publish::PyPubAck>()?;
+    m.add_class::<jetstream::pub_ack::PyPubAck>()?;
     m.add_class::<jetstream::publish::PyJetStream>()?;
     Ok(())
 }
