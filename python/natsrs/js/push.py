@@ -199,6 +199,41 @@ class PushSubscription:
         self._delivered += 1
         return msg
 
+    async def _take(self, deadline: float | None) -> list[Message]:
+        """The data messages of one batch, in order: what ``_next`` gives one by one,
+        for readers that convert many at a time (the Key-Value watcher). Empty when
+        only control messages or a replaced consumer's leftovers were consumed.
+
+        A control message after data ends the batch and is handled on the next call:
+        a flow-control request is answered once the data before it was handed over.
+        """
+        ready = self._ready
+        if not ready:
+            await self._fill(deadline)
+        taken: list[Message] = []
+        while ready:
+            msg = ready.popleft()
+            status = msg.status
+            if status is not None:
+                if taken:
+                    ready.appendleft(msg)
+                    break
+                await self._control(msg, status)
+                continue
+            self._active = True
+            if self._tracking:
+                sequences = _sequences(msg.reply)
+                if sequences is not None:
+                    sseq, dseq = sequences
+                    if self._ordered and dseq != self._dseq:
+                        await self._reset()
+                        break
+                    self._dseq = dseq + 1
+                    self._sseq = sseq
+            taken.append(msg)
+        self._delivered += len(taken)
+        return taken
+
     async def _fill(self, deadline: float | None) -> None:
         """Takes what the core subscription has, waiting for the first message. Returns
         with nothing when the subscription was replaced meanwhile (ordered reset)."""
