@@ -512,16 +512,18 @@ class KeyValue:
             sub = self._sub
             if self._stopped or sub is None:
                 raise core_errors.BadSubscriptionError("nats: watcher stopped")
+            replies: list[list[str]] = []
             try:
-                msgs = await sub._take(deadline)
+                msgs = await sub._take(deadline, replies)
             except core_errors.BadSubscriptionError:
                 self._stopped = True
                 raise
             if msgs:
-                self._convert(msgs)
+                self._convert(msgs, replies)
 
-        def _convert(self, msgs: list[Message]) -> None:
-            """Entries from a batch of messages, in one pass."""
+        def _convert(self, msgs: list[Message], replies: list[list[str]]) -> None:
+            """Entries from a batch of messages (and their split reply subjects), in
+            one pass."""
             ready = self._ready
             append = ready.append
             entry_class = KeyValue.Entry
@@ -529,12 +531,13 @@ class KeyValue:
             pre_len = self._pre_len
             ignore_deletes = self._ignore_deletes
             from_timestamp = datetime.datetime.fromtimestamp
-            for msg in msgs:
-                tokens = msg.reply.split(".")
+            for msg, tokens in zip(msgs, replies):
                 if len(tokens) == 9:
                     seq, stamp, pending = tokens[5], tokens[7], tokens[8]
-                else:
+                elif len(tokens) >= 11:
                     seq, stamp, pending = tokens[7], tokens[9], tokens[10]
+                else:
+                    continue  # not a stream message: nothing a bucket holds
                 delta = int(pending)
                 op = None
                 skip = False

@@ -199,13 +199,18 @@ class PushSubscription:
         self._delivered += 1
         return msg
 
-    async def _take(self, deadline: float | None) -> list[Message]:
+    async def _take(
+        self, deadline: float | None, replies: list[list[str]] | None = None
+    ) -> list[Message]:
         """The data messages of one batch, in order: what ``_next`` gives one by one,
         for readers that convert many at a time (the Key-Value watcher). Empty when
         only control messages or a replaced consumer's leftovers were consumed.
 
-        A control message after data ends the batch and is handled on the next call:
-        a flow-control request is answered once the data before it was handed over.
+        Control messages are handled as they are met: a flow-control request is
+        answered once the data before it is in the caller's hands, which keeps the
+        server sending while the caller works through the batch (at most one batch is
+        held that way). ``replies``, when given, gets each message's reply subject
+        split on ``.`` (its ack tokens), so a caller does not split it again.
         """
         ready = self._ready
         if not ready:
@@ -215,22 +220,23 @@ class PushSubscription:
             msg = ready.popleft()
             status = msg.status
             if status is not None:
-                if taken:
-                    ready.appendleft(msg)
-                    break
                 await self._control(msg, status)
                 continue
             self._active = True
-            if self._tracking:
-                sequences = _sequences(msg.reply)
-                if sequences is not None:
-                    sseq, dseq = sequences
-                    if self._ordered and dseq != self._dseq:
-                        await self._reset()
-                        break
-                    self._dseq = dseq + 1
-                    self._sseq = sseq
+            tokens = msg.reply.split(".")
+            if self._tracking and len(tokens) >= 9:
+                if len(tokens) == 9:
+                    sseq, dseq = int(tokens[5]), int(tokens[6])
+                else:
+                    sseq, dseq = int(tokens[7]), int(tokens[8])
+                if self._ordered and dseq != self._dseq:
+                    await self._reset()
+                    break
+                self._dseq = dseq + 1
+                self._sseq = sseq
             taken.append(msg)
+            if replies is not None:
+                replies.append(tokens)
         self._delivered += len(taken)
         return taken
 
