@@ -149,6 +149,30 @@ class KeyValue:
         created: datetime.datetime | None
         operation: str | None
 
+        def __eq__(self, other: object) -> bool:
+            # By fields, whichever kind of entry (a watcher's makes ``created`` late).
+            if not isinstance(other, KeyValue.Entry):
+                return NotImplemented
+            return (
+                self.bucket,
+                self.key,
+                self.value,
+                self.revision,
+                self.delta,
+                self.created,
+                self.operation,
+            ) == (
+                other.bucket,
+                other.key,
+                other.value,
+                other.revision,
+                other.delta,
+                other.created,
+                other.operation,
+            )
+
+        __hash__ = None  # type: ignore[assignment]
+
     @dataclass(frozen=True)
     class BucketStatus:
         """A bucket's status: its stream's info read through KV's names."""
@@ -526,11 +550,11 @@ class KeyValue:
             one pass."""
             ready = self._ready
             append = ready.append
-            entry_class = KeyValue.Entry
+            new = object.__new__
+            entry_class = _WatchedEntry
             bucket = self._bucket
             pre_len = self._pre_len
             ignore_deletes = self._ignore_deletes
-            from_timestamp = datetime.datetime.fromtimestamp
             for msg, tokens in zip(msgs, replies):
                 if len(tokens) == 9:
                     seq, stamp, pending = tokens[5], tokens[7], tokens[8]
@@ -553,17 +577,15 @@ class KeyValue:
                     if ignore_deletes and op in (KV_DEL, KV_PURGE):
                         skip = True
                 if not skip:
-                    append(
-                        entry_class(
-                            bucket,
-                            msg.subject[pre_len:],
-                            msg.data,
-                            int(seq),
-                            delta,
-                            from_timestamp(int(stamp) / 1e9, _UTC),
-                            op,
-                        )
-                    )
+                    entry = new(entry_class)
+                    entry.bucket = bucket
+                    entry.key = msg.subject[pre_len:]
+                    entry.value = msg.data
+                    entry.revision = int(seq)
+                    entry.delta = delta
+                    entry._stamp = stamp
+                    entry.operation = op
+                    append(entry)
                 if delta == 0 and not self._init_done:
                     append(None)
                     self._init_done = True
@@ -684,6 +706,39 @@ class KeyValue:
     async def watch_all_from_revision(self, revision: int) -> KeyValue.KeyWatcher:
         """async-nats's ``watch_all_from_revision``: every entry from ``revision``."""
         return await self.watch(">", resume_from_revision=revision, _marker=False)
+
+
+# The slot behind ``KeyValue.Entry.created``.
+_CREATED_SLOT: Any = KeyValue.Entry.__dict__["created"]
+
+
+def _get_created(entry: _WatchedEntry) -> datetime.datetime | None:
+    try:
+        created: datetime.datetime | None = _CREATED_SLOT.__get__(entry, None)
+    except AttributeError:
+        created = datetime.datetime.fromtimestamp(int(entry._stamp) / 1e9, _UTC)
+        _CREATED_SLOT.__set__(entry, created)
+    return created
+
+
+def _set_created(entry: _WatchedEntry, created: datetime.datetime | None) -> None:
+    _CREATED_SLOT.__set__(entry, created)
+
+
+class _WatchedEntry(KeyValue.Entry):
+    """A watcher's entry: a ``KeyValue.Entry`` whose ``created`` is made from the
+    delivery's timestamp when first read (a watch makes entries by the hundred
+    thousand, and most are never asked when they were stored)."""
+
+    __slots__ = ("_stamp",)
+    _stamp: str
+
+    created = property(_get_created, _set_created)  # type: ignore[assignment]
+
+
+# It prints, and reads in a debugger, as the entry it is.
+_WatchedEntry.__name__ = "Entry"
+_WatchedEntry.__qualname__ = KeyValue.Entry.__qualname__
 
 
 class _Listing(Generic[T]):

@@ -215,29 +215,50 @@ class PushSubscription:
         ready = self._ready
         if not ready:
             await self._fill(deadline)
+        batch = list(ready)
+        ready.clear()
         taken: list[Message] = []
-        while ready:
-            msg = ready.popleft()
+        tracking = self._tracking
+        ordered = self._ordered
+        # The sequences are kept in locals and written back before anything reads them
+        # (a control message, a reset, the end of the batch).
+        expected = self._dseq
+        last_sseq = ""
+        sub = self._sub
+        for msg in batch:
             status = msg.status
             if status is not None:
+                if last_sseq:
+                    self._dseq, self._sseq, last_sseq = expected, int(last_sseq), ""
                 await self._control(msg, status)
+                if self._sub is not sub:
+                    break  # replaced: the rest of the batch is the old consumer's
+                expected = self._dseq
                 continue
-            self._active = True
             tokens = msg.reply.split(".")
-            if self._tracking and len(tokens) >= 9:
+            if tracking and len(tokens) >= 9:
                 if len(tokens) == 9:
-                    sseq, dseq = int(tokens[5]), int(tokens[6])
+                    sseq, dseq = tokens[5], int(tokens[6])
                 else:
-                    sseq, dseq = int(tokens[7]), int(tokens[8])
-                if self._ordered and dseq != self._dseq:
+                    sseq, dseq = tokens[7], int(tokens[8])
+                if ordered and dseq != expected:
+                    if last_sseq:
+                        self._dseq, self._sseq = expected, int(last_sseq)
+                    # The rest of the batch is the replaced consumer's.
                     await self._reset()
+                    last_sseq = ""
+                    expected = self._dseq
                     break
-                self._dseq = dseq + 1
-                self._sseq = sseq
+                expected = dseq + 1
+                last_sseq = sseq
             taken.append(msg)
             if replies is not None:
                 replies.append(tokens)
-        self._delivered += len(taken)
+        if last_sseq:
+            self._dseq, self._sseq = expected, int(last_sseq)
+        if taken:
+            self._active = True
+            self._delivered += len(taken)
         return taken
 
     async def _fill(self, deadline: float | None) -> None:
