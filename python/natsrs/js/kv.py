@@ -94,23 +94,28 @@ def _is_bucket_valid(bucket: object) -> bool:
     return isinstance(bucket, str) and VALID_BUCKET_RE.fullmatch(bucket) is not None
 
 
+def _invalid_key(key: object) -> InvalidKeyError:
+    # nats-py's error carries the key as its description.
+    return InvalidKeyError(key if isinstance(key, str) else repr(key))
+
+
 def _check_key(key: object, validate: bool) -> None:
     if validate and not _is_key_valid(key):
-        raise InvalidKeyError(key)
+        raise _invalid_key(key)
     if not validate and (not isinstance(key, str) or not key):
         # Even unchecked, a key has to make a subject.
-        raise InvalidKeyError(key)
+        raise _invalid_key(key)
 
 
 def _key_patterns(keys: str | Sequence[str]) -> list[str]:
     """The watched keys as a list, each checked as a key that may hold wildcards."""
     patterns = [keys] if isinstance(keys, str) else list(keys)
     if not patterns:
-        raise InvalidKeyError(keys)
+        raise _invalid_key(keys)
     for pattern in patterns:
         tokens = pattern.split(".") if isinstance(pattern, str) else [""]
         if not all(_KEY_PATTERN_TOKEN.fullmatch(t) for t in tokens) or ">" in tokens[:-1]:
-            raise InvalidKeyError(pattern)
+            raise _invalid_key(pattern)
     return patterns
 
 
@@ -392,7 +397,7 @@ class KeyValue:
         seconds the marker stays). As in nats-py the key is not checked: a wildcard
         (``"sessions.*"``) purges every key it matches."""
         if not isinstance(key, str) or not key:
-            raise InvalidKeyError(key)
+            raise _invalid_key(key)
         await self._js.publish(
             f"{self._pre}{key}",
             b"",
@@ -733,7 +738,7 @@ class _WatchedEntry(KeyValue.Entry):
     __slots__ = ("_stamp",)
     _stamp: str
 
-    created = property(_get_created, _set_created)  # type: ignore[assignment]
+    created = property(_get_created, _set_created)
 
 
 # It prints, and reads in a debugger, as the entry it is.
