@@ -96,9 +96,26 @@ EXPECTED = {
         "deleted stream EXAMPLE_ORDERS_",
         "jetstream: 10 orders stored once, 9 acked, 1 terminated",
     ],
+    "kv.py": [
+        "created bucket EXAMPLE_SETTINGS_",
+        "watch: color = blue (revision 1)",
+        "watch: size = 10 (revision 2)",
+        "watch: (initial values done)",
+        "stale update refused: nats: wrong last sequence: 3",
+        "retried on revision 3: size = 20 (revision 4)",
+        "create refused: color already has a value",
+        "color after delete: not found (DEL marker)",
+        "created color again: revision 6",
+        "watch: color = DEL (revision 5)",
+        "watch: color = green (revision 6)",
+        "color history: blue, DEL, green",
+        "keys: color, size; 6 entries kept",
+        "deleted bucket EXAMPLE_SETTINGS_",
+        "kv: done",
+    ],
 }
 # Examples that need JetStream: their server runs with -js.
-JETSTREAM = {"jetstream.py", "object_store.py"}
+JETSTREAM = {"jetstream.py", "kv.py", "object_store.py"}
 # Examples that need a server set up for them (operator mode, TLS): tested on their own.
 SPECIAL = ["auth_creds.py", "tls.py"]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from natsrs import errors as core_errors
 from natsrs._natsrs import Client as NativeClient
 from natsrs._natsrs import PubAck
-from natsrs.js import api
+from natsrs.js import api, kv
 from natsrs.js.errors import Error, NotFoundError
 from natsrs.js.handles import Stream
 from natsrs.js.manager import JetStreamManager
@@ -416,6 +416,123 @@ class JetStreamContext(JetStreamManager):
         return PullSubscription(self, native, sub, stream, consumer_name, inbox)
 
     # -- key-value (natsrs.js.kv) ----------------------------------------------------------
+
+    async def key_value(self, bucket: str) -> kv.KeyValue:
+        """The Key-Value bucket ``bucket`` (async-nats's ``get_key_value``).
+
+        Raises:
+            natsrs.js.errors.InvalidBucketNameError: not a valid bucket name (nothing
+                is sent).
+            natsrs.js.errors.BucketNotFoundError: no such bucket.
+            natsrs.js.errors.BadBucketError: ``KV_<bucket>`` is a stream, not a bucket.
+        """
+        from natsrs.js.errors import BadBucketError, BucketNotFoundError, InvalidBucketNameError
+
+        if not kv._is_bucket_valid(bucket):
+            raise InvalidBucketNameError(bucket)
+        stream = kv.KV_STREAM_TEMPLATE.format(bucket=bucket)
+        try:
+            info = await self.stream_info(stream)
+        except NotFoundError:
+            raise BucketNotFoundError() from None
+        if (info.config.max_msgs_per_subject or 0) < 1:
+            raise BadBucketError()
+        return kv.KeyValue(
+            name=bucket,
+            stream=stream,
+            pre=kv.KV_PRE_TEMPLATE.format(bucket=bucket),
+            js=self,
+            direct=bool(info.config.allow_direct),
+        )
+
+    get_key_value = key_value
+
+    async def create_key_value(
+        self, config: api.KeyValueConfig | None = None, **params: Any
+    ) -> kv.KeyValue:
+        """A new bucket (or the same one again) from ``config`` with ``params`` over it
+        (``KeyValueConfig`` fields: ``bucket``, ``history``, ``ttl``, ``direct``...).
+
+        The stream is nats-py's: ``KV_<bucket>`` on ``$KV.<bucket>.>``, rollups
+        allowed, deletes denied, discard new, per-message TTLs allowed, a duplicate
+        window of 2 minutes (or ``ttl`` when shorter); ``limit_marker_ttl`` becomes
+        its ``subject_delete_marker_ttl`` (nats-server 2.11+).
+
+        Raises:
+            natsrs.js.errors.InvalidBucketNameError: missing or invalid bucket name.
+            natsrs.js.errors.KeyHistoryTooLargeError: ``history`` over 64.
+            natsrs.js.errors.KeyValueLimitMarkerTTLNotSupportedError: a marker TTL on
+                a server without them.
+            natsrs.js.errors.BadRequestError: the server refused the configuration.
+        """
+        from natsrs.js.errors import (
+            InvalidBucketNameError,
+            KeyHistoryTooLargeError,
+            KeyValueLimitMarkerTTLNotSupportedError,
+        )
+
+        if config is None:
+            bucket = params.get("bucket")
+            if not kv._is_bucket_valid(bucket):
+                raise InvalidBucketNameError(bucket)
+            config = api.KeyValueConfig(bucket=bucket)  # type: ignore[arg-type]
+        config = config.evolve(**params)
+        if not kv._is_bucket_valid(config.bucket):
+            raise InvalidBucketNameError(config.bucket)
+        if config.history > kv.KV_MAX_HISTORY:
+            raise KeyHistoryTooLargeError()
+        duplicate_window = 2 * 60.0
+        if config.ttl and config.ttl < duplicate_window:
+            duplicate_window = config.ttl
+        marker_ttl = None
+        if config.limit_marker_ttl is not None and config.limit_marker_ttl > 0:
+            account = await self.account_info()
+            if not account.api.level or account.api.level < 1:
+                raise KeyValueLimitMarkerTTLNotSupportedError()
+            marker_ttl = config.limit_marker_ttl
+        stream = api.StreamConfig(
+            name=kv.KV_STREAM_TEMPLATE.format(bucket=config.bucket),
+            description=config.description,
+            subjects=[f"$KV.{config.bucket}.>"],
+            allow_direct=config.direct,
+            allow_rollup_hdrs=True,
+            allow_msg_ttl=True,
+            deny_delete=True,
+            discard=api.DiscardPolicy.NEW,
+            duplicate_window=duplicate_window,
+            max_age=config.ttl,
+            max_bytes=config.max_bytes,
+            max_consumers=-1,
+            max_msg_size=config.max_value_size,
+            max_msgs=-1,
+            max_msgs_per_subject=config.history,
+            num_replicas=config.replicas,
+            storage=config.storage,
+            placement=config.placement,
+            republish=config.republish,
+            subject_delete_marker_ttl=marker_ttl,
+        )
+        info = await self.add_stream(stream)
+        return kv.KeyValue(
+            name=config.bucket,
+            stream=stream.name or "",
+            pre=kv.KV_PRE_TEMPLATE.format(bucket=config.bucket),
+            js=self,
+            direct=bool(info.config.allow_direct),
+        )
+
+    async def delete_key_value(self, bucket: str) -> bool:
+        """Delete the bucket and everything in it.
+
+        Raises:
+            natsrs.js.errors.InvalidBucketNameError: not a valid bucket name.
+            natsrs.js.errors.NotFoundError: no such bucket.
+        """
+        from natsrs.js.errors import InvalidBucketNameError
+
+        if not kv._is_bucket_valid(bucket):
+            raise InvalidBucketNameError(bucket)
+        return await self.delete_stream(kv.KV_STREAM_TEMPLATE.format(bucket=bucket))
 
     # -- object store (natsrs.js.object_store) ---------------------------------------------
 

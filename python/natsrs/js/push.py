@@ -212,6 +212,68 @@ class PushSubscription:
         self._delivered += 1
         return msg
 
+    async def _take(
+        self, deadline: float | None, replies: list[list[str]] | None = None
+    ) -> list[Message]:
+        """The data messages of one batch, in order: what ``_next`` gives one by one,
+        for readers that convert many at a time (the Key-Value watcher). Empty when
+        only control messages or a replaced consumer's leftovers were consumed.
+
+        Control messages are handled as they are met: a flow-control request is
+        answered once the data before it is in the caller's hands, which keeps the
+        server sending while the caller works through the batch (at most one batch is
+        held that way). ``replies``, when given, gets each message's reply subject
+        split on ``.`` (its ack tokens), so a caller does not split it again.
+        """
+        ready = self._ready
+        if not ready:
+            await self._fill(deadline)
+        batch = list(ready)
+        ready.clear()
+        taken: list[Message] = []
+        tracking = self._tracking
+        ordered = self._ordered
+        # The sequences are kept in locals and written back before anything reads them
+        # (a control message, a reset, the end of the batch).
+        expected = self._dseq
+        last_sseq = ""
+        sub = self._sub
+        for msg in batch:
+            status = msg.status
+            if status is not None:
+                if last_sseq:
+                    self._dseq, self._sseq, last_sseq = expected, int(last_sseq), ""
+                await self._control(msg, status)
+                if self._sub is not sub:
+                    break  # replaced: the rest of the batch is the old consumer's
+                expected = self._dseq
+                continue
+            tokens = msg.reply.split(".")
+            if tracking and len(tokens) >= 9:
+                if len(tokens) == 9:
+                    sseq, dseq = tokens[5], int(tokens[6])
+                else:
+                    sseq, dseq = tokens[7], int(tokens[8])
+                if ordered and dseq != expected:
+                    if last_sseq:
+                        self._dseq, self._sseq = expected, int(last_sseq)
+                    # The rest of the batch is the replaced consumer's.
+                    await self._reset()
+                    last_sseq = ""
+                    expected = self._dseq
+                    break
+                expected = dseq + 1
+                last_sseq = sseq
+            taken.append(msg)
+            if replies is not None:
+                replies.append(tokens)
+        if last_sseq:
+            self._dseq, self._sseq = expected, int(last_sseq)
+        if taken:
+            self._active = True
+            self._delivered += len(taken)
+        return taken
+
     async def _fill(self, deadline: float | None) -> None:
         """Takes what the core subscription has, waiting for the first message. Returns
         with nothing when the subscription was replaced meanwhile (ordered reset)."""

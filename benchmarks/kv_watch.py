@@ -1,0 +1,142 @@
+"""Key-Value watch throughput: natsrs and nats-py side by side in one run.
+
+Starts one JetStream nats-server on loopback, fills a bucket with ``--count`` updates
+(``--keys`` keys, history 64 so every update is kept) and times a watcher with
+``include_history=True`` reading all of them, for each client and each event loop,
+in a fresh process each. Prints updates per second and the ratio natsrs / nats-py::
+
+    python benchmarks/kv_watch.py                    # 100k updates, both loops, 3 runs
+    python benchmarks/kv_watch.py --count 20000 --runs 1 --loop asyncio
+
+Progress goes to stderr, the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CLIENTS = ("natsrs", "nats-py")
+LOOPS = ("asyncio", "uvloop")
+TIMEOUT = 600.0
+
+
+async def fill(url: str, bucket: str, count: int, keys: int) -> None:
+    """Publish ``count`` updates with natsrs, pipelined (the fill is not measured)."""
+    import natsrs
+
+    nc = await natsrs.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.create_key_value(bucket=bucket, history=64)
+        acks = []
+        for i in range(count):
+            acks.append(await js.publish_async(f"$KV.{bucket}.k{i % keys}", b"v%d" % i))
+        for ack in acks:
+            await ack
+    finally:
+        await nc.close()
+
+
+async def watch(client: str, url: str, bucket: str, count: int) -> float:
+    """Seconds for a watcher of ``client`` to deliver ``count`` entries (and the marker)."""
+    if client == "natsrs":
+        import natsrs as nats
+    else:
+        import nats  # type: ignore[no-redef]
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        kv = await js.key_value(bucket)
+        start = time.perf_counter()
+        watcher = await kv.watchall(include_history=True)
+        seen = 0
+        last = 0
+        while True:
+            entry = await watcher.updates(timeout=30)
+            if entry is None:
+                break
+            if entry.revision <= last:
+                raise RuntimeError(f"out of order: {entry.revision} after {last}")
+            last = entry.revision
+            seen += 1
+        elapsed = time.perf_counter() - start
+        await watcher.stop()
+    finally:
+        await nc.close()
+    if seen != count:
+        raise RuntimeError(f"{client}: {seen} entries, expected {count}")
+    return elapsed
+
+
+def worker(args: argparse.Namespace) -> int:
+    if args.loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    elapsed = asyncio.run(watch(args.worker, args.url, args.bucket, args.count))
+    print(json.dumps({"seconds": elapsed}))
+    return 0
+
+
+def measure(client: str, loop: str, url: str, bucket: str, count: int) -> float:
+    env = dict(os.environ)
+    paths = (str(REPO / "python"), env.get("PYTHONPATH"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    command = [sys.executable, __file__, "--worker", client, "--loop", loop]
+    command += ["--url", url, "--bucket", bucket, "--count", str(count)]
+    out = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{client} on {loop} failed:\n{out.stderr}")
+    return count / float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--loop", choices=[*LOOPS, "both"], default="both")
+    parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--bucket", default="BENCH", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+
+    sys.path.insert(0, str(REPO / "python"))
+    from natsrs._server import NatsServer
+
+    loops = LOOPS if args.loop == "both" else (args.loop,)
+    with NatsServer(jetstream=True) as server:
+        print(f"filling {args.count} updates over {args.keys} keys", file=sys.stderr)
+        asyncio.run(fill(server.url, args.bucket, args.count, args.keys))
+        print("| loop | natsrs updates/s | nats-py updates/s | natsrs / nats-py |")
+        print("|---|---:|---:|---:|")
+        for loop in loops:
+            rates: dict[str, list[float]] = {client: [] for client in CLIENTS}
+            for run in range(args.runs):
+                for client in CLIENTS:
+                    rate = measure(client, loop, server.url, args.bucket, args.count)
+                    print(f"{loop} run {run + 1} {client}: {rate:,.0f}/s", file=sys.stderr)
+                    rates[client].append(rate)
+            ours, theirs = (statistics.median(rates[c]) for c in CLIENTS)
+            print(f"| {loop} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.1f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
