@@ -12,17 +12,20 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import natsrs
 import natsrs as nats
-from helpers import WAIT, next_msg, w, wait_until
+from helpers import SLOW_WAIT, WAIT, next_msg, w, wait_until
 from natsrs._server import NatsServer
 from natsrs.js import api
 from natsrs.js.client import JetStreamContext, PullSubscription
 from natsrs.js.errors import APIError, FetchTimeoutError, NotFoundError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from conftest import ServerFactory
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -374,3 +377,40 @@ async def test_a_deleted_consumer_s_409_reaches_the_inbox(
     await w(js.delete_consumer("S", "d"))
     status = await next_msg(watch)
     assert (status.status, status.description) == (409, "Consumer Deleted")
+
+
+async def test_durable_pull_consumer_survives_a_server_restart(
+    nats_server_factory: ServerFactory, opened: list[Any]
+) -> None:
+    """With the stream and consumer on disk: nothing whose ack the server confirmed is
+    delivered again after the restart, and nothing unacked is lost."""
+    server = nats_server_factory(jetstream=True)
+    nc = await w(natsrs.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1))
+    opened.append(nc)
+    js = nc.jetstream()
+    await w(js.add_stream(name="S", subjects=["s.>"]))  # file storage
+    for i in range(10):
+        await w(js.publish("s.a", str(i).encode()))
+    config = api.ConsumerConfig(ack_wait=1.0)
+    sub = await w(js.pull_subscribe("s.a", "durable", config=config))
+    confirmed = await w(sub.fetch(5, timeout=2))
+    for msg in confirmed:
+        await w(msg.double_ack())
+    unacked = await w(sub.fetch(2, timeout=2))
+    assert [int(m.data) for m in unacked] == [5, 6]
+    server.restart()
+    await wait_until(lambda: nc.is_connected, SLOW_WAIT)
+    got: list[int] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SLOW_WAIT * 2
+    while len(got) < 5 and loop.time() < deadline:
+        try:
+            msgs = await w(sub.fetch(10, timeout=1), SLOW_WAIT)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            continue
+        for msg in msgs:
+            got.append(int(msg.data))
+            await w(msg.double_ack(), SLOW_WAIT)
+    assert sorted(got) == [5, 6, 7, 8, 9]
+    info = await w(js.consumer_info("S", "durable"))
+    assert info.num_ack_pending == 0 and info.num_pending == 0

@@ -124,7 +124,7 @@ async def test_msg_api(nc: Any) -> None:
     await w(nc.flush())
     await w(nc.publish("compat.msg.copy", b"body", "compat.msg.reply", {"K": "v", "Z": "z"}))
     msg = await w(sub.next_msg())
-    assert isinstance(msg, Msg) and Msg is natsrs.Message
+    assert isinstance(msg, Msg) and isinstance(msg, natsrs.Message)
     assert msg.subject == "compat.msg.copy" and msg.reply == "compat.msg.reply"
     assert msg.data == b"body"
     assert msg.headers is not None and msg.header is not None
