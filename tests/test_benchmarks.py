@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite (``benchmarks/bench.py``): it runs and reports figures.
 
-Only that the driver works end to end: no timing is asserted (the figures depend on the
-machine), and the raw engine is skipped (``--no-raw``) so no Rust build is needed.
+Only that the driver works end to end, core and JetStream scenarios: no timing is asserted
+(the figures depend on the machine), and the raw engine is skipped (``--no-raw``) so no
+Rust build is needed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,34 @@ def test_quick_run_reports_positive_natsrs_figures(tmp_path: Path) -> None:
         assert request["metrics"][key]["median"] > 0, key
     rows = [row for row in document["rows"] if row["case"] == "publish"]
     assert rows and rows[0]["natsrs"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_quick_jetstream_run_reports_figures_for_both_clients(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable, str(BENCH),
+        "--quick", "--runs", "1", "--no-raw", "--loop", "asyncio",
+        "--scenarios", "js-publish,js-publish-async,js-fetch",
+        "--busy-threshold", "0", "--json", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "JS pull fetch 500, ack each" in result.stdout
+
+    document = json.loads(out.read_text(encoding="utf-8"))
+    results = {(r["case"], r["client"]): r for r in document["results"]}
+    cases = {"js_publish", "js_publish_async", "js_fetch"}
+    assert {case for case, _ in results} == cases
+    clients = {"natsrs", "nats-py"} & set(document["meta"]["clients"])
+    assert "natsrs" in clients
+    expected = {"js_publish": ("p50_us", "p99_us", "msgs_per_s")}
+    for case in cases:
+        for client in clients:
+            outcome = results[(case, client)]
+            assert outcome["errors"] == [], (case, client)
+            for key in expected.get(case, ("msgs_per_s",)):
+                assert outcome["metrics"][key]["median"] > 0, (case, client, key)
 
 
 @pytest.mark.timeout(120)
