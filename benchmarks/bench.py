@@ -168,6 +168,10 @@ CASES: tuple[Case, ...] = (
         (MSGS,), (30_000, 3_000), (2_000, 500), size=JS_SIZE, jetstream=True,
         targets={"msgs_per_s": Target("≥ 5x nats-py", vs_nats_py=5)},
     ),
+    Case(
+        "js-ordered", 12, "js_ordered", "JS ordered consumer, cb=",
+        (MSGS,), (150_000, 10_000), (2_000, 200), size=JS_SIZE, jetstream=True,
+    ),
 )
 # fmt: on
 SCENARIOS = tuple(dict.fromkeys(case.scenario for case in CASES))

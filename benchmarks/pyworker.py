@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import json
 import os
 import sys
@@ -44,6 +45,7 @@ SCENARIOS = (
     "js_publish",
     "js_publish_async",
     "js_fetch",
+    "js_ordered",
 )
 CLIENTS = ("natsrs", "nats-py")
 LOOPS = ("asyncio", "uvloop")
@@ -577,6 +579,22 @@ async def with_stream(
         await client.close()
 
 
+async def fill_stream(
+    client: Client, js: Any, stream: str, subject: str, payload: bytes, total: int
+) -> None:
+    """Puts ``total`` messages in the stream with core publishes (untimed: the consuming
+    scenarios measure consuming), then waits until the stream holds them all."""
+    for start in range(0, total, JS_FILL_CHUNK):
+        for _ in range(min(JS_FILL_CHUNK, total - start)):
+            await client.publish(subject, payload)
+        await client.flush()
+    deadline = time.monotonic() + 60
+    while (await js.stream_info(stream)).state.messages < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"stream {stream} did not reach {total} messages in 60 s")
+        await asyncio.sleep(0.02)
+
+
 async def js_publish(glue: Glue, url: str, count: int, warmup: int, size: int) -> Metrics:
     """9: sequential ``await js.publish(...)`` (each waits for its ack); p50/p99 latency."""
     payload = b"x" * size
@@ -645,15 +663,7 @@ async def js_fetch(glue: Glue, url: str, count: int, warmup: int, size: int) -> 
     total = warmup + count
 
     async def body(client: Client, js: Any, stream: str, subject: str) -> Metrics:
-        for start in range(0, total, JS_FILL_CHUNK):
-            for _ in range(min(JS_FILL_CHUNK, total - start)):
-                await client.publish(subject, payload)
-            await client.flush()
-        deadline = time.monotonic() + 60
-        while (await js.stream_info(stream)).state.messages < total:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"stream {stream} did not reach {total} messages in 60 s")
-            await asyncio.sleep(0.02)
+        await fill_stream(client, js, stream, subject, payload, total)
         psub = await js.pull_subscribe(subject, "bench", stream=stream)
         nbytes = 0
 
@@ -681,6 +691,47 @@ async def js_fetch(glue: Glue, url: str, count: int, warmup: int, size: int) -> 
     return await with_stream(glue, url, body)
 
 
+async def js_ordered(glue: Glue, url: str, count: int, warmup: int, size: int) -> Metrics:
+    """12: an ordered push consumer (``js.subscribe(..., cb=, ordered_consumer=True)``)
+    reading a filled stream; messages/s from the ``warmup``-th message to the last.
+
+    ``cb=`` is nats-py's fast path (its ``async for`` runs a task per message).
+    """
+    payload = b"x" * size
+    total = warmup + count
+
+    async def body(client: Client, js: Any, stream: str, subject: str) -> Metrics:
+        subscribe = getattr(js, "subscribe", None)
+        if subscribe is None or "ordered_consumer" not in inspect.signature(subscribe).parameters:
+            raise Unsupported("no ordered consumer")
+        await fill_stream(client, js, stream, subject, payload, total)
+        loop = asyncio.get_running_loop()
+        warmed: asyncio.Future[float] = loop.create_future()
+        done: asyncio.Future[float] = loop.create_future()
+        received = 0
+        nbytes = 0
+
+        async def on_message(msg: Any) -> None:
+            nonlocal received, nbytes
+            nbytes += len(msg.data)
+            received += 1
+            if received == warmup:
+                warmed.set_result(time.perf_counter())
+            if received == total:
+                done.set_result(time.perf_counter())
+
+        subscribed = time.perf_counter()
+        sub = await js.subscribe(subject, stream=stream, cb=on_message, ordered_consumer=True)
+        start = await asyncio.wait_for(warmed, 60) if warmup else subscribed
+        end = await asyncio.wait_for(done, 300)
+        await sub.unsubscribe()
+        if nbytes != total * size:
+            raise RuntimeError(f"received {nbytes} payload bytes, expected {total * size}")
+        return {"msgs_per_s": count / (end - start)}
+
+    return await with_stream(glue, url, body)
+
+
 RUNNERS: dict[str, Callable[[Glue, str, int, int, int], Coroutine[Any, Any, Metrics]]] = {
     "publish": publish,
     "batch": batch,
@@ -695,6 +746,7 @@ RUNNERS: dict[str, Callable[[Glue, str, int, int, int], Coroutine[Any, Any, Metr
     "js_publish": js_publish,
     "js_publish_async": js_publish_async,
     "js_fetch": js_fetch,
+    "js_ordered": js_ordered,
 }
 assert set(RUNNERS) == set(SCENARIOS)
 

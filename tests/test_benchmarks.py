@@ -52,7 +52,7 @@ def test_quick_jetstream_run_reports_figures_for_both_clients(tmp_path: Path) ->
     command = [
         sys.executable, str(BENCH),
         "--quick", "--runs", "1", "--no-raw", "--loop", "asyncio",
-        "--scenarios", "js-publish,js-publish-async,js-fetch",
+        "--scenarios", "js-publish,js-publish-async,js-fetch,js-ordered",
         "--busy-threshold", "0", "--json", str(out),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
@@ -61,15 +61,25 @@ def test_quick_jetstream_run_reports_figures_for_both_clients(tmp_path: Path) ->
 
     document = json.loads(out.read_text(encoding="utf-8"))
     results = {(r["case"], r["client"]): r for r in document["results"]}
-    cases = {"js_publish", "js_publish_async", "js_fetch"}
+    cases = {"js_publish", "js_publish_async", "js_fetch", "js_ordered"}
     assert {case for case, _ in results} == cases
     clients = {"natsrs", "nats-py"} & set(document["meta"]["clients"])
     assert "natsrs" in clients
+    # A natsrs without an ordered consumer reports that instead of a figure.
+    unsupported = {
+        (row["case"], "natsrs")
+        for row in document["rows"]
+        if row["natsrs_unsupported"] == "no ordered consumer"
+    }
+    assert unsupported <= {("js_ordered", "natsrs")}
     expected = {"js_publish": ("p50_us", "p99_us", "msgs_per_s")}
     for case in cases:
         for client in clients:
             outcome = results[(case, client)]
             assert outcome["errors"] == [], (case, client)
+            if (case, client) in unsupported:
+                assert outcome["metrics"]["msgs_per_s"]["median"] is None
+                continue
             for key in expected.get(case, ("msgs_per_s",)):
                 assert outcome["metrics"][key]["median"] > 0, (case, client, key)
 

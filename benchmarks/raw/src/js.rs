@@ -1,11 +1,12 @@
-//! The JetStream scenarios (`js_publish`, `js_publish_async`, `js_fetch`) with async-nats's
-//! own JetStream API, mirroring the `js_*` functions of `benchmarks/pyworker.py`: a fresh
-//! memory stream per run, deleted afterwards; the same counts, warm-up and checks.
+//! The JetStream scenarios (`js_publish`, `js_publish_async`, `js_fetch`, `js_ordered`)
+//! with async-nats's own JetStream API, mirroring the `js_*` functions of
+//! `benchmarks/pyworker.py`: a fresh memory stream per run, deleted afterwards; the same
+//! counts, warm-up and checks.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::consumer::{pull, PullConsumer};
+use async_nats::jetstream::consumer::{pull, push, PullConsumer};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::{self, stream, Context};
 use async_nats::{Client, Subject};
@@ -55,6 +56,35 @@ impl Bench {
             stream,
             subject,
         })
+    }
+
+    /// Puts `total` messages in the stream with core publishes (untimed: the consuming
+    /// scenarios measure consuming), then waits until the stream holds them all.
+    async fn fill(
+        &self,
+        payload: &Bytes,
+        total: usize,
+    ) -> Result<jetstream::stream::Stream, BoxError> {
+        let mut filled = 0;
+        while filled < total {
+            let chunk = FILL_CHUNK.min(total - filled);
+            for _ in 0..chunk {
+                self.client
+                    .publish(self.subject.clone(), payload.clone())
+                    .await?;
+            }
+            flush(&self.client).await?;
+            filled += chunk;
+        }
+        let mut stream = self.js.get_stream(&self.stream).await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while stream.info().await?.state.messages < total as u64 {
+            if Instant::now() > deadline {
+                return Err(format!("stream did not reach {total} messages in 60 s").into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(stream)
     }
 
     /// Deletes the stream whatever `result` is, then hands `result` on.
@@ -150,26 +180,9 @@ pub(crate) async fn js_fetch(
 ) -> Result<Metrics, BoxError> {
     let bench = Bench::new(url).await?;
     let result = async {
-        let (client, js, subject) = (&bench.client, &bench.js, &bench.subject);
+        let (client, subject) = (&bench.client, &bench.subject);
         let total = warmup + count;
-        // Filled with core publishes, untimed: the scenario measures consuming.
-        let mut filled = 0;
-        while filled < total {
-            let chunk = FILL_CHUNK.min(total - filled);
-            for _ in 0..chunk {
-                client.publish(subject.clone(), payload.clone()).await?;
-            }
-            flush(client).await?;
-            filled += chunk;
-        }
-        let mut stream = js.get_stream(&bench.stream).await?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while stream.info().await?.state.messages < total as u64 {
-            if Instant::now() > deadline {
-                return Err(format!("stream did not reach {total} messages in 60 s").into());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let stream = bench.fill(&payload, total).await?;
         let consumer = stream
             .create_consumer(pull::Config {
                 durable_name: Some("bench".to_owned()),
@@ -180,6 +193,51 @@ pub(crate) async fn js_fetch(
         let mut nbytes = consume(client, &consumer, warmup).await?;
         let start = Instant::now();
         nbytes += consume(client, &consumer, count).await?;
+        let elapsed = start.elapsed();
+        if nbytes != total * payload.len() {
+            let expected = total * payload.len();
+            return Err(format!("received {nbytes} payload bytes, expected {expected}").into());
+        }
+        Ok(metrics([("msgs_per_s", rate(count, elapsed))]))
+    }
+    .await;
+    bench.finish(result).await
+}
+
+/// An ordered push consumer (nats-py's `ordered_consumer=True`: flow control, no acks,
+/// recreated on a gap) reading a filled stream; messages/s from the `warmup`-th message to
+/// the last.
+pub(crate) async fn js_ordered(
+    url: &str,
+    count: usize,
+    warmup: usize,
+    payload: Bytes,
+) -> Result<Metrics, BoxError> {
+    let bench = Bench::new(url).await?;
+    let result = async {
+        let total = warmup + count;
+        let stream = bench.fill(&payload, total).await?;
+        let subscribed = Instant::now();
+        let consumer = stream
+            .create_consumer(push::OrderedConfig {
+                deliver_subject: bench.client.new_inbox(),
+                filter_subject: bench.subject.to_string(),
+                ..Default::default()
+            })
+            .await?;
+        let mut messages = consumer.messages().await?;
+        let (mut received, mut nbytes) = (0, 0);
+        let mut start = subscribed;
+        while received < total {
+            let msg = tokio::time::timeout(Duration::from_secs(60), messages.next())
+                .await?
+                .ok_or("the ordered consumer ended early")??;
+            nbytes += msg.payload.len();
+            received += 1;
+            if received == warmup {
+                start = Instant::now();
+            }
+        }
         let elapsed = start.elapsed();
         if nbytes != total * payload.len() {
             let expected = total * payload.len();

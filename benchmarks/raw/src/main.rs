@@ -41,6 +41,7 @@ const SCENARIOS: &[&str] = &[
     "js_publish",
     "js_publish_async",
     "js_fetch",
+    "js_ordered",
 ];
 
 /// Messages per batch in the `batch` scenario.
@@ -156,6 +157,7 @@ async fn run(args: &Args) -> Result<Metrics, BoxError> {
         "js_publish" => js::js_publish(&args.url, count, warmup, payload).await,
         "js_publish_async" => js::js_publish_async(&args.url, count, warmup, payload).await,
         "js_fetch" => js::js_fetch(&args.url, count, warmup, payload).await,
+        "js_ordered" => js::js_ordered(&args.url, count, warmup, payload).await,
         other => Err(format!("unknown scenario {other:?}").into()),
     }
 }
