@@ -98,3 +98,20 @@ def test_probes_report_a_rate_for_each_probe() -> None:
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["pubcall", "consume"]
     assert all(float(line.split("median ")[1].split(" ")[0]) > 0 for line in lines)
+
+
+@pytest.mark.timeout(120)
+def test_jsprobe_reports_per_call_costs() -> None:
+    jsprobe = BENCH.parent / "jsprobe.py"
+    result = subprocess.run(
+        [sys.executable, str(jsprobe), "natsrs", "--rounds", "2", "--burst", "200"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("natsrs: call ")
+    assert float(line.split("call ")[1].split(" ")[0]) > 0
+    assert float(line.split("loop thread CPU ")[1].split(" ")[0]) > 0
