@@ -170,7 +170,7 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "js-ordered", 12, "js_ordered", "JS ordered consumer, cb=",
-        (MSGS,), (150_000, 10_000), (2_000, 200), size=JS_SIZE, jetstream=True,
+        (MSGS,), (300_000, 20_000), (2_000, 200), size=JS_SIZE, jetstream=True,
     ),
 )
 # fmt: on
