@@ -8,10 +8,19 @@ it prints the call's wall time, the event loop thread's own CPU time during the 
 (``time.thread_time``) and its context switches (``/proc/self/task/<tid>/status``): a call
 whose wall time is far above its CPU time lost the core to other threads it woke.
 
+With ``--core-pipeline N`` it also times, for natsrs, N pipelined JetStream publishes made
+of core calls only: each ``PUB`` with a reply subject under one wildcard inbox
+subscription, through the client's outbox (``await nc.publish(subject, payload, reply)``),
+at most 4,000 unacknowledged, the acks read with ``next_batch`` and parsed with
+``json.loads``. That is the shape a batched ``publish_async`` would have (one engine wake-up
+per batch of publishes, acks routed by natsrs), with every per-message step in Python: a
+floor for what such a route could reach.
+
 ::
 
     python benchmarks/jsprobe.py                          # natsrs and nats-py, own server
     python benchmarks/jsprobe.py natsrs --url nats://127.0.0.1:4222 --rounds 15
+    python benchmarks/jsprobe.py natsrs --core-pipeline 100000
 
 Medians over ``--rounds`` bursts, on a fresh memory stream (deleted after).
 """
@@ -22,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import statistics
 import threading
@@ -95,6 +105,38 @@ async def probe(client: str, url: str, rounds: int, burst: int) -> dict[str, flo
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+async def core_pipeline(url: str, count: int, in_flight: int = 4000) -> float:
+    """Messages/s of ``count`` pipelined JetStream publishes over natsrs's core calls."""
+    import natsrs
+
+    nc = await natsrs.connect(url)
+    js = nc.jetstream(timeout=10)
+    stream = f"PROBE_{os.getpid()}_{time.monotonic_ns()}"
+    subject = f"probes.js.{stream}"
+    await js.add_stream(name=stream, subjects=[subject], storage="memory")
+    try:
+        prefix = nc.new_inbox()
+        acks = await nc.subscribe(prefix + ".*")
+        await nc.flush()
+        publish = nc.publish
+        sent = acked = last = 0
+        start = time.perf_counter()
+        while acked < count:
+            while sent < count and sent - acked < in_flight:
+                await publish(subject, PAYLOAD, f"{prefix}.{sent}")
+                sent += 1
+            for msg in await acks.next_batch(in_flight):
+                last = json.loads(msg.data)["seq"]
+                acked += 1
+        elapsed = time.perf_counter() - start
+        if last != count:
+            raise RuntimeError(f"last ack has sequence {last}, expected {count}")
+        return count / elapsed
+    finally:
+        await js.delete_stream(stream)
+        await nc.close()
+
+
 @contextlib.contextmanager
 def server_url(url: str | None) -> Iterator[str]:
     if url is not None:
@@ -110,6 +152,13 @@ def main() -> None:
     parser.add_argument("--url", help="a running nats-server with JetStream (default: start one)")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--burst", type=int, default=3000, help="calls per burst, < 4000")
+    parser.add_argument(
+        "--core-pipeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N pipelined publishes made of natsrs's core calls (see above)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.clients) - set(CLIENTS))
     if unknown:
@@ -129,6 +178,9 @@ def main() -> None:
                 f"{m['acks_us']:.2f} µs, awaiting a done ack {m['await_us']:.2f} µs "
                 f"(per message, medians of {args.rounds} bursts of {args.burst})"
             )
+        if args.core_pipeline > 0:
+            rate = asyncio.run(core_pipeline(url, args.core_pipeline))
+            print(f"natsrs core pipeline: {rate / 1e3:.1f} k msg/s over {args.core_pipeline}")
 
 
 if __name__ == "__main__":

@@ -103,15 +103,21 @@ def test_probes_report_a_rate_for_each_probe() -> None:
 @pytest.mark.timeout(120)
 def test_jsprobe_reports_per_call_costs() -> None:
     jsprobe = BENCH.parent / "jsprobe.py"
+    command = [
+        sys.executable, str(jsprobe), "natsrs",
+        "--rounds", "2", "--burst", "200", "--core-pipeline", "500",
+    ]  # fmt: skip
     result = subprocess.run(
-        [sys.executable, str(jsprobe), "natsrs", "--rounds", "2", "--burst", "200"],
+        command,
         capture_output=True,
         text=True,
         timeout=110,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    (line,) = result.stdout.splitlines()
+    line, pipeline = result.stdout.splitlines()
     assert line.startswith("natsrs: call ")
     assert float(line.split("call ")[1].split(" ")[0]) > 0
     assert float(line.split("loop thread CPU ")[1].split(" ")[0]) > 0
+    assert pipeline.startswith("natsrs core pipeline: ")
+    assert float(pipeline.split(": ")[1].split(" ")[0]) > 0
