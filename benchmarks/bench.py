@@ -9,6 +9,10 @@ the ratios natsrs / nats-py and natsrs / raw engine, and the project's targets::
     python benchmarks/bench.py                       # everything, both loops, 3 runs
     python benchmarks/bench.py --quick --runs 1      # smoke run (seconds)
     python benchmarks/bench.py --scenarios publish,request --loop uvloop --json out.json
+    python benchmarks/bench.py --scenarios js-publish,js-publish-async,js-fetch  # JetStream
+
+The server runs with JetStream (memory streams; files in its temporary directory) when a
+``js-*`` scenario is selected.
 
 Progress goes to stderr; the tables go to stdout (Markdown pipe tables).
 """
@@ -46,6 +50,7 @@ RAW_BIN = RAW_DIR / "target" / "release" / "natsrs-raw-bench"
 PY_CLIENTS = ("natsrs", "nats-py")
 SMALL = 16
 MIB = 1 << 20
+JS_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,14 @@ class Case:
     quick: tuple[int, int]
     size: int = SMALL
     once: bool = False  # measured in the first run only (memory: a size, not a timing)
+    jetstream: bool = False  # needs a server with JetStream enabled
     targets: dict[str, Target] = field(default_factory=dict)
 
 
 MSGS = Metric("msgs_per_s", "msgs/s", "msg/s")
 MBS = Metric("mb_per_s", "MB/s", "MB/s")
+P50 = Metric("p50_us", "p50 µs", "µs", higher_is_better=False)
+P99 = Metric("p99_us", "p99 µs", "µs", higher_is_better=False)
 
 # fmt: off
 CASES: tuple[Case, ...] = (
@@ -109,11 +117,7 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "request", 5, "request", "request/reply, sequential",
-        (
-            Metric("p50_us", "p50 µs", "µs", higher_is_better=False),
-            Metric("p99_us", "p99 µs", "µs", higher_is_better=False),
-            Metric("req_per_s", "req/s", "req/s"),
-        ),
+        (P50, P99, Metric("req_per_s", "req/s", "req/s")),
         (5_000, 500), (300, 50),
         targets={"p50_us": Target("≤ 0.6x nats-py", vs_nats_py=0.6)},
     ),
@@ -146,6 +150,27 @@ CASES: tuple[Case, ...] = (
         (Metric("bytes_per_sub", "bytes/sub", "B", higher_is_better=False),),
         (10_000, 0), (500, 0), once=True,
         targets={"bytes_per_sub": Target("≤ 2 KB", at_most=2048.0)},
+    ),
+    # JetStream: a fresh memory stream per run, 128-byte payloads. Counts are sized so that
+    # nats-py, the slowest, takes a few seconds per run.
+    Case(
+        "js-publish", 9, "js_publish", "JS publish, await each ack",
+        (P50, P99, MSGS), (5_000, 500), (200, 20), size=JS_SIZE, jetstream=True,
+        targets={"p50_us": Target("≤ nats-py", vs_nats_py=1.0)},
+    ),
+    Case(
+        "js-publish-async", 10, "js_publish_async", "JS publish_async, acks pipelined",
+        (MSGS,), (60_000, 6_000), (2_000, 200), size=JS_SIZE, jetstream=True,
+        targets={"msgs_per_s": Target("≥ 5x nats-py, ≥ 0.6x raw", vs_nats_py=5, vs_raw=0.6)},
+    ),
+    Case(
+        "js-fetch", 11, "js_fetch", "JS pull fetch 500, ack each",
+        (MSGS,), (30_000, 3_000), (2_000, 500), size=JS_SIZE, jetstream=True,
+        targets={"msgs_per_s": Target("≥ 5x nats-py", vs_nats_py=5)},
+    ),
+    Case(
+        "js-ordered", 12, "js_ordered", "JS ordered consumer, cb=",
+        (MSGS,), (300_000, 20_000), (2_000, 200), size=JS_SIZE, jetstream=True,
     ),
 )
 # fmt: on
@@ -719,7 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{', '.join(loops)}; clients: {', '.join(clients)}"
         f"{', raw' if raw else ''}; runs: {args.runs}{'; quick' if args.quick else ''}"
     )
-    with NatsServer(monitor=False) as server:
+    with NatsServer(monitor=False, jetstream=any(case.jetstream for case in cases)) as server:
         log(f"{facts['nats_server']} at {server.url}")
         meter = LoadMeter(server.pid)
         measurements = run_all(

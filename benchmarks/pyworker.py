@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
@@ -40,6 +42,10 @@ SCENARIOS = (
     "large_recv",
     "memory_stream",
     "memory_idle",
+    "js_publish",
+    "js_publish_async",
+    "js_fetch",
+    "js_ordered",
 )
 CLIENTS = ("natsrs", "nats-py")
 LOOPS = ("asyncio", "uvloop")
@@ -51,6 +57,12 @@ LARGE_FLUSH_EVERY = 8
 WINDOW_BYTES = 16 << 20
 """Bytes a publisher may run ahead of its subscriber (see :class:`Window`)."""
 REQUEST_TIMEOUT = 10.0
+JS_TIMEOUT = 10.0
+"""The JetStream context's ``timeout`` (API calls and each ack) and each fetch's wait."""
+JS_FETCH_BATCH = 500
+"""Messages asked for per ``fetch`` in the ``js_fetch`` scenario (the raw program's too)."""
+JS_FILL_CHUNK = 1000
+"""Core publishes between flushes while filling a stream for ``js_fetch`` (untimed)."""
 
 Metrics = dict[str, float]
 
@@ -69,6 +81,11 @@ class Client(Protocol):
     def request(self, subject: str, payload: bytes, /, *, timeout: float) -> Awaitable[Any]: ...
     def flush(self) -> Awaitable[None]: ...
     def close(self) -> Awaitable[None]: ...
+    def jetstream(self, *, timeout: float) -> Any:
+        """A JetStream context: natsrs's ``natsrs.js.JetStreamContext`` or nats-py's, which
+        share the calls the ``js_*`` scenarios make (``add_stream``, ``publish``,
+        ``publish_async``, ``pull_subscribe``, ``fetch``, ``msg.ack()``, ...)."""
+        ...
 
 
 Callback = Callable[[Any], Coroutine[Any, Any, None]]
@@ -539,6 +556,182 @@ async def memory_idle(glue: Glue, url: str, count: int, warmup: int, size: int) 
     }
 
 
+# -- JetStream --------------------------------------------------------------------------------
+
+
+async def with_stream(
+    glue: Glue, url: str, body: Callable[[Client, Any, str, str], Awaitable[Metrics]]
+) -> Metrics:
+    """Runs ``body(client, js, stream, subject)`` on a fresh memory stream, deleted after.
+
+    The stream's name and subject are new for every run (the process id and a counter of
+    the clock), so runs never see each other's messages or consumers.
+    """
+    client = await glue.connect(url)
+    js = client.jetstream(timeout=JS_TIMEOUT)
+    stream = f"BENCH_{os.getpid()}_{time.monotonic_ns()}"
+    subject = f"bench.js.{stream}"
+    await js.add_stream(name=stream, subjects=[subject], storage="memory")
+    try:
+        return await body(client, js, stream, subject)
+    finally:
+        await js.delete_stream(stream)
+        await client.close()
+
+
+async def fill_stream(
+    client: Client, js: Any, stream: str, subject: str, payload: bytes, total: int
+) -> None:
+    """Puts ``total`` messages in the stream with core publishes (untimed: the consuming
+    scenarios measure consuming), then waits until the stream holds them all."""
+    for start in range(0, total, JS_FILL_CHUNK):
+        for _ in range(min(JS_FILL_CHUNK, total - start)):
+            await client.publish(subject, payload)
+        await client.flush()
+    deadline = time.monotonic() + 60
+    while (await js.stream_info(stream)).state.messages < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"stream {stream} did not reach {total} messages in 60 s")
+        await asyncio.sleep(0.02)
+
+
+async def js_publish(glue: Glue, url: str, count: int, warmup: int, size: int) -> Metrics:
+    """9: sequential ``await js.publish(...)`` (each waits for its ack); p50/p99 latency."""
+    payload = b"x" * size
+
+    async def body(client: Client, js: Any, stream: str, subject: str) -> Metrics:
+        publish = js.publish
+        for _ in range(warmup):
+            await publish(subject, payload)
+        micros: list[float] = []
+        clock = time.perf_counter_ns
+        start = time.perf_counter()
+        for _ in range(count):
+            sent = clock()
+            ack = await publish(subject, payload)
+            micros.append((clock() - sent) / 1e3)
+        elapsed = time.perf_counter() - start
+        if ack.seq != warmup + count:
+            raise RuntimeError(f"last ack has sequence {ack.seq}, expected {warmup + count}")
+        micros.sort()
+        return {
+            "p50_us": percentile(micros, 0.50),
+            "p99_us": percentile(micros, 0.99),
+            "msgs_per_s": count / elapsed,
+        }
+
+    return await with_stream(glue, url, body)
+
+
+async def js_publish_async(glue: Glue, url: str, count: int, warmup: int, size: int) -> Metrics:
+    """10: pipelined ``publish_async``, its ack futures collected, then awaited; msgs/s.
+
+    ``publish_async`` itself waits while the client's bound of acks in flight
+    (``publish_async_max_pending``, 4000 for both clients) is reached.
+    """
+    payload = b"x" * size
+
+    async def body(client: Client, js: Any, stream: str, subject: str) -> Metrics:
+        async def run(n: int) -> Any:
+            publish_async = js.publish_async
+            futures = [await publish_async(subject, payload) for _ in range(n)]
+            await js.publish_async_completed()
+            ack = None
+            for future in futures:
+                ack = await future  # every ack is checked, as the raw program does
+            return ack
+
+        await run(warmup)
+        start = time.perf_counter()
+        ack = await run(count)
+        elapsed = time.perf_counter() - start
+        if ack is None or ack.seq != warmup + count:
+            raise RuntimeError(f"last ack {ack!r}, expected sequence {warmup + count}")
+        return {"msgs_per_s": count / elapsed}
+
+    return await with_stream(glue, url, body)
+
+
+async def js_fetch(glue: Glue, url: str, count: int, warmup: int, size: int) -> Metrics:
+    """11: a durable pull consumer, ``fetch`` of ``JS_FETCH_BATCH``, ``ack()`` per message.
+
+    The stream is filled first (untimed, core publishes: the scenario measures consuming),
+    then ``warmup`` messages are consumed, then ``count`` are timed, ending with a
+    ``flush()`` so that every ack has reached the server.
+    """
+    payload = b"x" * size
+    total = warmup + count
+
+    async def body(client: Client, js: Any, stream: str, subject: str) -> Metrics:
+        await fill_stream(client, js, stream, subject, payload, total)
+        psub = await js.pull_subscribe(subject, "bench", stream=stream)
+        nbytes = 0
+
+        async def consume(n: int) -> None:
+            nonlocal nbytes
+            fetch = psub.fetch
+            got = 0
+            while got < n:
+                msgs = await fetch(min(JS_FETCH_BATCH, n - got), timeout=JS_TIMEOUT)
+                for msg in msgs:
+                    nbytes += len(msg.data)
+                    await msg.ack()
+                got += len(msgs)
+            await client.flush()
+
+        await consume(warmup)
+        start = time.perf_counter()
+        await consume(count)
+        elapsed = time.perf_counter() - start
+        if nbytes != total * size:
+            raise RuntimeError(f"received {nbytes} payload bytes, expected {total * size}")
+        await psub.unsubscribe()
+        return {"msgs_per_s": count / elapsed}
+
+    return await with_stream(glue, url, body)
+
+
+async def js_ordered(glue: Glue, url: str, count: int, warmup: int, size: int) -> Metrics:
+    """12: an ordered push consumer (``js.subscribe(..., cb=, ordered_consumer=True)``)
+    reading a filled stream; messages/s from the ``warmup``-th message to the last.
+
+    ``cb=`` is nats-py's fast path (its ``async for`` runs a task per message).
+    """
+    payload = b"x" * size
+    total = warmup + count
+
+    async def body(client: Client, js: Any, stream: str, subject: str) -> Metrics:
+        subscribe = getattr(js, "subscribe", None)
+        if subscribe is None or "ordered_consumer" not in inspect.signature(subscribe).parameters:
+            raise Unsupported("no ordered consumer")
+        await fill_stream(client, js, stream, subject, payload, total)
+        loop = asyncio.get_running_loop()
+        warmed: asyncio.Future[float] = loop.create_future()
+        done: asyncio.Future[float] = loop.create_future()
+        received = 0
+        nbytes = 0
+
+        async def on_message(msg: Any) -> None:
+            nonlocal received, nbytes
+            nbytes += len(msg.data)
+            received += 1
+            if received == warmup:
+                warmed.set_result(time.perf_counter())
+            if received == total:
+                done.set_result(time.perf_counter())
+
+        subscribed = time.perf_counter()
+        sub = await js.subscribe(subject, stream=stream, cb=on_message, ordered_consumer=True)
+        start = await asyncio.wait_for(warmed, 60) if warmup else subscribed
+        end = await asyncio.wait_for(done, 300)
+        await sub.unsubscribe()
+        if nbytes != total * size:
+            raise RuntimeError(f"received {nbytes} payload bytes, expected {total * size}")
+        return {"msgs_per_s": count / (end - start)}
+
+    return await with_stream(glue, url, body)
+
+
 RUNNERS: dict[str, Callable[[Glue, str, int, int, int], Coroutine[Any, Any, Metrics]]] = {
     "publish": publish,
     "batch": batch,
@@ -550,6 +743,10 @@ RUNNERS: dict[str, Callable[[Glue, str, int, int, int], Coroutine[Any, Any, Metr
     "large_recv": large_recv,
     "memory_stream": memory_stream,
     "memory_idle": memory_idle,
+    "js_publish": js_publish,
+    "js_publish_async": js_publish_async,
+    "js_fetch": js_fetch,
+    "js_ordered": js_ordered,
 }
 assert set(RUNNERS) == set(SCENARIOS)
 

@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite (``benchmarks/bench.py``): it runs and reports figures.
 
-Only that the driver works end to end: no timing is asserted (the figures depend on the
-machine), and the raw engine is skipped (``--no-raw``) so no Rust build is needed.
+Only that the driver works end to end, core and JetStream scenarios: no timing is asserted
+(the figures depend on the machine), and the raw engine is skipped (``--no-raw``) so no
+Rust build is needed.
 """
 
 from __future__ import annotations
@@ -46,6 +47,44 @@ def test_quick_run_reports_positive_natsrs_figures(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
+def test_quick_jetstream_run_reports_figures_for_both_clients(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable, str(BENCH),
+        "--quick", "--runs", "1", "--no-raw", "--loop", "asyncio",
+        "--scenarios", "js-publish,js-publish-async,js-fetch,js-ordered",
+        "--busy-threshold", "0", "--json", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=110, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "JS pull fetch 500, ack each" in result.stdout
+
+    document = json.loads(out.read_text(encoding="utf-8"))
+    results = {(r["case"], r["client"]): r for r in document["results"]}
+    cases = {"js_publish", "js_publish_async", "js_fetch", "js_ordered"}
+    assert {case for case, _ in results} == cases
+    clients = {"natsrs", "nats-py"} & set(document["meta"]["clients"])
+    assert "natsrs" in clients
+    # A natsrs without an ordered consumer reports that instead of a figure.
+    unsupported = {
+        (row["case"], "natsrs")
+        for row in document["rows"]
+        if row["natsrs_unsupported"] == "no ordered consumer"
+    }
+    assert unsupported <= {("js_ordered", "natsrs")}
+    expected = {"js_publish": ("p50_us", "p99_us", "msgs_per_s")}
+    for case in cases:
+        for client in clients:
+            outcome = results[(case, client)]
+            assert outcome["errors"] == [], (case, client)
+            if (case, client) in unsupported:
+                assert outcome["metrics"]["msgs_per_s"]["median"] is None
+                continue
+            for key in expected.get(case, ("msgs_per_s",)):
+                assert outcome["metrics"][key]["median"] > 0, (case, client, key)
+
+
+@pytest.mark.timeout(120)
 def test_probes_report_a_rate_for_each_probe() -> None:
     probes = BENCH.parent / "probes.py"
     result = subprocess.run(
@@ -59,3 +98,26 @@ def test_probes_report_a_rate_for_each_probe() -> None:
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["pubcall", "consume"]
     assert all(float(line.split("median ")[1].split(" ")[0]) > 0 for line in lines)
+
+
+@pytest.mark.timeout(120)
+def test_jsprobe_reports_per_call_costs() -> None:
+    jsprobe = BENCH.parent / "jsprobe.py"
+    command = [
+        sys.executable, str(jsprobe), "natsrs",
+        "--rounds", "2", "--burst", "200", "--core-pipeline", "500",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line, pipeline = result.stdout.splitlines()
+    assert line.startswith("natsrs: call ")
+    assert float(line.split("call ")[1].split(" ")[0]) > 0
+    assert float(line.split("loop thread CPU ")[1].split(" ")[0]) > 0
+    assert pipeline.startswith("natsrs core pipeline: ")
+    assert float(pipeline.split(": ")[1].split(" ")[0]) > 0

@@ -10,6 +10,8 @@
 //! Every scenario mirrors the Python worker (`benchmarks/pyworker.py`) step for step: same
 //! subjects, same warm-up, same flow-control window, each role on its own connection.
 
+mod js;
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,6 +38,10 @@ const SCENARIOS: &[&str] = &[
     "large_recv",
     "memory_stream",
     "memory_idle",
+    "js_publish",
+    "js_publish_async",
+    "js_fetch",
+    "js_ordered",
 ];
 
 /// Messages per batch in the `batch` scenario.
@@ -148,6 +154,10 @@ async fn run(args: &Args) -> Result<Metrics, BoxError> {
         "large_recv" => large_recv(&args.url, count, warmup, payload).await,
         "memory_stream" => memory_stream(&args.url, count, warmup, payload).await,
         "memory_idle" => memory_idle(&args.url, count).await,
+        "js_publish" => js::js_publish(&args.url, count, warmup, payload).await,
+        "js_publish_async" => js::js_publish_async(&args.url, count, warmup, payload).await,
+        "js_fetch" => js::js_fetch(&args.url, count, warmup, payload).await,
+        "js_ordered" => js::js_ordered(&args.url, count, warmup, payload).await,
         other => Err(format!("unknown scenario {other:?}").into()),
     }
 }
