@@ -200,6 +200,25 @@ async def js_nc_fixture(
 
 
 @pytest.fixture
+def js(js_nc: Any) -> Any:
+    """``js_nc.jetstream()``: the JetStream context of either client."""
+    from natsrs.js import JetStreamContext
+
+    context = js_nc.jetstream()
+    assert isinstance(context, JetStreamContext)
+    return context
+
+
+@pytest.fixture
+async def raw(js_server: NatsServer) -> AsyncIterator[natsrs.Client]:
+    """Another native client on the JetStream server, for what a test does beside ``js``."""
+    nc = await asyncio.wait_for(natsrs.connect(js_server.url), WAIT)
+    yield nc
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(nc.close(), WAIT)
+
+
+@pytest.fixture
 def pki(tmp_path: Path) -> Pki:
     """A CA with server and client certificates for this test (see ``pki.py``)."""
     return Pki(tmp_path / "pki")

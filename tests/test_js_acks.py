@@ -12,7 +12,6 @@ import asyncio
 import datetime
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from nats.aio.msg import Msg as NatsPyMsg
 import natsrs
 import natsrs as nats
 from helpers import WAIT, next_msg, w
-from natsrs._server import NatsServer
 from natsrs.aio.msg import Metadata, SequencePair, _metadata
 from natsrs.js import api
 from natsrs.js.client import JetStreamContext, PullSubscription
@@ -30,22 +28,6 @@ from natsrs.js.errors import MsgAlreadyAckdError, NotJSMessageError
 pytestmark = pytest.mark.timeout(120)
 
 UTC = datetime.timezone.utc
-
-
-@pytest.fixture
-def js(js_nc: Any) -> JetStreamContext:
-    """``nc.jetstream()`` of either client."""
-    context = js_nc.jetstream()
-    assert isinstance(context, JetStreamContext)
-    return context
-
-
-@pytest.fixture
-async def raw(js_server: NatsServer) -> AsyncIterator[natsrs.Client]:
-    """A native client for core messages (the ``Message`` class is the same for both)."""
-    nc = await w(natsrs.connect(js_server.url))
-    yield nc
-    await w(nc.close())
 
 
 async def _consumer(

@@ -35,14 +35,6 @@ from natsrs.js.errors import (
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def js(js_nc: Any) -> JetStreamContext:
-    """``nc.jetstream()`` of either client."""
-    context = js_nc.jetstream()
-    assert isinstance(context, JetStreamContext)
-    return context
-
-
 async def _stream(js: JetStreamContext, name: str = "S", **config: Any) -> None:
     await w(js.add_stream(name=name, subjects=[f"{name.lower()}.>"], **config))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,7 +18,6 @@ import pytest
 import natsrs
 import natsrs as nats
 from helpers import SLOW_WAIT, WAIT, next_msg, w, wait_until
-from natsrs._server import NatsServer
 from natsrs.js import api
 from natsrs.js.client import JetStreamContext, PullSubscription
 from natsrs.js.errors import APIError, FetchTimeoutError, NotFoundError, ServiceUnavailableError
@@ -28,22 +26,6 @@ if TYPE_CHECKING:
     from conftest import ServerFactory
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def js(js_nc: Any) -> JetStreamContext:
-    """``nc.jetstream()`` of either client."""
-    context = js_nc.jetstream()
-    assert isinstance(context, JetStreamContext)
-    return context
-
-
-@pytest.fixture
-async def raw(js_server: NatsServer) -> AsyncIterator[natsrs.Client]:
-    """Another client, for what a test does behind the subscription's back."""
-    nc = await w(natsrs.connect(js_server.url))
-    yield nc
-    await w(nc.close())
 
 
 async def _stream(js: JetStreamContext, count: int = 0, subject: str = "s.a") -> None:
