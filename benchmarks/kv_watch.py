@@ -1,9 +1,11 @@
-"""Key-Value watch throughput: natsrs and nats-py side by side in one run.
+"""Key-Value watch throughput and put-then-get latency: natsrs and nats-py side by side.
 
 Starts one JetStream nats-server on loopback, fills a bucket with ``--count`` updates
 (``--keys`` keys, history 64 so every update is kept) and times a watcher with
-``include_history=True`` reading all of them, for each client and each event loop,
-in a fresh process each. Prints updates per second and the ratio natsrs / nats-py::
+``include_history=True`` reading all of them, then ``--pairs`` sequential
+``put``-then-``get`` pairs on one key, for each client and each event loop, in a fresh
+process each. Prints updates per second, the pairs' median latency, and the ratios
+natsrs / nats-py::
 
     python benchmarks/kv_watch.py                    # 100k updates, both loops, 3 runs
     python benchmarks/kv_watch.py --count 20000 --runs 1 --loop asyncio
@@ -39,6 +41,8 @@ async def fill(url: str, bucket: str, count: int, keys: int) -> None:
     try:
         js = nc.jetstream()
         await js.create_key_value(bucket=bucket, history=64)
+        # The latency pairs write elsewhere, so later watchers see only the fill.
+        await js.create_key_value(bucket=bucket + "_PAIRS", history=1)
         acks = []
         for i in range(count):
             acks.append(await js.publish_async(f"$KV.{bucket}.k{i % keys}", b"v%d" % i))
@@ -48,8 +52,11 @@ async def fill(url: str, bucket: str, count: int, keys: int) -> None:
         await nc.close()
 
 
-async def watch(client: str, url: str, bucket: str, count: int) -> float:
-    """Seconds for a watcher of ``client`` to deliver ``count`` entries (and the marker)."""
+async def watch(
+    client: str, url: str, bucket: str, count: int, count_pairs: int
+) -> tuple[float, float]:
+    """Seconds for a watcher of ``client`` to deliver ``count`` entries (and the marker),
+    and the median seconds of ``count_pairs`` put-then-get pairs."""
     if client == "natsrs":
         import natsrs as nats
     else:
@@ -73,11 +80,21 @@ async def watch(client: str, url: str, bucket: str, count: int) -> float:
             seen += 1
         elapsed = time.perf_counter() - start
         await watcher.stop()
+        # The round-trip-bound half: put then get, one pair at a time.
+        latency_kv = await js.key_value(bucket + "_PAIRS")
+        pairs: list[float] = []
+        for i in range(count_pairs):
+            began = time.perf_counter()
+            await latency_kv.put("latency", b"v%d" % i)
+            got = await latency_kv.get("latency")
+            pairs.append(time.perf_counter() - began)
+            if got.value != b"v%d" % i:
+                raise RuntimeError(f"{client}: read {got.value!r} after writing v{i}")
     finally:
         await nc.close()
     if seen != count:
         raise RuntimeError(f"{client}: {seen} entries, expected {count}")
-    return elapsed
+    return elapsed, statistics.median(pairs) if pairs else 0.0
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -85,29 +102,34 @@ def worker(args: argparse.Namespace) -> int:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    elapsed = asyncio.run(watch(args.worker, args.url, args.bucket, args.count))
-    print(json.dumps({"seconds": elapsed}))
+    elapsed, pair = asyncio.run(watch(args.worker, args.url, args.bucket, args.count, args.pairs))
+    print(json.dumps({"seconds": elapsed, "pair_seconds": pair}))
     return 0
 
 
-def measure(client: str, loop: str, url: str, bucket: str, count: int) -> float:
+def measure(
+    client: str, loop: str, url: str, bucket: str, count: int, pairs: int
+) -> tuple[float, float]:
+    """(updates per second, put-then-get median µs) of one fresh worker process."""
     env = dict(os.environ)
     paths = (str(REPO / "python"), env.get("PYTHONPATH"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     command = [sys.executable, __file__, "--worker", client, "--loop", loop]
-    command += ["--url", url, "--bucket", bucket, "--count", str(count)]
+    command += ["--url", url, "--bucket", bucket, "--count", str(count), "--pairs", str(pairs)]
     out = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
     if out.returncode != 0:
         raise RuntimeError(f"{client} on {loop} failed:\n{out.stderr}")
-    return count / float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return count / float(result["seconds"]), float(result["pair_seconds"]) * 1e6
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--loop", choices=[*LOOPS, "both"], default="both")
     parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
@@ -124,17 +146,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     with NatsServer(jetstream=True) as server:
         print(f"filling {args.count} updates over {args.keys} keys", file=sys.stderr)
         asyncio.run(fill(server.url, args.bucket, args.count, args.keys))
-        print("| loop | natsrs updates/s | nats-py updates/s | natsrs / nats-py |")
-        print("|---|---:|---:|---:|")
+        print(
+            "| loop | natsrs updates/s | nats-py updates/s | natsrs / nats-py "
+            "| natsrs put+get p50 µs | nats-py put+get p50 µs | natsrs / nats-py |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for loop in loops:
             rates: dict[str, list[float]] = {client: [] for client in CLIENTS}
+            latencies: dict[str, list[float]] = {client: [] for client in CLIENTS}
             for run in range(args.runs):
                 for client in CLIENTS:
-                    rate = measure(client, loop, server.url, args.bucket, args.count)
-                    print(f"{loop} run {run + 1} {client}: {rate:,.0f}/s", file=sys.stderr)
+                    rate, pair = measure(
+                        client, loop, server.url, args.bucket, args.count, args.pairs
+                    )
+                    print(
+                        f"{loop} run {run + 1} {client}: {rate:,.0f}/s, put+get {pair:.0f} µs",
+                        file=sys.stderr,
+                    )
                     rates[client].append(rate)
+                    latencies[client].append(pair)
             ours, theirs = (statistics.median(rates[c]) for c in CLIENTS)
-            print(f"| {loop} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.1f}x |")
+            ours_p, theirs_p = (statistics.median(latencies[c]) for c in CLIENTS)
+            print(
+                f"| {loop} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.1f}x "
+                f"| {ours_p:.0f} | {theirs_p:.0f} | {ours_p / theirs_p:.2f}x |"
+            )
     return 0
 
 
