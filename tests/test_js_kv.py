@@ -531,3 +531,22 @@ async def test_limit_marker_ttl_makes_expiry_visible_to_watchers(js_nc: Any) -> 
     expired = await w(watcher.updates(timeout=WAIT), SLOW_WAIT)
     assert expired is not None and (expired.key, expired.operation) == ("age", "PURGE")
     await w(watcher.stop())
+
+
+async def test_update_and_create_or_update_change_an_existing_bucket(js_nc: Any) -> None:
+    js = js_nc.jetstream()
+    with pytest.raises(NotFoundError):
+        await w(js.update_key_value(bucket="MISSING", history=2))
+    made = await w(js.create_or_update_key_value(bucket="B", history=2))
+    await w(made.put("k", b"1"))
+    # Another history: create refuses it, create_or_update and update change the stream.
+    with pytest.raises(BadRequestError):
+        await w(js.create_key_value(bucket="B", history=5))
+    changed = await w(js.create_or_update_key_value(bucket="B", history=5))
+    assert (await w(changed.status())).history == 5
+    assert (await w(changed.get("k"))).value == b"1"
+    updated = await w(js.update_key_value(api.KeyValueConfig(bucket="B", history=7)))
+    assert (await w(updated.status())).history == 7
+    # The same configuration again is no change and no error.
+    again = await w(js.create_or_update_key_value(bucket="B", history=7))
+    assert (await w(again.status())).history == 7

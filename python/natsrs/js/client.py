@@ -465,6 +465,55 @@ class JetStreamContext(JetStreamManager):
                 a server without them.
             natsrs.js.errors.BadRequestError: the server refused the configuration.
         """
+        config, stream = await self._kv_stream(config, params)
+        info = await self.add_stream(stream)
+        return self._kv_of(config, stream, info)
+
+    async def update_key_value(
+        self, config: api.KeyValueConfig | None = None, **params: Any
+    ) -> kv.KeyValue:
+        """async-nats's `update_key_value`: an existing bucket's stream set to ``config``.
+
+        Raises:
+            natsrs.js.errors.NotFoundError: no such bucket.
+        """
+        config, stream = await self._kv_stream(config, params)
+        info = await self.update_stream(stream)
+        return self._kv_of(config, stream, info)
+
+    async def create_or_update_key_value(
+        self, config: api.KeyValueConfig | None = None, **params: Any
+    ) -> kv.KeyValue:
+        """async-nats's `create_or_update_key_value`: the bucket made, or its stream set
+        to ``config`` when it exists with another configuration."""
+        from natsrs.js.errors import BadRequestError
+
+        config, stream = await self._kv_stream(config, params)
+        try:
+            info = await self.add_stream(stream)
+        except BadRequestError as err:
+            # 10058: the stream exists with a different configuration.
+            if err.err_code != 10058:
+                raise
+            info = await self.update_stream(stream)
+        return self._kv_of(config, stream, info)
+
+    def _kv_of(
+        self, config: api.KeyValueConfig, stream: api.StreamConfig, info: api.StreamInfo
+    ) -> kv.KeyValue:
+        return kv.KeyValue(
+            name=config.bucket,
+            stream=stream.name or "",
+            pre=kv.KV_PRE_TEMPLATE.format(bucket=config.bucket),
+            js=self,
+            direct=bool(info.config.allow_direct),
+        )
+
+    async def _kv_stream(
+        self, config: api.KeyValueConfig | None, params: dict[str, Any]
+    ) -> tuple[api.KeyValueConfig, api.StreamConfig]:
+        """The bucket's config and its stream's, checked (nothing is sent but the
+        account query a marker TTL needs)."""
         from natsrs.js.errors import (
             InvalidBucketNameError,
             KeyHistoryTooLargeError,
@@ -512,14 +561,7 @@ class JetStreamContext(JetStreamManager):
             republish=config.republish,
             subject_delete_marker_ttl=marker_ttl,
         )
-        info = await self.add_stream(stream)
-        return kv.KeyValue(
-            name=config.bucket,
-            stream=stream.name or "",
-            pre=kv.KV_PRE_TEMPLATE.format(bucket=config.bucket),
-            js=self,
-            direct=bool(info.config.allow_direct),
-        )
+        return config, stream
 
     async def delete_key_value(self, bucket: str) -> bool:
         """Delete the bucket and everything in it.
