@@ -204,14 +204,24 @@ impl ToPy for NewSubscriber {
         );
         let sub = Py::new(py, sub)?.into_any();
         if let Some(d) = self.delivery {
-            pynames::DELIVER.get(py)?.call1((
-                sub.clone_ref(py),
-                d.cb,
-                d.future,
-                d.pending_msgs_limit,
-                d.pending_bytes_limit,
-                error_callback,
-            ))?;
+            if d.cb.is_none() && d.future.is_none() {
+                // Pending limits without a callback: queued under them in Python.
+                pynames::HOLD.get(py)?.call1((
+                    sub.clone_ref(py),
+                    d.pending_msgs_limit,
+                    d.pending_bytes_limit,
+                    error_callback,
+                ))?;
+            } else {
+                pynames::DELIVER.get(py)?.call1((
+                    sub.clone_ref(py),
+                    d.cb,
+                    d.future,
+                    d.pending_msgs_limit,
+                    d.pending_bytes_limit,
+                    error_callback,
+                ))?;
+            }
         }
         Ok(sub)
     }
@@ -409,7 +419,7 @@ impl PyClient {
         }
         let queue = queue.filter(|q| !q.is_empty());
         let delivery = match (cb, future) {
-            (None, None) => None,
+            (None, None) if pending_msgs_limit.is_none() && pending_bytes_limit.is_none() => None,
             (cb, future) => Some(CallbackDelivery {
                 cb,
                 future,

@@ -43,6 +43,9 @@ names! {
     PARSE_URL = "natsrs._info", "parse_url";
     SERVER_VERSION = "natsrs._info", "ServerVersion";
     DELIVER = "natsrs.aio.subscription", "deliver";
+    HOLD = "natsrs.aio.subscription", "hold";
+    HELD_NEXT = "natsrs.aio.subscription", "_held_next";
+    HELD_BATCH = "natsrs.aio.subscription", "_held_batch";
     ERROR = "natsrs.errors", "Error";
     CONNECTION_CLOSED_ERROR = "natsrs.errors", "ConnectionClosedError";
     TIMEOUT_ERROR = "natsrs.errors", "TimeoutError";

@@ -26,6 +26,7 @@ use crate::args::{extract_count, extract_duration};
 use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::message::{PyMessage, Reply};
+use crate::pynames;
 use crate::runtime::{self, ToPy};
 use crate::state::{ClientInner, Subscription};
 
@@ -495,6 +496,19 @@ impl PySubscriber {
         })
     }
 
+    /// The Python queue of a subscription with pending limits and no callback (see
+    /// `natsrs.aio.subscription.hold`), which its readers take from instead.
+    fn pulled_from_held(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(held) = self.held(py) else {
+            return Ok(None);
+        };
+        let pull = held
+            .bind(py)
+            .getattr(pyo3::intern!(py, "pull"))?
+            .is_truthy()?;
+        Ok(pull.then_some(held))
+    }
+
     fn held_counts(&self, py: Python<'_>) -> PyResult<(usize, usize)> {
         match self.held(py) {
             None => Ok((0, 0)),
@@ -516,6 +530,18 @@ impl PySubscriber {
         timeout: Option<std::time::Duration>,
     ) -> PyResult<Py<PyAny>> {
         runtime::check_not_forked()?;
+        if let Some(held) = self.pulled_from_held(py)? {
+            let end = match end {
+                End::StopIteration => "stop",
+                End::Nothing => "none",
+                End::BadSubscription => "bad",
+            };
+            let timeout = timeout.map(|t| t.as_secs_f64());
+            return Ok(pynames::HELD_NEXT
+                .get(py)?
+                .call1((held, timeout, end))?
+                .unbind());
+        }
         let shared = &self.shared;
         if timeout.is_none() || timeout == Some(std::time::Duration::ZERO) {
             if let Ok(_slot) = shared.waiter.try_lock() {
@@ -640,6 +666,13 @@ impl PySubscriber {
             Some(t) => Some(extract_duration(t, "timeout", true)?),
             None => None,
         };
+        if let Some(held) = self.pulled_from_held(py)? {
+            let timeout = timeout.map(|t| t.as_secs_f64());
+            return Ok(pynames::HELD_BATCH
+                .get(py)?
+                .call1((held, max, timeout))?
+                .unbind());
+        }
         self.batch(py, max, None, timeout)
     }
 
@@ -695,7 +728,7 @@ impl PySubscriber {
         if self.shared.client.life.is_closed() {
             return runtime::fail(py, Error::closed());
         }
-        if self.held(py).is_some() {
+        if self.held(py).is_some() && self.pulled_from_held(py)?.is_none() {
             // nats-py's rule: a callback subscription's messages go to the callback.
             let err = Error::new(
                 Kind::Other,

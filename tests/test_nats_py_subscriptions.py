@@ -259,6 +259,45 @@ async def test_pending_bytes_limit_drops_what_would_exceed_it(
     assert sum(isinstance(e, nats.errors.SlowConsumerError) for e in rec.errors) == 1
 
 
+async def test_pending_limits_without_a_callback_drop_on_arrival(
+    nats_server: NatsServer, opened: list[Closeable]
+) -> None:
+    """nats-py's limits on a subscription read with next_msg: what arrives past them is
+    dropped at once (error_cb hears of it before anything is read), and every way of
+    reading takes what was kept, in order."""
+    rec = Recorder()
+    nc = await connect(opened, nats_server.url, error_cb=rec.error_cb)
+    sub = await w(nc.subscribe("compat.held.>", pending_msgs_limit=5, pending_bytes_limit=-1))
+    await w(nc.flush())
+    for i in range(6):
+        await w(nc.publish(f"compat.held.{i}", b"bar"))
+    await w(nc.flush())
+    error = await rec.wait_error(nats.errors.SlowConsumerError)
+    assert getattr(error, "sid", None) == sub.sid
+    await wait_until(lambda: sub.pending_msgs == 5)
+    assert sub.pending_bytes == 15
+    assert (await w(sub.next_msg())).subject == "compat.held.0"
+    assert (sub.pending_msgs, sub.pending_bytes) == (4, 12)
+    batch = await w(sub.next_batch(2, timeout=1))
+    assert [m.subject for m in batch] == ["compat.held.1", "compat.held.2"]
+    assert (await w(sub.next(timeout=1))).subject == "compat.held.3"
+    async for msg in sub:
+        assert msg.subject == "compat.held.4"
+        break
+    with pytest.raises(nats.errors.TimeoutError):
+        await sub.next_msg(timeout=0.2)
+    with pytest.raises(nats.errors.TimeoutError):
+        await sub.next_batch(timeout=0.2)
+    # Room again: new messages are kept.
+    await w(nc.publish("compat.held.later", b"x"))
+    assert (await w(sub.next_msg())).subject == "compat.held.later"
+    assert sum(isinstance(e, nats.errors.SlowConsumerError) for e in rec.errors) == 1
+    await w(sub.unsubscribe())
+    assert await w(sub.next(timeout=1)) is None
+    with pytest.raises(nats.errors.BadSubscriptionError):
+        await w(sub.next_msg())
+
+
 async def test_engine_slow_consumer_goes_to_error_cb(
     nats_server: NatsServer, opened: list[Closeable]
 ) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_SUB_PENDING_MSGS_LIMIT",
     "Subscription",
     "deliver",
+    "hold",
 ]
 
 logger = logging.getLogger("natsrs")
@@ -99,17 +100,97 @@ def _keep(*tasks: asyncio.Task[Any]) -> None:
 
 class _Pending:
     """A ``cb=`` subscription's queue, which ``Subscriber.pending_msgs`` and
-    ``pending_bytes`` count with the engine's."""
+    ``pending_bytes`` count with the engine's; with ``pull``, the queue of a subscription
+    without ``cb=`` that has pending limits (see :func:`hold`)."""
 
-    __slots__ = ("bytes", "ended", "max_bytes", "max_msgs", "queue")
+    __slots__ = ("bytes", "ended", "max_bytes", "max_msgs", "pull", "queue", "ready")
 
-    def __init__(self, queue: collections.deque[Message], max_msgs: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        queue: collections.deque[Message],
+        max_msgs: int,
+        max_bytes: int,
+        ready: asyncio.Event | None = None,
+    ) -> None:
         self.queue = queue
         # nats-py: a limit of 0 (or less) is no limit.
         self.max_msgs = max(0, max_msgs)
         self.max_bytes = max(0, max_bytes)
         self.bytes = 0
         self.ended = False
+        # Read by next_msg / next_batch / async for (the extension hands those here).
+        self.pull = ready is not None
+        self.ready = ready
+
+
+def hold(
+    sub: Subscriber,
+    pending_msgs_limit: int | None,
+    pending_bytes_limit: int | None,
+    error_cb: ErrorCallback | None,
+) -> None:
+    """Pending limits for a subscription without ``cb=`` (nats-py's): messages are
+    queued here as they arrive, those past a limit dropped with a ``SlowConsumerError``
+    to ``error_cb``, and ``next_msg``, ``next``, ``next_batch`` and ``async for`` read
+    this queue (the extension calls :func:`_held_next` / :func:`_held_batch`)."""
+    max_msgs = DEFAULT_PENDING_MSGS_LIMIT if pending_msgs_limit is None else pending_msgs_limit
+    max_bytes = DEFAULT_PENDING_BYTES_LIMIT if pending_bytes_limit is None else pending_bytes_limit
+    ready = asyncio.Event()
+    state = _Pending(collections.deque(), max_msgs, max_bytes, ready)
+    sub._held = state
+    _keep(asyncio.get_running_loop().create_task(_read(sub, state, ready, error_cb)))
+
+
+async def _wait_for_held(state: _Pending, timeout: float | None) -> bool:
+    """Waits until ``state`` has a message (True) or has ended (False), at most
+    ``timeout`` seconds."""
+    assert state.ready is not None
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while not state.queue:
+        if state.ended:
+            return False
+        state.ready.clear()
+        if deadline is None:
+            await state.ready.wait()
+            continue
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise errors.TimeoutError("nats: timeout")
+        try:
+            await asyncio.wait_for(state.ready.wait(), remaining)
+        except asyncio.TimeoutError:
+            if not state.queue and not state.ended:
+                raise errors.TimeoutError("nats: timeout") from None
+    return True
+
+
+def _take(state: _Pending) -> Message:
+    msg = state.queue.popleft()
+    state.bytes -= len(msg.data)
+    return msg
+
+
+async def _held_next(state: _Pending, timeout: float | None, end: str) -> Message | None:
+    """The next held message; at the end, per ``end``: ``"none"`` → None, ``"stop"`` →
+    StopAsyncIteration, ``"bad"`` → BadSubscriptionError."""
+    if await _wait_for_held(state, timeout):
+        return _take(state)
+    if end == "stop":
+        raise StopAsyncIteration
+    if end == "bad":
+        raise errors.BadSubscriptionError("the subscription has ended (unsubscribed or drained)")
+    return None
+
+
+async def _held_batch(state: _Pending, max_msgs: int, timeout: float | None) -> list[Message]:
+    """Up to ``max_msgs`` held messages, waiting for the first; [] once ended."""
+    if not await _wait_for_held(state, timeout):
+        return []
+    batch: list[Message] = []
+    while state.queue and len(batch) < max_msgs:
+        batch.append(_take(state))
+    return batch
 
 
 async def _read(

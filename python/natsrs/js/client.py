@@ -51,6 +51,16 @@ def _check_binding(info: api.ConsumerInfo, queue: str | None) -> None:
         )
 
 
+def _limits(msgs: int, bytes_: int) -> tuple[int | None, int | None]:
+    """The pending limits to set on a consumer's core subscription: none at nats-py's
+    defaults (the subscription capacity bounds it, and its messages need no Python
+    queue), else both, enforced as nats-py does (drops past them reported to the error
+    callback as ``SlowConsumerError``)."""
+    if (msgs, bytes_) == (DEFAULT_JS_SUB_PENDING_MSGS_LIMIT, DEFAULT_JS_SUB_PENDING_BYTES_LIMIT):
+        return None, None
+    return msgs, bytes_
+
+
 def _native(conn: NativeClient | NatsPyClient) -> NativeClient:
     """The extension's client behind either client natsrs gives."""
     if isinstance(conn, NativeClient):
@@ -244,8 +254,8 @@ class JetStreamContext(JetStreamManager):
         With ``cb`` each message is passed to it in order and acked after it returns,
         unless ``manual_ack`` or the consumer does not ack. ``ordered_consumer`` gives
         every message once, in order, recreating the consumer after a gap or a lost
-        connection. The pending limits are nats-py's and are not applied (the core
-        subscription's capacity bounds the queue).
+        connection. Pending limits other than nats-py's defaults are enforced as
+        nats-py does.
         """
         if stream is None:
             stream = await self._jsm.find_stream_name_by_subject(subject)
@@ -328,8 +338,12 @@ class JetStreamContext(JetStreamManager):
             and not manual_ack
             and config.ack_policy not in (api.AckPolicy.NONE, api.AckPolicy.FLOW_CONTROL)
         )
+        msgs_limit, bytes_limit = _limits(pending_msgs_limit, pending_bytes_limit)
         sub = await self._native.subscribe(
-            config.deliver_subject, queue=config.deliver_group or None
+            config.deliver_subject,
+            queue=config.deliver_group or None,
+            pending_msgs_limit=msgs_limit,
+            pending_bytes_limit=bytes_limit,
         )
         return PushSubscription(
             self,
@@ -408,7 +422,10 @@ class JetStreamContext(JetStreamManager):
         if inbox_prefix is not None:
             prefix = inbox_prefix.decode() if isinstance(inbox_prefix, bytes) else inbox_prefix
             inbox = prefix + inbox.rsplit(".", 1)[-1]
-        sub = await native.subscribe(inbox)
+        msgs_limit, bytes_limit = _limits(pending_msgs_limit, pending_bytes_limit)
+        sub = await native.subscribe(
+            inbox, pending_msgs_limit=msgs_limit, pending_bytes_limit=bytes_limit
+        )
         consumer_name = durable or name or consumer
         if not consumer_name:
             await sub.unsubscribe()
