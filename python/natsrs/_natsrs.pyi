@@ -777,8 +777,9 @@ class Client:
         nats-py's parameters work too: ``cb`` (a coroutine function called for each
         message, one at a time; its exceptions and dropped messages go to the client's
         error callback), ``future`` (resolved with the first message), ``max_msgs``
-        (unsubscribe after that many) and the pending limits of a ``cb`` subscription
-        (nats-py's defaults: 524288 messages, 128 MiB).
+        (unsubscribe after that many) and the pending limits (with ``cb``, nats-py's
+        defaults 524288 messages and 128 MiB; without, none unless given: then what
+        arrives past them is dropped and reported to the error callback, as in nats-py).
 
         Raises:
             natsrs.errors.InvalidCallbackTypeError: ``cb`` is not a coroutine function.
