@@ -499,14 +499,11 @@ impl PySubscriber {
     /// The Python queue of a subscription with pending limits and no callback (see
     /// `natsrs.aio.subscription.hold`), which its readers take from instead.
     fn pulled_from_held(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(held) = self.held(py) else {
-            return Ok(None);
-        };
-        let pull = held
-            .bind(py)
-            .getattr(pyo3::intern!(py, "pull"))?
-            .is_truthy()?;
-        Ok(pull.then_some(held))
+        let pull = pyo3::intern!(py, "pull");
+        match self.held(py) {
+            Some(held) if held.bind(py).getattr(pull)?.is_truthy()? => Ok(Some(held)),
+            _ => Ok(None),
+        }
     }
 
     fn held_counts(&self, py: Python<'_>) -> PyResult<(usize, usize)> {
@@ -531,16 +528,13 @@ impl PySubscriber {
     ) -> PyResult<Py<PyAny>> {
         runtime::check_not_forked()?;
         if let Some(held) = self.pulled_from_held(py)? {
-            let end = match end {
-                End::StopIteration => "stop",
-                End::Nothing => "none",
-                End::BadSubscription => "bad",
-            };
-            let timeout = timeout.map(|t| t.as_secs_f64());
-            return Ok(pynames::HELD_NEXT
-                .get(py)?
-                .call1((held, timeout, end))?
-                .unbind());
+            // `_held_next`'s names for the three ends, in `End`'s order.
+            let end = ["stop", "none", "bad"][end as usize];
+            let (next, timeout) = (
+                pynames::HELD_NEXT.get(py)?,
+                timeout.map(|t| t.as_secs_f64()),
+            );
+            return Ok(next.call1((held, timeout, end))?.unbind());
         }
         let shared = &self.shared;
         if timeout.is_none() || timeout == Some(std::time::Duration::ZERO) {
@@ -667,11 +661,11 @@ impl PySubscriber {
             None => None,
         };
         if let Some(held) = self.pulled_from_held(py)? {
-            let timeout = timeout.map(|t| t.as_secs_f64());
-            return Ok(pynames::HELD_BATCH
-                .get(py)?
-                .call1((held, max, timeout))?
-                .unbind());
+            let (batch, timeout) = (
+                pynames::HELD_BATCH.get(py)?,
+                timeout.map(|t| t.as_secs_f64()),
+            );
+            return Ok(batch.call1((held, max, timeout))?.unbind());
         }
         self.batch(py, max, None, timeout)
     }
