@@ -228,27 +228,8 @@ impl PyJetStream {
         Some(router)
     }
 
-    /// A pipelined publish pushed into the outbox with its reply on `router`: what the
-    /// outbox said, and the ack's future. Needs no interpreter, so a publish that waited
-    /// for room among the acks in flight is pushed from the tokio task that waited.
-    fn route(
-        &self,
-        router: Arc<AckRouter>,
-        slot: Slot,
-        outgoing: Outgoing,
-        allow_direct: bool,
-    ) -> Result<
-        (
-            Pushed,
-            impl std::future::Future<Output = Result<PyPubAck, Error>> + Send + 'static,
-        ),
-        Error,
-    > {
-        route(&self.inner, router, slot, outgoing, allow_direct)
-    }
-
-    /// [`PyJetStream::route`] on the calling thread: resolves to the ack awaitable once
-    /// the outbox took the message.
+    /// [`route`] on the calling thread: resolves to the ack awaitable once the outbox
+    /// took the message.
     fn publish_routed(
         &self,
         py: Python<'_>,
@@ -257,7 +238,7 @@ impl PyJetStream {
         outgoing: Outgoing,
     ) -> PyResult<Py<PyAny>> {
         let inner = &self.inner;
-        let (pushed, ack) = match self.route(router, slot, outgoing, true) {
+        let (pushed, ack) = match route(inner, router, slot, outgoing, true) {
             Ok(routed) => routed,
             Err(err) => return runtime::fail(py, err),
         };
@@ -384,7 +365,9 @@ fn stalled() -> Error {
     )
 }
 
-/// See [`PyJetStream::route`].
+/// A pipelined publish pushed into the outbox with its reply on `router`: what the
+/// outbox said, and the ack's future. Needs no interpreter, so a publish that waited for
+/// room among the acks in flight is pushed from the tokio task that waited.
 fn route(
     inner: &Arc<ClientInner>,
     router: Arc<AckRouter>,
