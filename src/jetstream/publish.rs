@@ -52,6 +52,30 @@ struct Slot {
     in_flight: Arc<InFlight>,
 }
 
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit, in_flight: &Arc<InFlight>) -> Self {
+        Slot {
+            permit: Some(permit),
+            in_flight: in_flight.clone(),
+        }
+    }
+}
+
+/// A pipelined publish's ack on the request path (no ack router): it holds its slot
+/// until the answer, and ends with `ConnectionClosedError` when the client closes.
+async fn requested_ack(
+    slot: Slot,
+    ack: impl std::future::Future<Output = Result<PyPubAck, Error>>,
+    lifeline: CancellationToken,
+) -> Result<PyPubAck, Error> {
+    let _slot = slot;
+    tokio::select! {
+        biased;
+        result = ack => result,
+        () = lifeline.cancelled() => Err(Error::closed()),
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         drop(self.permit.take());
@@ -533,27 +557,13 @@ impl PyJetStream {
             Ok(outgoing) => outgoing,
             Err(err) => return runtime::fail(py, err),
         };
-        let slot = |permit| Slot {
-            permit: Some(permit),
-            in_flight: self.in_flight.clone(),
-        };
-        let ack_after = |slot: Slot, outgoing: Outgoing| {
-            let ack = self.send(outgoing);
-            let lifeline = self.inner.life.lifeline.clone();
-            async move {
-                let _slot = slot;
-                tokio::select! {
-                    biased;
-                    result = ack => result,
-                    () = lifeline.cancelled() => Err(Error::closed()),
-                }
-            }
-        };
+        let lifeline = self.inner.life.lifeline.clone();
         if let Ok(permit) = self.in_flight.permits.clone().try_acquire_owned() {
+            let slot = Slot::new(permit, &self.in_flight);
             if let Some(router) = self.router() {
-                return self.publish_routed(py, router, slot(permit), outgoing);
+                return self.publish_routed(py, router, slot, outgoing);
             }
-            let ack = runtime::spawn(py, ack_after(slot(permit), outgoing))?;
+            let ack = runtime::spawn(py, requested_ack(slot, self.send(outgoing), lifeline))?;
             return runtime::ready(py, ack);
         }
         if wait_stall == Some(Duration::ZERO) {
@@ -564,25 +574,13 @@ impl PyJetStream {
         let Some(router) = self.router() else {
             // No router: wait for room, then the request path.
             let ack = self.send(outgoing);
-            let lifeline = self.inner.life.lifeline.clone();
             let wait = async move {
                 let permit = acquire(&permits, wait_stall).await?;
                 if lifeline.is_cancelled() {
                     return Err(Error::closed());
                 }
-                let slot = Slot {
-                    permit: Some(permit),
-                    in_flight,
-                };
-                let ack = async move {
-                    let _slot = slot;
-                    tokio::select! {
-                        biased;
-                        result = ack => result,
-                        () = lifeline.cancelled() => Err(Error::closed()),
-                    }
-                };
-                Ok(Queued(Box::pin(ack)))
+                let slot = Slot::new(permit, &in_flight);
+                Ok(Queued(Box::pin(requested_ack(slot, ack, lifeline))))
             };
             return runtime::resolve_guarded(py, wait, &self.inner.life.lifeline);
         };
@@ -591,10 +589,7 @@ impl PyJetStream {
             let permit = acquire(&permits, wait_stall).await?;
             // The slot may be one a closing client's failed ack gave back.
             inner.life.check_open()?;
-            let slot = Slot {
-                permit: Some(permit),
-                in_flight,
-            };
+            let slot = Slot::new(permit, &in_flight);
             let (pushed, ack) = route(&inner, router, slot, outgoing, false)?;
             if let Pushed::Full(seq) = pushed {
                 inner.outbox.taken_through(seq).await;
