@@ -26,16 +26,20 @@ from natsrs import errors as core_errors
 from natsrs._natsrs import Message, Subscriber
 from natsrs.js import api
 from natsrs.js.errors import APIError
+from natsrs.js.pull import (
+    _CONFLICT,
+    _HEARTBEAT,
+    _NO_MESSAGES,
+    _REQUEST_TIMEOUT,
+    _TEMPORARY,
+    _status_error,
+)
 
 if TYPE_CHECKING:
     from natsrs.js.client import JetStreamContext
 
 __all__ = ["OrderedConsumer", "PullConsumer", "PullMessages", "Stream"]
 
-_HEARTBEAT = 100
-_NO_MESSAGES = 404
-_REQUEST_TIMEOUT = 408
-_CONFLICT = 409
 _PENDING_MSGS = "Nats-Pending-Messages"
 _BATCH = 1024
 # How many times in a row an ordered consumer tries to replace its consumer before the
@@ -276,10 +280,10 @@ def _take(arrived: list[Message], msgs: list[Message]) -> bool:
             msgs.append(msg)
         elif status == _HEARTBEAT:
             continue
-        elif status in (_NO_MESSAGES, _REQUEST_TIMEOUT, _CONFLICT):
+        elif status in _TEMPORARY:
             return True
         else:
-            raise APIError.from_error({"code": status, "description": msg.description or ""})
+            raise _status_error(msg)
     return False
 
 
@@ -394,7 +398,7 @@ class PullMessages:
                 self._outstanding -= int(left) if left else self._outstanding
                 self._outstanding = max(self._outstanding, 0)
             elif status != _HEARTBEAT and status != _NO_MESSAGES:
-                raise APIError.from_error({"code": status, "description": msg.description or ""})
+                raise _status_error(msg)
 
 
 class OrderedConsumer:
