@@ -458,7 +458,7 @@ impl PyClient {
                 .await
                 .map_err(|_| Error::new(Kind::FlushTimeout, "flush timed out"))?;
             let left = limit.saturating_sub(started.elapsed());
-            match inner.engine.current().round_trip.run(left).await {
+            match inner.engine.current().round_trip(left).await {
                 Err(_) if inner.life.is_closed() => Err(Error::closed()),
                 other => other,
             }
@@ -714,7 +714,7 @@ impl PyClient {
         let inner = self.inner.clone();
         let fut = async move {
             let started = std::time::Instant::now();
-            inner.engine.current().round_trip.run(FLUSH_TIMEOUT).await?;
+            inner.engine.current().round_trip(FLUSH_TIMEOUT).await?;
             Ok(Seconds(started.elapsed().as_secs_f64()))
         };
         runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)

@@ -183,7 +183,6 @@ impl ToPy for Connected {
             self.life,
             settings.skip_subject_validation,
             settings.subscription_capacity,
-            !settings.no_echo,
             self.pool,
         );
         let weak = Arc::downgrade(&inner);

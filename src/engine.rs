@@ -3,11 +3,13 @@
 //! takes over (see `state.rs`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::{ArcSwap, Guard};
+use async_nats::client::FlushErrorKind;
 use tokio::sync::{watch, Notify};
 
-use crate::probe::{ProbeCounts, RoundTrip};
+use crate::error::{Error, Kind};
 
 /// How an engine's connection task stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,22 +30,28 @@ pub(crate) fn new_fate() -> Fate {
 
 pub(crate) struct Engine {
     pub(crate) client: async_nats::Client,
-    /// `flush()` and `rtt()`'s round trip, on this engine's connection.
-    pub(crate) round_trip: RoundTrip,
     pub(crate) fate: Fate,
 }
 
 impl Engine {
-    pub(crate) fn new(
-        client: async_nats::Client,
-        echo: bool,
-        probes: &Arc<ProbeCounts>,
-        fate: Fate,
-    ) -> Self {
-        Engine {
-            round_trip: RoundTrip::new(client.clone(), echo, probes.clone()),
-            client,
-            fate,
+    pub(crate) fn new(client: async_nats::Client, fate: Fate) -> Self {
+        Engine { client, fate }
+    }
+
+    /// `flush()` and `rtt()`'s round trip: a PING and its PONG (a patch of the engine,
+    /// which has no public PING), so it needs no permission and publishes nothing. The
+    /// server handles a connection's commands in order: everything sent before has been
+    /// processed when the PONG comes. A connection lost before the PONG sends the PING
+    /// again on the next one, within `limit`.
+    pub(crate) async fn round_trip(&self, limit: Duration) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.client.ping()).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(err)) if err.kind() == FlushErrorKind::FlushError => continue,
+                Ok(Err(err)) => return Err(err.into()),
+                Err(_) => return Err(Error::new(Kind::FlushTimeout, "flush timed out")),
+            }
         }
     }
 

@@ -217,7 +217,8 @@ impl Error {
             | Event::Disconnected
             | Event::LameDuckMode
             | Event::Draining
-            | Event::Closed => return None,
+            | Event::Closed
+            | Event::DiscoveredServers => return None,
         })
     }
 

@@ -43,6 +43,8 @@ pub(crate) enum EventKind {
     ServerError = 6,
     #[pyo3(name = "CLIENT_ERROR")]
     ClientError = 7,
+    #[pyo3(name = "DISCOVERED_SERVERS")]
+    DiscoveredServers = 8,
 }
 
 impl EventKind {
@@ -56,6 +58,7 @@ impl EventKind {
             EventKind::SlowConsumer => "SLOW_CONSUMER",
             EventKind::ServerError => "SERVER_ERROR",
             EventKind::ClientError => "CLIENT_ERROR",
+            EventKind::DiscoveredServers => "DISCOVERED_SERVERS",
         }
     }
 }
@@ -92,6 +95,7 @@ impl EventData {
             E::SlowConsumer(_) => EventKind::SlowConsumer,
             E::ServerError(_) => EventKind::ServerError,
             E::ClientError(_) => EventKind::ClientError,
+            E::DiscoveredServers => EventKind::DiscoveredServers,
         };
         EventData {
             kind,

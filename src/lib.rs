@@ -37,7 +37,6 @@ mod message;
 mod nkey;
 mod options;
 mod outbox;
-mod probe;
 mod process;
 mod pynames;
 mod reconnect;

@@ -19,7 +19,6 @@ use crate::error::{Error, Kind};
 use crate::events::{EventData, EventHub, EventKind};
 use crate::header::PyHeaderMap;
 use crate::outbox::{self, Outbox, Publish, Pushed};
-use crate::probe::ProbeCounts;
 use crate::runtime;
 use crate::subject;
 
@@ -207,6 +206,7 @@ impl Lifecycle {
                         self.connects.send_modify(|n| *n += 1);
                         self.refresh_pool_soon();
                     }
+                    Event::DiscoveredServers => self.refresh_pool_soon(),
                     Event::Disconnected => {
                         // As nats-py: a new connection's errors start afresh.
                         *self.last_error.lock().expect("client lock") = None;
@@ -347,13 +347,10 @@ pub(crate) struct ClientInner {
     pub(crate) life: Arc<Lifecycle>,
     pub(crate) skip_subject_validation: bool,
     pub(crate) subscription_capacity: usize,
-    echo: bool,
     /// nats-py's `error_cb`: where callback subscriptions report their errors.
     error_callback: Mutex<Option<Py<PyAny>>>,
     /// Publishes on their way to the engine.
     pub(crate) outbox: Arc<Outbox>,
-    /// natsrs's own round-trip messages, left out of the counters.
-    probes: Arc<ProbeCounts>,
     /// Payload bytes published, and received by this client's subscriptions and
     /// requests: nats-py's `stats` bytes (the engine counts bytes on the wire).
     payload_sent: AtomicU64,
@@ -377,20 +374,16 @@ impl ClientInner {
         life: Arc<Lifecycle>,
         skip_subject_validation: bool,
         subscription_capacity: usize,
-        echo: bool,
         pool: Vec<async_nats::Server>,
     ) -> Arc<Self> {
-        let probes = Arc::<ProbeCounts>::default();
-        let engine = EngineSlot::new(Engine::new(client, echo, &probes, fate));
+        let engine = EngineSlot::new(Engine::new(client, fate));
         let inner = Arc::new(ClientInner {
             outbox: Outbox::new(engine.clone(), life.lifeline.clone()),
             engine,
             life,
             skip_subject_validation,
             subscription_capacity,
-            echo,
             error_callback: Mutex::new(None),
-            probes,
             payload_sent: AtomicU64::new(0),
             payload_received: AtomicU64::new(0),
             earlier: Mutex::new(PyStatistics::default()),
@@ -441,9 +434,7 @@ impl ClientInner {
         for subscription in self.live_subscriptions() {
             subscription.reattach(client.clone()).await;
         }
-        let old = self
-            .engine
-            .replace(Engine::new(client, self.echo, &self.probes, fate));
+        let old = self.engine.replace(Engine::new(client, fate));
         let mut earlier = self.earlier.lock().expect("client lock");
         *earlier = earlier.plus(&old.client.statistics());
         drop(earlier);
@@ -505,20 +496,12 @@ impl ClientInner {
         *self.error_callback.lock().expect("client lock") = callback;
     }
 
-    /// The engines' counters (every engine this client had), without natsrs's own
-    /// round-trip probes.
+    /// The engines' counters: every engine this client had.
     pub(crate) fn statistics(&self) -> PyStatistics {
-        let all = self
-            .earlier
+        self.earlier
             .lock()
             .expect("client lock")
-            .plus(&self.client().statistics());
-        let own = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        PyStatistics {
-            in_messages: all.in_messages.saturating_sub(own(&self.probes.received)),
-            out_messages: all.out_messages.saturating_sub(own(&self.probes.sent)),
-            ..all
-        }
+            .plus(&self.client().statistics())
     }
 
     pub(crate) fn payload_sent(&self, bytes: usize) {

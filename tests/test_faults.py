@@ -257,23 +257,21 @@ async def test_cluster_failover_after_the_connected_node_is_killed(
     await assert_request_works(nc, "faults.cluster.echo", b"after")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "async-nats 0.51 ignores INFO sent on an established connection "
-        "(ConnectionHandler::handle_server_op only checks `ldm`: 'TODO: we should probably "
-        "update advertised server list here too'): servers announced after connecting never "
-        "reach the pool, and server_info.connect_urls stays stale"
-    ),
-)
 async def test_cluster_nodes_announced_after_connecting_join_the_pool(
     nats_server_factory: ServerFactory, client_factory: ClientFactory
 ) -> None:
     """The client is on node A before the other nodes exist; the INFO update that the
-    cluster sends when they join must add them to the pool as discovered servers."""
+    cluster sends when they join must add them to the pool as discovered servers, make
+    `server_info` current, and say so with a DISCOVERED_SERVERS event. (async-nats 0.51
+    ignores such an INFO; natsrs patches it, vendor/async-nats/PATCHES.md.)"""
     configs = cluster_configs(distinct_free_ports(3))
     node_a = nats_server_factory(configs[0])
-    nc = await client_factory(node_a.url)
+    kinds: list[natsrs.EventKind] = []
+
+    async def on_event(event: natsrs.Event) -> None:
+        kinds.append(event.kind)
+
+    nc = await client_factory(node_a.url, natsrs.ConnectOptions().event_callback(on_event))
     assert set(pool_ports(await w(nc.server_pool()))) == {node_a.port}
 
     servers = [node_a] + [nats_server_factory(config) for config in configs[1:]]
@@ -283,8 +281,14 @@ async def test_cluster_nodes_announced_after_connecting_join_the_pool(
         pool = pool_ports(await w(nc.server_pool()))
         assert set(pool) == {server.port for server in servers}, pool
         assert all(pool[server.port].is_discovered for server in servers[1:]), pool
+        info = nc.server_info
+        assert info is not None
+        announced = {int(url.rsplit(":", 1)[1]) for url in info.connect_urls}
+        assert announced == {server.port for server in servers}, announced
+        assert {u.port for u in nc.discovered_servers} == {s.port for s in servers[1:]}
 
     await eventually(discovered, timeout=3.0)
+    assert natsrs.EventKind.DISCOVERED_SERVERS in kinds
 
 
 # -- 2. silent partition ----------------------------------------------------------------

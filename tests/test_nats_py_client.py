@@ -201,7 +201,7 @@ async def test_connect_client_learns_discovered_servers_on_each_connection(
     await wait_cluster_formed([node_a, node_b, node_c], timeout=10.0)
     await w(nc.force_reconnect())
     await wait_until(lambda: node_c.port in {u.port for u in nc.discovered_servers})
-    assert nc.connected_url is not None
+    await wait_until(lambda: nc.connected_url is not None)
     assert nc.connected_url.port in {node_a.port, node_b.port, node_c.port}
 
 

@@ -334,6 +334,8 @@ class EventKind:
     SLOW_CONSUMER: ClassVar[EventKind]
     SERVER_ERROR: ClassVar[EventKind]
     CLIENT_ERROR: ClassVar[EventKind]
+    DISCOVERED_SERVERS: ClassVar[EventKind]
+    """A server of the cluster announced servers the pool did not have; they joined it."""
     def __int__(self) -> int: ...
 
 @final

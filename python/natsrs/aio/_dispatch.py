@@ -322,6 +322,9 @@ class Dispatcher:
             await self._on_closed()
         elif kind == EventKind.LAME_DUCK_MODE:
             await self._call("lame_duck_mode_cb", self.lame_duck_mode_cb)
+        elif kind == EventKind.DISCOVERED_SERVERS:
+            if self.track_pool and self.client is not None:
+                self.spawn(self._refresh_and_report())
         else:
             error = event.error
             # nats-py only records the engine giving up (last_error), then closes.

@@ -890,6 +890,22 @@ impl Client {
         Ok(())
     }
 
+    /// natsrs patch: sends a PING and waits for the server's PONG, a round trip that
+    /// needs no permission and publishes nothing. Fails with
+    /// [`FlushErrorKind::SendError`] when the connection task is gone, and with
+    /// [`FlushErrorKind::FlushError`] when the connection was lost before the PONG.
+    pub async fn ping(&self) -> Result<(), FlushError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.sender
+            .send(Command::Ping { observer: tx })
+            .await
+            .map_err(|err| FlushError::with_source(FlushErrorKind::SendError, err))?;
+
+        rx.await
+            .map_err(|err| FlushError::with_source(FlushErrorKind::FlushError, err))?;
+        Ok(())
+    }
+
     /// Drains all subscriptions, stops any new messages from being published, and flushes any remaining
     /// messages, then closes the connection. Once completed, any streams associated with the
     /// connection and its [Clients](crate::Client) will be closed, and further [crate::Client] commands will fail.

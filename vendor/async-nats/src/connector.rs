@@ -181,6 +181,27 @@ pub(crate) fn reconnect_delay_callback_default(attempts: usize) -> Duration {
 }
 
 impl Connector {
+    /// natsrs patch: adds the announced servers the pool does not have yet (unless
+    /// discovered servers are ignored) and says how many; a URL that does not parse is
+    /// skipped.
+    pub(crate) fn add_discovered_servers(&mut self, urls: &[String]) -> usize {
+        if self.options.ignore_discovered_servers {
+            return 0;
+        }
+        let mut added = 0;
+        for url in urls {
+            let Ok(discovered_addr) = url.parse::<ServerAddr>() else {
+                continue;
+            };
+            if !self.servers.iter().any(|s| s.addr == discovered_addr) {
+                tracing::debug!(discovered_url = %url, "adding discovered server");
+                self.servers.push(Server::new_discovered(discovered_addr));
+                added += 1;
+            }
+        }
+        added
+    }
+
     pub(crate) fn new<A: ToServerAddrs>(
         addrs: A,
         options: ConnectorOptions,
@@ -605,17 +626,11 @@ impl Connector {
         // Discover servers from INFO.
         if !self.options.ignore_discovered_servers {
             for url in &info.connect_urls {
-                let discovered_addr = url.parse::<ServerAddr>().map_err(|err| {
+                url.parse::<ServerAddr>().map_err(|err| {
                     ConnectError::with_source(crate::ConnectErrorKind::ServerParse, err)
                 })?;
-                if !self.servers.iter().any(|s| s.addr == discovered_addr) {
-                    tracing::debug!(
-                        discovered_url = %url,
-                        "adding discovered server"
-                    );
-                    self.servers.push(Server::new_discovered(discovered_addr));
-                }
             }
+            self.add_discovered_servers(&info.connect_urls);
         }
 
         // Build CONNECT message with auth info.

@@ -405,6 +405,10 @@ pub(crate) enum Command {
     Flush {
         observer: oneshot::Sender<()>,
     },
+    // natsrs patch: a PING whose PONG the caller waits for.
+    Ping {
+        observer: oneshot::Sender<()>,
+    },
     Drain {
         sid: Option<u64>,
     },
@@ -470,6 +474,10 @@ pub(crate) struct ConnectionHandler {
     flush_observers: Vec<oneshot::Sender<()>>,
     is_draining: bool,
     drain_pings: VecDeque<u64>,
+    // natsrs patch: one entry per PING sent on this connection whose PONG has not come
+    // back, oldest first (the server answers PINGs in order); `Some` when a caller of
+    // `Client::ping` waits for it.
+    pongs: VecDeque<Option<oneshot::Sender<()>>>,
 }
 
 impl ConnectionHandler {
@@ -494,6 +502,7 @@ impl ConnectionHandler {
             flush_observers: Vec::new(),
             is_draining: false,
             drain_pings: VecDeque::new(),
+            pongs: VecDeque::new(),
         }
     }
 
@@ -527,6 +536,7 @@ impl ConnectionHandler {
                     Poll::Ready(ExitReason::Disconnected(None))
                 } else {
                     self.handler.connection.enqueue_write_op(&ClientOp::Ping);
+                    self.handler.pongs.push_back(None);
 
                     Poll::Pending
                 }
@@ -715,7 +725,12 @@ impl ConnectionHandler {
             }
             ServerOp::Pong => {
                 debug!("received PONG");
-                self.pending_pings = self.pending_pings.saturating_sub(1);
+                match self.pongs.pop_front() {
+                    Some(Some(observer)) => {
+                        let _ = observer.send(());
+                    }
+                    _ => self.pending_pings = self.pending_pings.saturating_sub(1),
+                }
             }
             ServerOp::Error(error) => {
                 debug!("received ERROR: {:?}", error);
@@ -812,6 +827,16 @@ impl ConnectionHandler {
                     debug!("server in lame duck mode");
                     self.connector.events_tx.try_send(Event::LameDuckMode).ok();
                 }
+                // natsrs patch: servers a cluster announces after the connect join the
+                // pool, as those of the first INFO do, and `server_info()` is the latest.
+                let discovered = self.connector.add_discovered_servers(&info.connect_urls);
+                let _ = self.info_sender.send(Some(*info));
+                if discovered > 0 {
+                    self.connector
+                        .events_tx
+                        .try_send(Event::DiscoveredServers)
+                        .ok();
+                }
             }
 
             _ => {
@@ -863,6 +888,11 @@ impl ConnectionHandler {
                     }
                 }
                 self.connection.enqueue_write_op(&ClientOp::Ping);
+                self.pongs.push_back(None);
+            }
+            Command::Ping { observer } => {
+                self.connection.enqueue_write_op(&ClientOp::Ping);
+                self.pongs.push_back(Some(observer));
             }
             Command::Subscribe {
                 sid,
@@ -980,6 +1010,8 @@ impl ConnectionHandler {
 
     async fn handle_disconnect(&mut self) -> Result<(), ConnectError> {
         self.pending_pings = 0;
+        // No PONG comes for a PING sent on the lost connection: its waiters learn it.
+        self.pongs.clear();
         self.connector.events_tx.try_send(Event::Disconnected).ok();
         self.connector.state_tx.send(State::Disconnected).ok();
 
@@ -1140,6 +1172,8 @@ pub enum Event {
     SlowConsumer(u64),
     ServerError(ServerError),
     ClientError(ClientError),
+    /// natsrs patch: an INFO after the connect announced servers new to the pool.
+    DiscoveredServers,
 }
 
 impl fmt::Display for Event {
@@ -1153,6 +1187,7 @@ impl fmt::Display for Event {
             Event::SlowConsumer(sid) => write!(f, "slow consumers for subscription {sid}"),
             Event::ServerError(err) => write!(f, "server error: {err}"),
             Event::ClientError(err) => write!(f, "client error: {err}"),
+            Event::DiscoveredServers => write!(f, "discovered servers"),
         }
     }
 }
