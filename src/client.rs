@@ -1,6 +1,8 @@
 //! `natsrs.Client`: publish, request, subscribe, flush, drain and a real close.
 
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -32,12 +34,28 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 #[pyclass(name = "Client", module = "natsrs", frozen)]
 pub(crate) struct PyClient {
-    inner: Arc<ClientInner>,
+    /// The connection: replaced when `connect()` connects a closed client again.
+    inner: ArcSwap<ClientInner>,
+    again: ConnectAgain,
 }
 
+/// Connects a closed client again with what it was made with; the awaitable resolves to
+/// `None` once [`PyClient::reopened`] has its new connection. Made by the connect flow,
+/// which knows the settings and servers (and imports this module, not the reverse).
+pub(crate) type ConnectAgain =
+    Box<dyn Fn(Python<'_>, Py<PyClient>) -> PyResult<Py<PyAny>> + Send + Sync>;
+
 impl PyClient {
-    pub(crate) fn new(inner: Arc<ClientInner>) -> Self {
-        PyClient { inner }
+    pub(crate) fn new(inner: Arc<ClientInner>, again: ConnectAgain) -> Self {
+        PyClient {
+            inner: ArcSwap::new(inner),
+            again,
+        }
+    }
+
+    /// Puts a new connection in place of a closed one (`connect()`).
+    pub(crate) fn reopened(&self, inner: Arc<ClientInner>) {
+        self.inner.store(inner);
     }
 
     fn subscribe_impl(
@@ -49,7 +67,7 @@ impl PyClient {
         delivery: Option<CallbackDelivery>,
     ) -> PyResult<Py<PyAny>> {
         let checked = (|| {
-            self.inner.life.check_open()?;
+            self.inner.load().life.check_open()?;
             subject::check(&subject)?;
             if let Some(q) = &queue {
                 subject::check_queue(q)?;
@@ -59,8 +77,8 @@ impl PyClient {
         if let Err(err) = checked {
             return runtime::fail(py, err);
         }
-        let inner = self.inner.clone();
-        let ordered = outbox::publishes_sent(&self.inner.outbox);
+        let inner = self.inner.load_full();
+        let ordered = outbox::publishes_sent(&self.inner.load().outbox);
         let fut = async move {
             ordered.await;
             let engine = inner.engine.current();
@@ -85,13 +103,13 @@ impl PyClient {
                 delivery,
             })
         };
-        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
     }
 
     /// Shared by `close()` and `drain()`: the engine's drain is its only way to end a
     /// connected handler (flush, unsubscribe all, close the socket).
     fn shutdown(&self, py: Python<'_>, graceful: bool) -> PyResult<Py<PyAny>> {
-        let inner = self.inner.clone();
+        let inner = self.inner.load_full();
         let was_closed = inner.life.mark_closed();
         if graceful {
             inner.life.mark_draining();
@@ -244,7 +262,9 @@ impl PyClient {
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let reply = reply.as_deref().filter(|r| !r.is_empty());
-        self.inner.publish(py, &subject, payload, reply, headers)
+        self.inner
+            .load()
+            .publish(py, &subject, payload, reply, headers)
     }
 
     #[pyo3(
@@ -259,6 +279,7 @@ impl PyClient {
         payload: PayloadArg<'_>,
     ) -> PyResult<Py<PyAny>> {
         self.inner
+            .load()
             .publish(py, &subject, payload, Some(&reply), None)
     }
 
@@ -274,6 +295,7 @@ impl PyClient {
         payload: PayloadArg<'_>,
     ) -> PyResult<Py<PyAny>> {
         self.inner
+            .load()
             .publish(py, &subject, payload, None, Some(headers))
     }
 
@@ -290,6 +312,7 @@ impl PyClient {
         payload: PayloadArg<'_>,
     ) -> PyResult<Py<PyAny>> {
         self.inner
+            .load()
             .publish(py, &subject, payload, Some(&reply), Some(headers))
     }
 
@@ -299,7 +322,7 @@ impl PyClient {
     /// `publish`, it waits only when the outbox is past its limits.
     fn publish_many(&self, py: Python<'_>, messages: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         runtime::check_not_forked()?;
-        let inner = &self.inner;
+        let inner = self.inner.load();
         if let Err(err) = inner.life.check_open() {
             return runtime::fail(py, err);
         }
@@ -355,11 +378,11 @@ impl PyClient {
         inbox: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let inbox = match inbox {
-            None if old_style => Some(self.inner.client().new_inbox()),
+            None if old_style => Some(self.inner.load().client().new_inbox()),
             other => other,
         };
         let checked = (|| {
-            self.inner.life.check_open()?;
+            self.inner.load().life.check_open()?;
             subject::check(&subject)?;
             if let Some(inbox) = &inbox {
                 subject::check(inbox)?;
@@ -380,13 +403,13 @@ impl PyClient {
         if let Some(inbox) = inbox {
             request = request.inbox(inbox);
         }
-        let inner = self.inner.clone();
-        let reply = self.inner.send_request(subject, request, sent);
+        let inner = self.inner.load_full();
+        let reply = self.inner.load().send_request(subject, request, sent);
         let fut = async move {
             let msg = reply.await?;
             Ok(Reply { msg, client: inner })
         };
-        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
     }
 
     /// nats-py's parameters work too: `cb` (a coroutine function called for each
@@ -443,15 +466,15 @@ impl PyClient {
     /// in nats-py): a subscription made before `flush()` is live on the server after it.
     #[pyo3(signature = (timeout = None))]
     fn flush(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        if let Err(err) = self.inner.life.check_open() {
+        if let Err(err) = self.inner.load().life.check_open() {
             return runtime::fail(py, err);
         }
         let limit = match timeout.filter(|t| !t.is_none()) {
             Some(t) => extract_duration(t, "timeout", false)?,
             None => FLUSH_TIMEOUT,
         };
-        let inner = self.inner.clone();
-        let ordered = outbox::publishes_sent(&self.inner.outbox);
+        let inner = self.inner.load_full();
+        let ordered = outbox::publishes_sent(&self.inner.load().outbox);
         let fut = async move {
             let started = tokio::time::Instant::now();
             tokio::time::timeout(limit, ordered)
@@ -463,11 +486,23 @@ impl PyClient {
                 other => other,
             }
         };
-        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
+    }
+
+    /// nats-py's `connect()` on the object `natsrs.connect()` returned: connects a
+    /// closed client again, with the servers and options it was made with (subscriptions
+    /// of the closed connection stay closed). On a client that is not closed it does
+    /// nothing: it is connected, or reconnecting on its own.
+    fn connect(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let this = slf.get();
+        if !this.inner.load().life.is_closed() {
+            return runtime::ready(py, py.None());
+        }
+        (this.again)(py, slf.clone_ref(py))
     }
 
     fn drain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Err(err) = self.inner.life.check_open() {
+        if let Err(err) = self.inner.load().life.check_open() {
             return runtime::fail(py, err);
         }
         self.shutdown(py, true)
@@ -481,26 +516,26 @@ impl PyClient {
     /// `error_cb`), or `None`.
     #[getter(_error_callback)]
     fn get_error_callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.inner.error_callback(py)
+        self.inner.load().error_callback(py)
     }
 
     #[setter(_error_callback)]
     fn set_error_callback(&self, callback: Option<Py<PyAny>>) {
-        self.inner.set_error_callback(callback);
+        self.inner.load().set_error_callback(callback);
     }
 
     /// Every connection event from now on, as an async iterator; ends after CLOSED.
     fn events(&self) -> PyEventStream {
-        PyEventStream::new(self.inner.life.events.listen())
+        PyEventStream::new(self.inner.load().life.events.listen())
     }
 
     /// Drop the connection and reconnect (to the next server of the pool).
     fn force_reconnect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Err(err) = self.inner.life.check_open() {
+        if let Err(err) = self.inner.load().life.check_open() {
             return runtime::fail(py, err);
         }
-        self.inner.life.reconnect_asked();
-        let inner = self.inner.clone();
+        self.inner.load().life.reconnect_asked();
+        let inner = self.inner.load_full();
         let fut = async move {
             let engine = inner.engine.current();
             engine
@@ -509,30 +544,30 @@ impl PyClient {
                 .await
                 .map_err(|_| Error::closed())
         };
-        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
     }
 
     /// The servers the client knows, with their connection history. The engine answers
     /// only while connected; otherwise (reconnecting, for as long as an outage lasts)
     /// this is the pool as last read.
     fn server_pool(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Err(err) = self.inner.life.check_open() {
+        if let Err(err) = self.inner.load().life.check_open() {
             return runtime::fail(py, err);
         }
-        if self.inner.connection_state() != PyConnectionState::CONNECTED {
-            return runtime::ready(py, Pool(self.inner.pool_copy()).to_py(py)?);
+        if self.inner.load().connection_state() != PyConnectionState::CONNECTED {
+            return runtime::ready(py, Pool(self.inner.load().pool_copy()).to_py(py)?);
         }
-        let inner = self.inner.clone();
+        let inner = self.inner.load_full();
         let fut = async move {
             inner.refresh_pool().await;
             Ok(Pool(inner.pool_copy()))
         };
-        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
     }
 
     /// Replace the pool; servers in both keep their state, the attempt counter resets.
     fn set_server_pool(&self, py: Python<'_>, servers: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        if let Err(err) = self.inner.life.check_open() {
+        if let Err(err) = self.inner.load().life.check_open() {
             return runtime::fail(py, err);
         }
         let urls = extract_server_list(servers)?;
@@ -540,7 +575,7 @@ impl PyClient {
             Ok(addrs) => addrs,
             Err(err) => return runtime::fail(py, err),
         };
-        let inner = self.inner.clone();
+        let inner = self.inner.load_full();
         let fut = async move {
             let engine = inner.engine.current();
             engine
@@ -551,11 +586,11 @@ impl PyClient {
             inner.refresh_pool().await;
             Ok(())
         };
-        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
     }
 
     fn new_inbox(&self) -> String {
-        self.inner.client().new_inbox()
+        self.inner.load().client().new_inbox()
     }
 
     /// A JetStream context (`natsrs.js.JetStreamContext`): publishing with acks, pull
@@ -582,15 +617,16 @@ impl PyClient {
         timeout: &Bound<'_, PyAny>,
         max_pending: &Bound<'_, PyAny>,
     ) -> PyResult<PyJetStream> {
-        PyJetStream::new(self.inner.clone(), timeout, max_pending)
+        PyJetStream::new(self.inner.load_full(), timeout, max_pending)
     }
 
     fn statistics(&self) -> PyStatistics {
-        self.inner.statistics()
+        self.inner.load().statistics()
     }
 
     fn is_server_compatible(&self, major: i64, minor: i64, patch: i64) -> bool {
         self.inner
+            .load()
             .client()
             .is_server_compatible(major, minor, patch)
     }
@@ -598,18 +634,18 @@ impl PyClient {
     /// The pool's URLs (configured and discovered), credentials replaced by `***`.
     #[getter]
     fn servers(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        parse_urls(py, self.inner.pool_urls(false))
+        parse_urls(py, self.inner.load().pool_urls(false))
     }
 
     /// The servers of the pool that the cluster announced.
     #[getter]
     fn discovered_servers(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        parse_urls(py, self.inner.pool_urls(true))
+        parse_urls(py, self.inner.load().pool_urls(true))
     }
 
     #[getter]
     fn connected_url(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.inner.connected_url() {
+        match self.inner.load().connected_url() {
             Some(url) => Ok(parse_urls(py, [url])?.pop()),
             None => Ok(None),
         }
@@ -618,7 +654,7 @@ impl PyClient {
     #[getter]
     fn connected_server_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let version = pynames::SERVER_VERSION.get(py)?;
-        Ok(match self.inner.client().try_server_info() {
+        Ok(match self.inner.load().client().try_server_info() {
             Some(info) if !info.version.is_empty() => version.call1((info.version,))?,
             // `ServerVersion()` is nats-py's version of a server it has not talked to.
             _ => version.call0()?,
@@ -629,6 +665,7 @@ impl PyClient {
     #[getter]
     fn server_info(&self) -> Option<PyServerInfo> {
         self.inner
+            .load()
             .client()
             .try_server_info()
             .map(PyServerInfo::from)
@@ -636,12 +673,12 @@ impl PyClient {
 
     #[getter]
     fn connection_state(&self) -> PyConnectionState {
-        self.inner.connection_state()
+        self.inner.load().connection_state()
     }
 
     #[getter]
     fn is_closed(&self) -> bool {
-        self.inner.life.is_closed()
+        self.inner.load().life.is_closed()
     }
 
     /// nats-py's state flags, from `connection_state`.
@@ -662,79 +699,91 @@ impl PyClient {
 
     #[getter]
     fn is_draining(&self) -> bool {
-        self.inner.life.is_draining()
+        self.inner.load().life.is_draining()
     }
 
     /// The text of the last error event (server or client), or `None`.
     #[getter]
     fn last_error(&self) -> Option<String> {
-        self.inner.life.last_error().map(|err| err.message)
+        self.inner.load().life.last_error().map(|err| err.message)
     }
 
     /// The last error event's error as its typed exception (nats-py's `last_error`), or
     /// `None`.
     #[getter]
     fn last_exception(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let err = self.inner.life.last_error()?;
+        let err = self.inner.load().life.last_error()?;
         Some(err.into_pyerr(py).into_value(py).into_any())
     }
 
     #[getter]
     fn client_id(&self) -> Option<u64> {
-        self.inner.client().try_server_info().map(|i| i.client_id)
+        self.inner
+            .load()
+            .client()
+            .try_server_info()
+            .map(|i| i.client_id)
     }
 
     #[getter]
     fn client_ip(&self) -> Option<String> {
-        self.inner.client().try_server_info().map(|i| i.client_ip)
+        self.inner
+            .load()
+            .client()
+            .try_server_info()
+            .map(|i| i.client_ip)
     }
 
     /// nats-py's `stats` dict: in/out messages and bytes, reconnects, server errors.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
-        let s = self.inner.statistics();
+        let s = self.inner.load().statistics();
         let dict = pyo3::types::PyDict::new(py);
         dict.set_item("in_msgs", s.in_messages)?;
         dict.set_item("out_msgs", s.out_messages)?;
         // Payload bytes, as nats-py counts them (`statistics()` has the wire bytes).
-        let (sent, received) = self.inner.payload_bytes();
+        let (sent, received) = self.inner.load().payload_bytes();
         dict.set_item("in_bytes", received)?;
         dict.set_item("out_bytes", sent)?;
         dict.set_item("reconnects", s.connects.saturating_sub(1))?;
-        dict.set_item("errors_received", self.inner.life.errors_received())?;
+        dict.set_item("errors_received", self.inner.load().life.errors_received())?;
         Ok(dict)
     }
 
     /// Round-trip time to the server in seconds, timed over `flush()`'s round trip
     /// (without waiting for earlier publishes).
     fn rtt(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if let Err(err) = self.inner.life.check_open() {
+        if let Err(err) = self.inner.load().life.check_open() {
             return runtime::fail(py, err);
         }
-        let inner = self.inner.clone();
+        let inner = self.inner.load_full();
         let fut = async move {
             let started = std::time::Instant::now();
             inner.engine.current().round_trip(FLUSH_TIMEOUT).await?;
             Ok(Seconds(started.elapsed().as_secs_f64()))
         };
-        runtime::resolve_guarded(py, fut, &self.inner.life.lifeline)
+        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
     }
 
     /// Payload bytes published but not yet handed to the engine (nats-py's
     /// `pending_data_size`).
     #[getter]
     fn pending_data_size(&self) -> usize {
-        self.inner.outbox.unsent_bytes()
+        self.inner.load().outbox.unsent_bytes()
     }
 
     #[getter]
     fn max_payload(&self) -> usize {
-        self.inner.client().max_payload()
+        self.inner.load().client().max_payload()
     }
 
     #[getter]
     fn timeout(&self) -> Option<f64> {
-        self.inner.client().timeout().map(|d| d.as_secs_f64())
+        self.inner
+            .load()
+            .client()
+            .timeout()
+            .map(|d| d.as_secs_f64())
     }
 
     fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -757,7 +806,7 @@ impl PyClient {
             PyConnectionState::DISCONNECTED => "disconnected",
             PyConnectionState::CLOSED => "closed",
         };
-        match self.inner.client().try_server_info() {
+        match self.inner.load().client().try_server_info() {
             Some(info) => format!(
                 "<natsrs.Client {state} to {}:{} (server {})>",
                 info.host, info.port, info.server_name

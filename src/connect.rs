@@ -54,13 +54,29 @@ pub(crate) fn start(
             crate::logging::register_secret(user);
         }
     }
-    let life = Lifecycle::new();
     let plan = Plan {
         locals: settings.callback_locals(py)?,
         settings,
         addrs,
         deaths: Mutex::new(VecDeque::new()),
     };
+    launch(py, plan, None)
+}
+
+/// Connects a closed `client` again with the settings and servers it was made with
+/// (nats-py's `connect()` after `close()`); callbacks run on the loop running now.
+fn again(py: Python<'_>, plan: &Plan, client: Py<PyClient>) -> PyResult<Py<PyAny>> {
+    let plan = Plan {
+        locals: plan.settings.callback_locals(py)?,
+        settings: plan.settings.clone(),
+        addrs: plan.addrs.clone(),
+        deaths: Mutex::new(VecDeque::new()),
+    };
+    launch(py, plan, Some(client))
+}
+
+fn launch(py: Python<'_>, plan: Plan, target: Option<Py<PyClient>>) -> PyResult<Py<PyAny>> {
+    let life = Lifecycle::new();
     let fate = new_fate();
     let (guard, armed) = HandlerGuard::new(&life, &fate);
     let parts = EngineParts {
@@ -72,11 +88,11 @@ pub(crate) fn start(
     let options = plan
         .settings
         .to_engine(py, parts, UrlCredentials::new(&plan.addrs))?;
-    runtime::spawn_on_tokio(py, connect(plan, options, life, fate, armed))
+    runtime::spawn_on_tokio(py, connect(plan, options, life, fate, armed, target))
 }
 
 /// What a client was connected with, kept to connect again if the engine's connection
-/// task dies.
+/// task dies, or when `connect()` is called after `close()`.
 struct Plan {
     settings: Settings,
     addrs: Vec<ServerAddr>,
@@ -172,6 +188,8 @@ struct Connected {
     life: Arc<Lifecycle>,
     plan: Arc<Plan>,
     pool: Vec<async_nats::Server>,
+    /// The closed client this connection is for (`connect()` again), if any.
+    target: Option<Py<PyClient>>,
 }
 
 impl ToPy for Connected {
@@ -186,13 +204,24 @@ impl ToPy for Connected {
             self.pool,
         );
         let weak = Arc::downgrade(&inner);
-        let plan = self.plan;
+        let plan = self.plan.clone();
         inner.life.set_recovery(Box::new(move |reason| {
             if let Some(inner) = weak.upgrade() {
                 runtime::runtime().spawn(recover(inner, plan.clone(), reason));
             }
         }));
-        Ok(Py::new(py, PyClient::new(inner))?.into_any())
+        match self.target {
+            Some(client) => {
+                client.get().reopened(inner);
+                Ok(py.None())
+            }
+            None => {
+                let plan = self.plan;
+                let again =
+                    Box::new(move |py: Python<'_>, client: Py<PyClient>| again(py, &plan, client));
+                Ok(Py::new(py, PyClient::new(inner, again))?.into_any())
+            }
+        }
     }
 }
 
@@ -202,6 +231,7 @@ async fn connect(
     life: Arc<Lifecycle>,
     fate: Fate,
     armed: Arc<AtomicBool>,
+    target: Option<Py<PyClient>>,
 ) -> Result<Connected, Error> {
     let settings = &plan.settings;
     match async_nats::connect_with_options(plan.addrs.clone(), options).await {
@@ -225,6 +255,7 @@ async fn connect(
                 life,
                 plan: Arc::new(plan),
                 pool,
+                target,
             })
         }
         // An exception in a Python callback is what made the connect fail: keep it.

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +24,9 @@ from helpers import (
 from natsrs import ConnectionState, ConnectOptions, HeaderMap, Message, Subscriber
 from natsrs._server import NatsServer
 from natsrs.errors import ConnectionClosedError, NoRespondersError
+
+if TYPE_CHECKING:
+    from conftest import ClientFactory, ServerFactory
 
 
 async def collect(sub: Subscriber, count: int) -> list[Message]:
@@ -303,6 +307,45 @@ async def test_flush_returns_after_the_server_has_every_message(
     assert nats_server.varz()["in_msgs"] - before >= 100
 
 
+async def test_flush_and_rtt_are_a_ping_and_publish_nothing(
+    client: natsrs.Client, nats_server: NatsServer
+) -> None:
+    for _ in range(10):
+        await w(client.publish("flushed", b"x"))
+        await w(client.flush())
+    assert await w(client.rtt()) >= 0
+
+    # The server saw the 10 publishes and nothing else from this client.
+    (conn,) = [c for c in nats_server.connz()["connections"] if c["cid"] == cid(client)]
+    assert conn["in_msgs"] == 10
+    assert conn["out_msgs"] == 0
+    assert client.statistics().out_messages == 10
+    assert client.stats["out_msgs"] == 10
+
+
+async def test_flush_needs_no_permission(
+    nats_server_factory: ServerFactory, client_factory: ClientFactory
+) -> None:
+    # A user who may publish to "bar" only, and subscribe to nothing.
+    server = nats_server_factory(
+        'authorization { users = [ { user: "bar", password: "pw", '
+        'permissions: { publish: "bar", subscribe: "nothing.at.all" } } ] }'
+    )
+    errors: list[natsrs.Event] = []
+
+    async def on_event(event: natsrs.Event) -> None:
+        if event.kind == natsrs.EventKind.SERVER_ERROR:
+            errors.append(event)
+
+    url = f"nats://bar:pw@127.0.0.1:{server.port}"
+    nc = await client_factory(url, natsrs.ConnectOptions().event_callback(on_event))
+    await w(nc.publish("bar", b"allowed"))
+    await w(nc.flush(timeout=2), 5)
+    assert await w(nc.rtt(), 5) >= 0
+    await w(nc.flush(timeout=2), 5)
+    assert errors == [], [e.message for e in errors]
+
+
 # -- close -------------------------------------------------------------------------------
 
 CLOSED_CALLS: dict[str, Callable[[natsrs.Client], Awaitable[object]]] = {
@@ -346,6 +389,48 @@ async def test_closed_connection_disappears_from_connz(
     await w(client.close())
 
     await wait_until(lambda: client_id not in connection_ids(nats_server))
+
+
+async def test_connect_after_close_connects_the_same_client_again(
+    nats_server: NatsServer,
+) -> None:
+    kinds: list[natsrs.EventKind] = []
+
+    async def on_event(event: natsrs.Event) -> None:
+        kinds.append(event.kind)
+
+    nc = await w(natsrs.ConnectOptions().event_callback(on_event).connect(nats_server.url))
+    try:
+        old_sub = await w(nc.subscribe("again"))
+        await w(nc.close())
+        first_id = cid(nc)
+
+        assert await w(nc.connect()) is None
+
+        assert nc.connection_state == ConnectionState.CONNECTED
+        assert not nc.is_closed
+        assert cid(nc) != first_id, "a new connection"
+        with pytest.raises(natsrs.errors.NoRespondersError):
+            await w(nc.request("missing", b"", timeout=1.0))
+        # What belonged to the closed connection stays closed; new ones work.
+        assert await w(old_sub.next()) is None
+        sub = await w(nc.subscribe("again"))
+        await w(nc.publish("again", b"new"))
+        assert (await next_msg(sub)).payload == b"new"
+        await wait_until(lambda: kinds.count(natsrs.EventKind.CONNECTED) == 2)
+        assert kinds.count(natsrs.EventKind.CLOSED) == 1
+    finally:
+        await w(nc.close())
+    assert nc.is_closed
+
+
+async def test_connect_on_a_client_that_is_not_closed_does_nothing(
+    client: natsrs.Client,
+) -> None:
+    before = cid(client)
+    assert await w(client.connect()) is None
+    assert cid(client) == before
+    assert client.statistics().connects == 1
 
 
 async def test_async_with_closes_the_client(nats_server: NatsServer) -> None:

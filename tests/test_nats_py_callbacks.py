@@ -181,3 +181,22 @@ async def test_losing_the_first_server_reaches_the_next_one_first(
     await rec.wait_for("reconnected")
     assert nc.connected_url is not None and nc.connected_url.port == second.port
     assert [type(e) for e in rec.errors] == [nats.errors.UnexpectedEOF], rec.errors
+
+
+async def test_connect_after_close_on_the_native_client_owes_the_callbacks_again(
+    nats_server: NatsServer, opened: list[Closeable]
+) -> None:
+    """``nats.connect()``'s client, closed and connected again: the second connection
+    is a first connection to the callbacks (no ``reconnected_cb``), and its close
+    reports ``disconnected_cb`` and ``closed_cb`` once more."""
+    rec = Recorder()
+    nc = await connect(opened, nats_server.url, **rec.callbacks())
+    await w(nc.close())
+    assert rec.calls == ["disconnected", "closed"]
+
+    await w(nc.connect())
+    assert nc.is_connected
+    with pytest.raises(nats.errors.NoRespondersError):
+        await w(nc.request("missing", b"", timeout=1.0))
+    await w(nc.close())
+    assert rec.calls == ["disconnected", "closed", "disconnected", "closed"]

@@ -790,13 +790,17 @@ class Client:
     def flush(self, timeout: _Duration | None = None) -> _Op[None]:
         """Wait until the server has processed everything sent so far (a round trip):
         a subscription made before is live on the server afterwards. The round trip is a
-        request nobody answers, so ``statistics()`` counts one message each way.
+        PING and its PONG: it publishes nothing and needs no permission.
 
         Raises:
             natsrs.errors.FlushTimeoutError: not within ``timeout`` (default 10 s).
         """
     def drain(self) -> _Op[None]:
         """Unsubscribe everything, deliver in-flight messages, flush, then close."""
+    def connect(self) -> _Op[None]:
+        """Connect a closed client again, with the servers and options it was made with
+        (nats-py's ``connect()`` after ``close()``); subscriptions of the closed
+        connection stay closed. On a client that is not closed it does nothing."""
     def close(self) -> _Op[None]:
         """Close the connection for good: reconnecting stops, subscriptions end.
 

@@ -295,6 +295,8 @@ class Dispatcher:
         if self.user_event_callback is not None:
             await _callbacks.call_reporting("event callback", self.user_event_callback, event)
         kind = event.kind
+        if kind == EventKind.CONNECTED and self.closed:
+            self._connected_again()
         if kind == EventKind.CONNECTED:
             tries = None if self._chosen is None else self._tries.get(self._chosen)
             if tries is not None:
@@ -342,6 +344,15 @@ class Dispatcher:
             await self._call("disconnected_cb", self.disconnected_cb)
         await self._call("closed_cb", self.closed_cb)
         self.closed_event.set()
+
+    def _connected_again(self) -> None:
+        """The closed client was connected again (``Client.connect()``): a first
+        connection, owing ``disconnected_cb`` and ``closed_cb`` once more."""
+        self.closed = False
+        self.closed_event = asyncio.Event()
+        self.connected = self.ever_connected = False
+        self._discovered = None
+        self._tries.clear()
 
     async def close_unconnected(self) -> None:
         """``close()`` after a ``connect()`` that failed: as nats-py, ``disconnected_cb``
