@@ -18,7 +18,6 @@ use crate::error::{Error, Kind};
 use crate::runtime::{self, ToPy};
 use crate::settings::{EngineParts, Settings};
 use crate::state::{ClientInner, HandlerGuard, Lifecycle};
-use crate::tls::SSL_CONTEXT_CLIENT_CERT_HINT;
 
 /// How long `connect()` waits for the engine's CONNECTED event to come through after the
 /// connection is up (it is sent from the engine's handler just after).
@@ -261,25 +260,28 @@ async fn connect(
         // An exception in a Python callback is what made the connect fail: keep it.
         Err(err) => {
             let mut err = Error::from(err).caused_by(life.callback_errors.take());
-            if err.kind == Kind::Tls && missing_ssl_context_certificate(settings, &err.message) {
-                err.message
-                    .push_str("; the server asks for a client certificate, and ");
-                err.message.push_str(SSL_CONTEXT_CLIENT_CERT_HINT);
+            if err.kind == Kind::Tls {
+                if let Some(hint) = missing_certificate_hint(settings, &err.message) {
+                    err.message
+                        .push_str("; the server asks for a client certificate, and ");
+                    err.message.push_str(hint);
+                }
             }
             Err(err)
         }
     }
 }
 
-/// The server wanted a client certificate the `ssl.SSLContext` may hold but cannot give.
-fn missing_ssl_context_certificate(settings: &Settings, message: &str) -> bool {
-    let from_context_without_cert = settings
+/// What to say when the server wanted a client certificate an `ssl.SSLContext` did not
+/// give (it has none, or it could not be read out of it).
+fn missing_certificate_hint(settings: &Settings, message: &str) -> Option<&'static str> {
+    let hint = settings
         .tls
         .as_ref()
-        .is_some_and(|tls| tls.from_ssl_context && !tls.has_client_certificate())
-        && settings.client_certificate.is_none();
-    from_context_without_cert
-        && ["CertificateRequired", "HandshakeFailure", "BadCertificate"]
-            .iter()
-            .any(|alert| message.contains(alert))
+        .filter(|tls| !tls.has_client_certificate() && settings.client_certificate.is_none())
+        .and_then(|tls| tls.missing_certificate_hint)?;
+    ["CertificateRequired", "HandshakeFailure", "BadCertificate"]
+        .iter()
+        .any(|alert| message.contains(alert))
+        .then_some(hint)
 }

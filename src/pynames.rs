@@ -42,6 +42,7 @@ names! {
     HEADERS = "natsrs._headers", "Headers";
     PARSE_URL = "natsrs._info", "parse_url";
     SERVER_VERSION = "natsrs._info", "ServerVersion";
+    SSL_CONTEXT_IDENTITY = "natsrs._ssl_context", "client_identity";
     DELIVER = "natsrs.aio.subscription", "deliver";
     HOLD = "natsrs.aio.subscription", "hold";
     HELD_NEXT = "natsrs.aio.subscription", "_held_next";

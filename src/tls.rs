@@ -4,7 +4,9 @@
 //! Verification is on unless turned off by name (`danger_accept_invalid_certs`, or an
 //! `SSLContext` with `verify_mode=CERT_NONE`). A server-name override verifies the
 //! certificate against that name instead of the URL's host; an `SSLContext` with
-//! `check_hostname=False` verifies the chain but not the name.
+//! `check_hostname=False` verifies the chain but not the name. An `SSLContext`'s client
+//! certificate and key come from `natsrs._ssl_context`, which reads them out of its
+//! OpenSSL context where the interpreter allows it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use async_nats::rustls;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PySlice, PyString, PyTuple};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -21,6 +23,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+
+use crate::pynames::SSL_CONTEXT_IDENTITY;
 
 fn provider() -> Arc<CryptoProvider> {
     #[cfg(feature = "aws-lc-rs")]
@@ -227,23 +231,28 @@ impl Spec {
 pub(crate) struct Tls {
     spec: Arc<Spec>,
     pub(crate) describe: String,
-    /// Built from an `ssl.SSLContext`, whose client certificate natsrs cannot read.
-    pub(crate) from_ssl_context: bool,
+    /// Built from an `ssl.SSLContext` without a client certificate: what a handshake
+    /// failure for want of one adds to its message.
+    pub(crate) missing_certificate_hint: Option<&'static str>,
 }
 
 impl Tls {
-    fn new(spec: Spec, describe: String, from_ssl_context: bool) -> PyResult<Self> {
+    fn new(
+        spec: Spec,
+        describe: String,
+        missing_certificate_hint: Option<&'static str>,
+    ) -> PyResult<Self> {
         // Build once now so that every mistake surfaces where the option is set.
         spec.clone().build()?;
         Ok(Tls {
             spec: Arc::new(spec),
             describe,
-            from_ssl_context,
+            missing_certificate_hint,
         })
     }
 
     /// The rustls configuration; a certificate given with `add_client_certificate`
-    /// completes one that has none (an `SSLContext`'s cannot be read).
+    /// completes one that has none.
     pub(crate) fn client_config(
         &self,
         client_certificate: Option<&(PathBuf, PathBuf)>,
@@ -314,10 +323,7 @@ impl PyTlsConfig {
             }
         }
         if let Some(name) = server_name {
-            spec.server_name = Some(
-                ServerName::try_from(name.clone())
-                    .map_err(|_| value_error(format!("invalid server name {name:?}")))?,
-            );
+            spec.server_name = Some(parse_server_name(name.clone())?);
             describe.push(format!("server_name={name:?}"));
         }
         if danger_accept_invalid_certs {
@@ -325,7 +331,17 @@ impl PyTlsConfig {
             describe.push("danger_accept_invalid_certs=True".to_owned());
         }
         Ok(PyTlsConfig {
-            tls: Tls::new(spec, format!("TlsConfig({})", describe.join(", ")), false)?,
+            tls: Tls::new(spec, format!("TlsConfig({})", describe.join(", ")), None)?,
+        })
+    }
+
+    /// What natsrs makes of an `ssl.SSLContext`, verified against `server_name` (if
+    /// given) instead of the URL's host.
+    #[staticmethod]
+    #[pyo3(signature = (context, *, server_name = None))]
+    fn from_ssl_context(context: &Bound<'_, PyAny>, server_name: Option<String>) -> PyResult<Self> {
+        Ok(PyTlsConfig {
+            tls: ssl_context(context, server_name)?,
         })
     }
 
@@ -339,6 +355,15 @@ pub(crate) fn extract_tls(obj: &Bound<'_, PyAny>) -> PyResult<Tls> {
     if let Ok(config) = obj.cast::<PyTlsConfig>() {
         return Ok(config.get().tls.clone());
     }
+    ssl_context(obj, None)
+}
+
+fn parse_server_name(name: String) -> PyResult<ServerName<'static>> {
+    ServerName::try_from(name.clone())
+        .map_err(|_| value_error(format!("invalid server name {name:?}")))
+}
+
+fn ssl_context(obj: &Bound<'_, PyAny>, name: Option<String>) -> PyResult<Tls> {
     let py = obj.py();
     let ssl_context = py.import("ssl")?.getattr("SSLContext")?;
     if !obj.is_instance(&ssl_context)? {
@@ -370,17 +395,75 @@ pub(crate) fn extract_tls(obj: &Bound<'_, PyAny>) -> PyResult<Tls> {
         spec.roots
             .push(CertificateDer::from(der.as_bytes().to_vec()));
     }
-    let describe = format!(
-        "ssl.SSLContext(ca=<{} certificate(s)>, verify={}, check_hostname={})",
+    let mut describe = format!(
+        "ssl.SSLContext(ca=<{} certificate(s)>, verify={}, check_hostname={}",
         spec.roots.len(),
         if verify_none { "none" } else { "required" },
         if check_hostname { "True" } else { "False" },
     );
-    Tls::new(spec, describe, true)
+    let missing_certificate_hint = match client_identity(obj)? {
+        ContextIdentity::Present(chain, key) => {
+            describe.push_str(&format!(
+                ", cert=<{} certificate(s)>, key=<set>",
+                chain.len()
+            ));
+            spec.client = Some((chain, key));
+            None
+        }
+        ContextIdentity::Absent => Some(SSL_CONTEXT_NO_CLIENT_CERT_HINT),
+        ContextIdentity::Unreadable => {
+            describe.push_str(", cert=<unreadable>");
+            Some(SSL_CONTEXT_CLIENT_CERT_HINT)
+        }
+    };
+    if let Some(name) = name {
+        spec.server_name = Some(parse_server_name(name.clone())?);
+        describe.push_str(&format!(", server_name={name:?}"));
+    }
+    describe.push(')');
+    Tls::new(spec, describe, missing_certificate_hint)
 }
 
-/// The hint an mTLS failure gets when the configuration came from an `SSLContext`.
-pub(crate) const SSL_CONTEXT_CLIENT_CERT_HINT: &str =
-    "an ssl.SSLContext's client certificate and key cannot be read out of it: pass them with \
-     ConnectOptions.add_client_certificate(cert_path, key_path) or \
-     natsrs.TlsConfig(cert=..., key=...)";
+/// The client certificate an `SSLContext` holds, as far as it can be read.
+enum ContextIdentity {
+    Present(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    Absent,
+    Unreadable,
+}
+
+fn client_identity(context: &Bound<'_, PyAny>) -> PyResult<ContextIdentity> {
+    let found = SSL_CONTEXT_IDENTITY.get(context.py())?.call1((context,))?;
+    if found.is_none() {
+        return Ok(ContextIdentity::Unreadable);
+    }
+    let (chain, key): (Vec<Bound<'_, PyBytes>>, Option<Bound<'_, PyByteArray>>) =
+        found.extract()?;
+    let Some(key) = key else {
+        return Ok(ContextIdentity::Absent);
+    };
+    let der = key.to_vec();
+    // Same-length slice assignment overwrites the bytearray in place: the key is then
+    // left only in the rustls configuration.
+    let zeros = PyBytes::new(context.py(), &vec![0; der.len()]);
+    key.set_item(PySlice::full(context.py()), zeros)?;
+    let chain = chain
+        .iter()
+        .map(|cert| CertificateDer::from(cert.as_bytes().to_vec()))
+        .collect();
+    Ok(ContextIdentity::Present(
+        chain,
+        PrivateKeyDer::Pkcs8(der.into()),
+    ))
+}
+
+/// The hint an mTLS failure gets when an `SSLContext`'s certificate could not be read.
+const SSL_CONTEXT_CLIENT_CERT_HINT: &str =
+    "an ssl.SSLContext's client certificate and key cannot be read out of it on this \
+     interpreter: pass them with ConnectOptions.add_client_certificate(cert_path, key_path) \
+     or natsrs.TlsConfig(cert=..., key=...)";
+
+/// The hint an mTLS failure gets when the `SSLContext` holds no client certificate.
+const SSL_CONTEXT_NO_CLIENT_CERT_HINT: &str =
+    "the ssl.SSLContext holds no client certificate: load one with \
+     load_cert_chain(certfile, keyfile), or pass ConnectOptions.add_client_certificate(\
+     cert_path, key_path)";

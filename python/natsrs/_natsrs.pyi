@@ -211,8 +211,9 @@ class ConnectOptions:
 
         From an ``ssl.SSLContext`` natsrs carries over the CA certificates it can read
         back (``get_ca_certs``; a context relying on default paths gets the platform
-        store), ``verify_mode=CERT_NONE`` and ``check_hostname=False``. Its client
-        certificate cannot be read out: pass it with ``add_client_certificate``.
+        store), ``verify_mode=CERT_NONE``, ``check_hostname=False`` and the client
+        certificate and key of ``load_cert_chain`` (read out of the context's OpenSSL
+        on CPython; where that is impossible, pass them with ``add_client_certificate``).
         """
     def token(self, token: str) -> Self:
         """Authenticate with a token (server ``authorization { token }``)."""
@@ -411,6 +412,16 @@ class TlsConfig:
         server_name: str | None = None,
         danger_accept_invalid_certs: bool = False,
     ) -> Self: ...
+    @staticmethod
+    def from_ssl_context(context: ssl.SSLContext, *, server_name: str | None = None) -> TlsConfig:
+        """What natsrs makes of ``context`` (see ``ConnectOptions.tls``), verified against
+        ``server_name`` instead of the URL's host when given.
+
+        Raises:
+            TypeError: ``context`` is not an ``ssl.SSLContext``.
+            ValueError: an invalid ``server_name``, or a client certificate or key rustls
+                cannot use.
+        """
 
 @final
 class Auth:

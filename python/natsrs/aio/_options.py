@@ -424,14 +424,12 @@ def _context_for_name(context: ssl.SSLContext, server_name: str) -> ssl.SSLConte
     """An ``SSLContext`` whose certificate must match ``server_name`` rather than the URL.
 
     When the context checks no name (``check_hostname=False`` or ``CERT_NONE``) it is
-    used as it is. Otherwise it becomes the ``TlsConfig`` natsrs would make of it (the CA
-    certificates it can read back, else the platform store) plus ``server_name``.
+    used as it is. Otherwise it becomes what natsrs makes of it (its CA certificates and
+    client certificate, as for any ``SSLContext``) verified against ``server_name``.
     """
     if context.verify_mode == ssl.CERT_NONE or not context.check_hostname:
         return context
-    cas = context.get_ca_certs(binary_form=True)
-    pems = [ssl.DER_cert_to_PEM_cert(der).encode() for der in cas]
-    return TlsConfig(ca=pems or None, server_name=server_name)
+    return TlsConfig.from_ssl_context(context, server_name=server_name)
 
 
 # -- authentication -------------------------------------------------------------------------
