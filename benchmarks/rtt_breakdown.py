@@ -339,6 +339,35 @@ def parse_strace(text: str) -> dict[str, collections.Counter[str]]:
     return {"process#0": counts}
 
 
+def wake_delays(
+    data: Path, pids: dict[str, tuple[str, int]], threads: dict[str, dict[int, ThreadSample]]
+) -> dict[tuple[str, str], tuple[int, float]]:
+    """``perf sched latency -p``: per thread of ours, wake-ups and the mean delay from
+    being woken to running (what a hand-off waits for a CPU), grouped by thread label."""
+    result = subprocess.run(
+        ["perf", "sched", "latency", "-p", "-i", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    owner = {
+        tid: (side, thread_label(kind, pid, tid, sample.comm))
+        for side, (kind, pid) in pids.items()
+        for tid, sample in threads[side].items()
+    }
+    sums: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0, 0.0])
+    row = re.compile(r"^\s*\S.*?:(\d+)\s*\|\s*[\d.]+ ms\s*\|\s*(\d+)\s*\|\s*avg:\s*([\d.]+) ms")
+    for line in result.stdout.splitlines():
+        match = row.match(line)
+        if match and int(match.group(1)) in owner:
+            n, avg_ms = int(match.group(2)), float(match.group(3))
+            acc = sums[owner[int(match.group(1))]]
+            acc[0] += n
+            acc[1] += n * avg_ms * 1e3
+    return {key: (int(n), total / n if n else 0.0) for key, (n, total) in sums.items()}
+
+
 # -- running one pairing ---------------------------------------------------------------------
 
 
@@ -405,6 +434,8 @@ class Run:
     other_load: float = 0.0  # CPUs used by other processes during the window
     count: int = 0
     pids: dict[str, int] = field(default_factory=dict)
+    delays: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    """(side, thread label) -> (wake-ups, mean µs from wake-up to running), ``--sched``."""
 
 
 def measure(
@@ -415,6 +446,7 @@ def measure(
     raw: Path | None,
     tracer: str | None = None,
     profile_dir: Path | None = None,
+    sched: bool = False,
 ) -> Run:
     """One timed window of ``args.count`` round trips for ``pair``; optionally traced."""
     req_kind, resp_kind = pair
@@ -445,6 +477,12 @@ def measure(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+        if sched:
+            recorders["sched"] = subprocess.Popen(
+                ["perf", "sched", "record", "-a", "-o", str(tmp / "sched.data")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         if tracers or recorders:
             time.sleep(1.0)  # let the tracers attach to every thread
         before = {side: read_threads(pid) for side, (_, pid) in pids.items()}
@@ -460,12 +498,17 @@ def measure(
         for side, rec in recorders.items():
             rec.send_signal(signal.SIGINT)
             rec.wait(timeout=120)
-            profiles[side] = profile_dir / f"{req_kind}-{resp_kind}-{side}.data"  # type: ignore[operator]
+            if side == "sched":
+                profiles[side] = tmp / "sched.data"
+            else:
+                assert profile_dir is not None
+                profiles[side] = profile_dir / f"{req_kind}-{resp_kind}-{side}.data"
         req.answer()
         metrics = json.loads(req.expect())["metrics"]
         threads = {
             side: delta(kind, pid, before[side], after[side]) for side, (kind, pid) in pids.items()
         }
+        delays = wake_delays(profiles.pop("sched"), pids, after) if sched else {}
         ours = sum(d.cpu_ns for side in threads.values() for d in side.values()) / 1e9
         return Run(
             metrics,
@@ -475,6 +518,7 @@ def measure(
             other_load=max(busy - ours, 0.0) / wall if wall > 0 else 0.0,
             count=args.count,
             pids={side: pid for side, (_, pid) in pids.items()},
+            delays=delays,
         )
     finally:
         for t in tracers.values():
@@ -697,6 +741,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", choices=pyworker.LOOPS, default="asyncio")
     parser.add_argument("--no-trace", action="store_true", help="skip the syscall run")
     parser.add_argument("--profile", action="store_true", help="perf record the Python sides")
+    parser.add_argument(
+        "--sched", action="store_true", help="perf sched: wake-up delays per thread (one run)"
+    )
     parser.add_argument("--top", type=int, default=6, help="syscall kinds / frames shown")
     # The role of a child process (internal).
     parser.add_argument("--role", choices=("requester", "responder"))
@@ -745,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, list[Run]] = {}
     traced: dict[str, Run] = {}
+    scheduled: dict[str, Run] = {}
     profiled: dict[str, dict[str, Path]] = {}
     profile_dir = Path(tempfile.mkdtemp(prefix="rtt-perf-")) if profile else None
     notes.append(
@@ -764,6 +812,8 @@ def main(argv: list[str] | None = None) -> int:
             if tracer:
                 traced[name] = measure(pair, server.url, server.pid, args, raw, tracer=tracer)
                 log(f"{name}: syscalls traced with {tracer}")
+            if args.sched and shutil.which("perf") is not None:
+                scheduled[name] = measure(pair, server.url, server.pid, args, raw, sched=True)
             if profile_dir is not None and pair != ("raw", "raw"):
                 prof = measure(pair, server.url, server.pid, args, raw, profile_dir=profile_dir)
                 profiled[name] = prof.profiles
@@ -804,6 +854,21 @@ def main(argv: list[str] | None = None) -> int:
             out += syscall_rows(
                 name, run, {"requester": req_kind, "responder": resp_kind}, args.top
             )
+    if scheduled:
+        out += [
+            "",
+            "### Wake-ups and their delay (perf sched latency, one run)",
+            "",
+            "Wake-ups per round trip, and the mean µs each woken thread waited for a CPU.",
+            "",
+            "| pairing | side | thread | wake-ups | mean delay µs |",
+            "|---|---|---|---|---|",
+        ]
+        for name, run in scheduled.items():
+            for (side, label), (n, avg) in sorted(run.delays.items()):
+                rows_n = n / run.count
+                if rows_n >= 0.05:
+                    out.append(f"| {name} | {side} | {label} | {fmt(rows_n)} | {fmt(avg)} |")
     if profiled:
         out += ["", "### Where each thread's samples go (perf record, dwarf call graphs)", ""]
         for name, files in profiled.items():
