@@ -11,6 +11,7 @@
 //! subjects, same warm-up, same flow-control window, each role on its own connection.
 
 mod js;
+mod rtt;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +43,8 @@ const SCENARIOS: &[&str] = &[
     "js_publish_async",
     "js_fetch",
     "js_ordered",
+    "rtt_requester",
+    "rtt_responder",
 ];
 
 /// Messages per batch in the `batch` scenario.
@@ -158,6 +161,8 @@ async fn run(args: &Args) -> Result<Metrics, BoxError> {
         "js_publish_async" => js::js_publish_async(&args.url, count, warmup, payload).await,
         "js_fetch" => js::js_fetch(&args.url, count, warmup, payload).await,
         "js_ordered" => js::js_ordered(&args.url, count, warmup, payload).await,
+        "rtt_requester" => rtt::rtt_requester(&args.url, count, warmup, payload).await,
+        "rtt_responder" => rtt::rtt_responder(&args.url, payload).await,
         other => Err(format!("unknown scenario {other:?}").into()),
     }
 }
