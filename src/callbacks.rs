@@ -91,6 +91,24 @@ impl PyCallback {
         task.await.ok().flatten()
     }
 
+    /// Calls the callback here, on this thread, which must be its loop's (a loop-driven
+    /// engine's task): a plain function's result, or `None` for a coroutine function,
+    /// whose coroutine cannot be awaited from inside the loop's own step and is closed.
+    pub(crate) fn call_in_place<'py>(
+        &self,
+        py: Python<'py>,
+        args: Bound<'py, PyTuple>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let value = self.func.bind(py).call1(args)?;
+        if value.hasattr(pyo3::intern!(py, "__await__"))? {
+            if value.hasattr(pyo3::intern!(py, "close"))? {
+                value.call_method0(pyo3::intern!(py, "close"))?;
+            }
+            return Ok(None);
+        }
+        Ok(Some(value))
+    }
+
     /// Runs the callback on its loop with `args` and converts the result with
     /// `extract`. A Python exception is recorded for the connect error and returned as
     /// its message.

@@ -55,6 +55,7 @@ pub(crate) fn start(
     }
     let plan = Plan {
         locals: settings.callback_locals(py)?,
+        on_loop: on_loop_runtime(py, &settings)?,
         settings,
         addrs,
         deaths: Mutex::new(VecDeque::new()),
@@ -67,11 +68,24 @@ pub(crate) fn start(
 fn again(py: Python<'_>, plan: &Plan, client: Py<PyClient>) -> PyResult<Py<PyAny>> {
     let plan = Plan {
         locals: plan.settings.callback_locals(py)?,
+        on_loop: on_loop_runtime(py, &plan.settings)?,
         settings: plan.settings.clone(),
         addrs: plan.addrs.clone(),
         deaths: Mutex::new(VecDeque::new()),
     };
     launch(py, plan, Some(client))
+}
+
+/// The running loop's engine runtime, for `runtime("loop")`.
+fn on_loop_runtime(
+    py: Python<'_>,
+    settings: &Settings,
+) -> PyResult<Option<tokio::runtime::Handle>> {
+    if settings.on_loop {
+        runtime::driven_handle(py).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn launch(py: Python<'_>, plan: Plan, target: Option<Py<PyClient>>) -> PyResult<Py<PyAny>> {
@@ -87,7 +101,19 @@ fn launch(py: Python<'_>, plan: Plan, target: Option<Py<PyClient>>) -> PyResult<
     let options = plan
         .settings
         .to_engine(py, parts, UrlCredentials::new(&plan.addrs))?;
-    runtime::spawn_on_tokio(py, connect(plan, options, life, fate, armed, target))
+    match plan.on_loop.clone() {
+        // The engine's socket and handler are made where it connects: on the loop's
+        // own runtime, which the loop drives.
+        Some(handle) => {
+            let task = handle.spawn(connect(plan, options, life, fate, armed, target));
+            runtime::spawn(py, async move {
+                task.await.unwrap_or_else(|e| {
+                    Err(Error::new(Kind::Other, format!("the connect task ended: {e}")))
+                })
+            })
+        }
+        None => runtime::spawn_on_tokio(py, connect(plan, options, life, fate, armed, target)),
+    }
 }
 
 /// What a client was connected with, kept to connect again if the engine's connection
@@ -96,6 +122,8 @@ struct Plan {
     settings: Settings,
     addrs: Vec<ServerAddr>,
     locals: Option<TaskLocals>,
+    /// With `runtime("loop")`: the connecting loop's runtime, where the engine runs.
+    on_loop: Option<tokio::runtime::Handle>,
     /// When the engine died lately, to stop rebuilding one that dies at once each time.
     deaths: Mutex<VecDeque<Instant>>,
 }
@@ -206,7 +234,11 @@ impl ToPy for Connected {
         let plan = self.plan.clone();
         inner.life.set_recovery(Box::new(move |reason| {
             if let Some(inner) = weak.upgrade() {
-                runtime::runtime().spawn(recover(inner, plan.clone(), reason));
+                let recovering = recover(inner, plan.clone(), reason);
+                match &plan.on_loop {
+                    Some(handle) => drop(handle.spawn(recovering)),
+                    None => drop(runtime::runtime().spawn(recovering)),
+                }
             }
         }));
         match self.target {

@@ -27,6 +27,7 @@ mod awaitable;
 mod callbacks;
 mod client;
 mod connect;
+mod driven;
 mod engine;
 mod error;
 mod events;

@@ -101,6 +101,22 @@ impl PyConnectOptions {
         Self::set(slf, |s| s.retain_servers_order = enabled)
     }
 
+    /// Where the client's engine (its socket, its connection handler) runs: `"threads"`
+    /// (the default: natsrs's tokio threads, in parallel with Python) or `"loop"` (the
+    /// connecting event loop's own thread: no hand-off between threads per round trip).
+    fn runtime(slf: &Bound<'_, Self>, kind: &str) -> PyResult<Py<Self>> {
+        let on_loop = match kind {
+            "threads" => false,
+            "loop" => true,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "runtime must be \"threads\" or \"loop\" (got {other:?})"
+                )))
+            }
+        };
+        Ok(Self::set(slf, |s| s.on_loop = on_loop))
+    }
+
     #[pyo3(signature = (enabled = true))]
     fn skip_subject_validation(slf: &Bound<'_, Self>, enabled: bool) -> Py<Self> {
         Self::set(slf, |s| s.skip_subject_validation = enabled)
@@ -358,7 +374,7 @@ impl PyConnectOptions {
     fn __repr__(&self) -> String {
         let s = self.settings.lock().expect("options lock");
         format!(
-            "ConnectOptions(name={}, ping_interval={}, connection_timeout={}, \
+            "ConnectOptions(name={}, runtime={}, ping_interval={}, connection_timeout={}, \
              request_timeout={}, retry_on_initial_connect={}, max_reconnects={}, \
              ignore_discovered_servers={}, retain_servers_order={}, \
              skip_subject_validation={}, subscription_capacity={}, client_capacity={}, \
@@ -368,6 +384,7 @@ impl PyConnectOptions {
             s.name
                 .as_ref()
                 .map_or("None".to_owned(), |n| format!("{n:?}")),
+            if s.on_loop { "'loop'" } else { "'threads'" },
             fmt_duration(s.ping_interval),
             fmt_duration(s.connection_timeout),
             s.request_timeout.map_or("None".to_owned(), fmt_duration),

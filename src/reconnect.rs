@@ -129,7 +129,27 @@ pub(crate) async fn choose_server(
 pub(crate) fn reconnect_delay(callback: &PyCallback, attempts: usize) -> Option<Duration> {
     let handle = tokio::runtime::Handle::try_current().ok()?;
     if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-        return None;
+        // A loop-driven engine runs on the loop's own thread: the loop cannot run the
+        // callback for it, so it is called here, and must be a plain function.
+        return crate::runtime::with_python(|py| {
+            let args = PyTuple::new(py, [attempts])?;
+            match callback.call_in_place(py, args)? {
+                Some(value) => extract_duration(&value, "reconnect delay", true).map(Some),
+                None => {
+                    callbacks::warn(
+                        "a client with runtime(\"loop\") needs a plain (not async) \
+                         reconnect delay callback; using the default delay",
+                    );
+                    Ok(None)
+                }
+            }
+        })
+        .and_then(|result: PyResult<Option<Duration>>| {
+            result.unwrap_or_else(|err| {
+                callbacks::warn(&format!("reconnect delay callback failed: {err}"));
+                None
+            })
+        });
     }
     let call = callback.call(
         move |py| PyTuple::new(py, [attempts]),

@@ -32,9 +32,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-#[cfg(not(unix))]
-use std::sync::OnceLock;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use futures::FutureExt;
@@ -567,6 +565,8 @@ pub(crate) struct LoopHub {
     queue: Arc<Completions>,
     #[cfg(unix)]
     reader: std::os::unix::net::UnixStream,
+    /// The engine runtime this loop drives, made for the first client that asks.
+    driven: OnceLock<crate::driven::Driven>,
 }
 
 /// A registered hub: its loop's address (compared first; a hub alive holds its loop, so
@@ -645,6 +645,28 @@ impl LoopHub {
         Ok(())
     }
 
+    /// The loop's engine runtime has something ready: run it, then resolve what it
+    /// finished.
+    fn _drive(&self, py: Python<'_>) -> PyResult<()> {
+        if let Some(driven) = self.driven.get() {
+            driven.turn();
+        }
+        self._drain(py)
+    }
+
+    /// Timers of the engine runtime are invisible to the loop: turn it now and then.
+    fn _tick(slf: Py<Self>, py: Python<'_>) -> PyResult<()> {
+        slf.get()._drive(py)?;
+        let tick = slf.bind(py).getattr("_tick")?;
+        // A closed loop refuses: the ticking ends with it.
+        let _ = slf
+            .get()
+            .event_loop
+            .bind(py)
+            .call_method1("call_later", (DRIVE_TICK, tick));
+        Ok(())
+    }
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.event_loop)?;
         visit.call(&self.create_future)?;
@@ -670,6 +692,32 @@ impl Drop for LoopHub {
             }
         }
     }
+}
+
+/// How often the loop turns its engine runtime for timers, in seconds.
+const DRIVE_TICK: f64 = 0.005;
+
+/// The engine runtime of the running loop (made on first use, and registered with the
+/// loop): a client connected on it runs its engine on the loop's thread.
+pub(crate) fn driven_handle(py: Python<'_>) -> PyResult<tokio::runtime::Handle> {
+    let hub = LoopHub::current(py)?;
+    let hub_ref = hub.get();
+    if let Some(driven) = hub_ref.driven.get() {
+        return Ok(driven.handle().clone());
+    }
+    // The process runtime first: it must not be the epoll descriptor found new.
+    let _ = runtime();
+    let driven = crate::driven::Driven::new()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot make a loop-driven runtime: {e}")))?;
+    let fd = driven.fd();
+    let handle = driven.handle().clone();
+    if hub_ref.driven.set(driven).is_err() {
+        return Ok(hub_ref.driven.get().expect("set").handle().clone());
+    }
+    let event_loop = hub_ref.event_loop.bind(py);
+    event_loop.call_method1("add_reader", (fd, hub.bind(py).getattr("_drive")?))?;
+    event_loop.call_method1("call_later", (DRIVE_TICK, hub.bind(py).getattr("_tick")?))?;
+    Ok(handle)
 }
 
 impl LoopHub {
@@ -733,6 +781,7 @@ impl LoopHub {
                     wake: WakeSignal { writer },
                 }),
                 reader,
+                driven: OnceLock::new(),
             },
         )?;
         let drain = hub.bind(py).getattr("_drain")?;
@@ -758,6 +807,7 @@ impl LoopHub {
                         drain: OnceLock::new(),
                     },
                 }),
+                driven: OnceLock::new(),
             },
         )?;
         let drain = hub.bind(py).getattr("_drain")?.unbind();

@@ -19,6 +19,9 @@ use crate::tls::Tls;
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) name: Option<String>,
+    /// The engine runs on the connecting event loop's own thread (`runtime("loop")`),
+    /// not on natsrs's tokio threads.
+    pub(crate) on_loop: bool,
     pub(crate) ping_interval: Duration,
     pub(crate) connection_timeout: Duration,
     pub(crate) request_timeout: Option<Duration>,
@@ -49,6 +52,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             name: None,
+            on_loop: std::env::var("NATSRS_RUNTIME").is_ok_and(|v| v.trim() == "loop"),
             ping_interval: Duration::from_secs(60),
             connection_timeout: Duration::from_secs(5),
             request_timeout: Some(Duration::from_secs(10)),

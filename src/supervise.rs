@@ -13,6 +13,8 @@ use std::sync::Once;
 const RUNTIME_THREAD: &str = "natsrs-tokio";
 
 thread_local! {
+    /// An event loop's thread is running its engine runtime (`driven.rs`).
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
     static IN_HOOK: Cell<bool> = const { Cell::new(false) };
 }
@@ -24,7 +26,8 @@ pub(crate) fn install_panic_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let on_runtime = std::thread::current().name() == Some(RUNTIME_THREAD);
+            let on_runtime = std::thread::current().name() == Some(RUNTIME_THREAD)
+                || DRIVING.with(Cell::get);
             // A panic while logging one goes the default way, not round again.
             if !on_runtime || IN_HOOK.with(|busy| busy.replace(true)) {
                 previous(info);
@@ -53,4 +56,16 @@ pub(crate) fn install_panic_hook() {
 /// guard dropped by it).
 pub(crate) fn take_panic_text() -> Option<String> {
     LAST_PANIC.with(|last| last.borrow_mut().take())
+}
+
+/// Runs `turn` as natsrs's runtime: a panic in it is one of natsrs's, kept off stderr.
+pub(crate) fn as_runtime<T>(turn: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DRIVING.with(|d| d.set(self.0));
+        }
+    }
+    let _reset = Reset(DRIVING.with(|d| d.replace(true)));
+    turn()
 }

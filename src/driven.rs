@@ -1,0 +1,102 @@
+//! An engine runtime driven by an asyncio event loop (prototype): a current-thread tokio
+//! runtime whose tasks (a client's engine connection handler, its socket) run on the
+//! loop's own thread, so a round trip needs no hand-off between threads.
+//!
+//! The loop watches the runtime's epoll descriptor (`add_reader`): it is readable when a
+//! socket the runtime waits on is ready, or when a task of the runtime was woken from
+//! another thread (tokio then signals its driver). Each readiness runs one non-blocking
+//! turn of the runtime (`turn`): ready tasks, a zero-timeout poll of the driver, the
+//! tasks that poll woke. Timers are not visible to the loop, so a coarse tick turns the
+//! runtime too.
+
+use std::collections::HashSet;
+use std::io;
+
+/// The open file descriptors of this process that are epoll instances.
+fn epoll_fds() -> io::Result<HashSet<i32>> {
+    let mut fds = HashSet::new();
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let entry = entry?;
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        if target.as_os_str() == "anon_inode:[eventpoll]" {
+            if let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                fds.insert(fd);
+            }
+        }
+    }
+    Ok(fds)
+}
+
+pub(crate) struct Driven {
+    /// Always `Some` until dropped.
+    rt: Option<tokio::runtime::Runtime>,
+    epfd: i32,
+}
+
+impl Driven {
+    /// A new current-thread runtime and the epoll descriptor its driver waits on.
+    pub(crate) fn new() -> io::Result<Self> {
+        let before = epoll_fds()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let mut new: Vec<i32> = epoll_fds()?.difference(&before).copied().collect();
+        // mio keeps a duplicate of its epoll descriptor (its registry): both name the
+        // same epoll instance.
+        new.sort_unstable();
+        let inode = |fd: &i32| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(format!("/proc/self/fd/{fd}")).map(|m| m.ino())
+        };
+        let first = new.first().map(inode).transpose()?;
+        let same = match first {
+            Some(ino) => new.iter().all(|fd| inode(fd).ok() == Some(ino)),
+            None => false,
+        };
+        if !same {
+            rt.shutdown_background();
+            return Err(io::Error::other(format!(
+                "cannot tell the runtime's epoll descriptor (new: {new:?})"
+            )));
+        }
+        Ok(Driven {
+            rt: Some(rt),
+            epfd: new.remove(0),
+        })
+    }
+
+    pub(crate) fn fd(&self) -> i32 {
+        self.epfd
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("runtime until dropped")
+    }
+
+    pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
+        self.rt().handle()
+    }
+
+    /// Runs what is ready, without blocking: tasks, a zero-timeout driver poll, the
+    /// tasks it woke, and one more driver poll for what they started.
+    pub(crate) fn turn(&self) {
+        crate::supervise::as_runtime(|| {
+            self.rt().block_on(async {
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+            })
+        });
+    }
+}
+
+impl Drop for Driven {
+    fn drop(&mut self) {
+        // A runtime must not be dropped inside another's context (the hub may go with
+        // a loop dropped anywhere); shutdown_background never blocks.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
