@@ -910,7 +910,6 @@ DISCOVERED_CAP = 1000
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS")
-@xfail("B", "every announced connect_url joins the pool, each checked against all (quadratic)")
 async def test_b_info_with_many_connect_urls(
     rss_report: Callable[[RssWatch, int], None],
 ) -> None:
