@@ -644,6 +644,9 @@ impl Connector {
             connection = tls_connection(connection).await?;
         };
 
+        // natsrs patch: messages larger than this server's own limit are refused.
+        connection.set_max_payload(info.max_payload);
+
         // Discover servers from INFO.
         if !self.options.ignore_discovered_servers {
             for url in &info.connect_urls {

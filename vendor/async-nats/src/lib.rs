@@ -370,6 +370,13 @@ pub(crate) enum ServerOp {
         description: Option<String>,
         length: usize,
     },
+    /// natsrs patch: a message read whole (its frame is consumed) whose content does not
+    /// parse: a peer published it, so it costs that message, not the connection.
+    Malformed {
+        sid: u64,
+        subject: String,
+        reason: &'static str,
+    },
 }
 
 /// An alias. This is done to avoid breaking changes
@@ -847,6 +854,27 @@ impl ConnectionHandler {
                         }
                     }
                 }
+            }
+            ServerOp::Malformed {
+                sid,
+                subject,
+                reason,
+            } => {
+                // natsrs patch: the message is dropped and reported; the connection and
+                // the messages around it are unaffected.
+                debug!(sid, subject = ?subject, reason, "dropped a malformed message");
+                self.connector
+                    .connect_stats
+                    .in_messages
+                    .add(1, Ordering::Relaxed);
+                self.connector
+                    .events_tx
+                    .try_send(Event::ClientError(ClientError::MalformedMessage {
+                        sid,
+                        subject,
+                        reason,
+                    }))
+                    .ok();
             }
             // TODO: we should probably update advertised server list here too.
             ServerOp::Info(info) => {
@@ -1575,6 +1603,13 @@ pub enum ClientError {
     /// The reconnect-to-server callback returned a server address that is not
     /// present in the current server pool.
     ServerNotInPool,
+    /// natsrs patch: a message that does not parse was dropped; the connection stays up.
+    /// `subject` is as received (not UTF-8 bytes replaced).
+    MalformedMessage {
+        sid: u64,
+        subject: String,
+        reason: &'static str,
+    },
 }
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1584,6 +1619,14 @@ impl std::fmt::Display for ClientError {
             Self::ServerNotInPool => {
                 write!(f, "nats: reconnect callback returned server not in pool")
             }
+            Self::MalformedMessage {
+                sid,
+                subject,
+                reason,
+            } => write!(
+                f,
+                "nats: dropped a malformed message on {subject:?} (sid {sid}): {reason}"
+            ),
         }
     }
 }
