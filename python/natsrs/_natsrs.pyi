@@ -347,7 +347,8 @@ class Event:
     def kind(self) -> EventKind: ...
     @property
     def sid(self) -> int | None:
-        """The subscription of a ``SLOW_CONSUMER`` event."""
+        """The subscription of a ``SLOW_CONSUMER`` event, or of a ``CLIENT_ERROR`` for a
+        malformed message that was dropped (``ProtocolError``)."""
     @property
     def message(self) -> str | None:
         """Detail of error events."""
