@@ -549,7 +549,7 @@ class KeyValue:
             except core_errors.BadSubscriptionError:
                 self._stopped = True
                 raise
-            if entries:
+            if entries and not self._stopped:  # stop() while it waited: nothing to keep
                 self._ready.extend(entries)
 
     async def watch(
