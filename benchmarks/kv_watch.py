@@ -4,8 +4,9 @@ Starts one JetStream nats-server on loopback, fills a bucket with ``--count`` up
 (``--keys`` keys, history 64 so every update is kept) and times a watcher with
 ``include_history=True`` reading all of them, then ``--pairs`` sequential
 ``put``-then-``get`` pairs on one key, for each client and each event loop, in a fresh
-process each. Prints updates per second, the pairs' median latency, and the ratios
-natsrs / nats-py::
+process each. Prints updates per second, the CPU time the watching process spent per
+update (all its threads: steadier than the rate on a busy host), the pairs' median
+latency, and the ratios natsrs / nats-py::
 
     python benchmarks/kv_watch.py                    # 100k updates, both loops, 3 runs
     python benchmarks/kv_watch.py --count 20000 --runs 1 --loop asyncio
@@ -54,9 +55,10 @@ async def fill(url: str, bucket: str, count: int, keys: int) -> None:
 
 async def watch(
     client: str, url: str, bucket: str, count: int, count_pairs: int
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Seconds for a watcher of ``client`` to deliver ``count`` entries (and the marker),
-    and the median seconds of ``count_pairs`` put-then-get pairs."""
+    the process's CPU seconds meanwhile, and the median seconds of ``count_pairs``
+    put-then-get pairs."""
     if client == "natsrs":
         import natsrs as nats
     else:
@@ -67,6 +69,7 @@ async def watch(
         js = nc.jetstream()
         kv = await js.key_value(bucket)
         start = time.perf_counter()
+        cpu_start = time.process_time()
         watcher = await kv.watchall(include_history=True)
         seen = 0
         last = 0
@@ -79,6 +82,7 @@ async def watch(
             last = entry.revision
             seen += 1
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         await watcher.stop()
         # The round-trip-bound half: put then get, one pair at a time.
         latency_kv = await js.key_value(bucket + "_PAIRS")
@@ -94,7 +98,7 @@ async def watch(
         await nc.close()
     if seen != count:
         raise RuntimeError(f"{client}: {seen} entries, expected {count}")
-    return elapsed, statistics.median(pairs) if pairs else 0.0
+    return elapsed, cpu, statistics.median(pairs) if pairs else 0.0
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -102,15 +106,18 @@ def worker(args: argparse.Namespace) -> int:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    elapsed, pair = asyncio.run(watch(args.worker, args.url, args.bucket, args.count, args.pairs))
-    print(json.dumps({"seconds": elapsed, "pair_seconds": pair}))
+    elapsed, cpu, pair = asyncio.run(
+        watch(args.worker, args.url, args.bucket, args.count, args.pairs)
+    )
+    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "pair_seconds": pair}))
     return 0
 
 
 def measure(
     client: str, loop: str, url: str, bucket: str, count: int, pairs: int
-) -> tuple[float, float]:
-    """(updates per second, put-then-get median µs) of one fresh worker process."""
+) -> tuple[float, float, float]:
+    """(updates per second, CPU µs per update, put-then-get median µs) of one fresh
+    worker process."""
     env = dict(os.environ)
     paths = (str(REPO / "python"), env.get("PYTHONPATH"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
@@ -122,7 +129,11 @@ def measure(
     if out.returncode != 0:
         raise RuntimeError(f"{client} on {loop} failed:\n{out.stderr}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return count / float(result["seconds"]), float(result["pair_seconds"]) * 1e6
+    return (
+        count / float(result["seconds"]),
+        float(result["cpu_seconds"]) / count * 1e6,
+        float(result["pair_seconds"]) * 1e6,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -148,27 +159,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(fill(server.url, args.bucket, args.count, args.keys))
         print(
             "| loop | natsrs updates/s | nats-py updates/s | natsrs / nats-py "
+            "| natsrs CPU µs/update | nats-py CPU µs/update "
             "| natsrs put+get p50 µs | nats-py put+get p50 µs | natsrs / nats-py |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for loop in loops:
             rates: dict[str, list[float]] = {client: [] for client in CLIENTS}
+            cpus: dict[str, list[float]] = {client: [] for client in CLIENTS}
             latencies: dict[str, list[float]] = {client: [] for client in CLIENTS}
             for run in range(args.runs):
                 for client in CLIENTS:
-                    rate, pair = measure(
+                    rate, cpu, pair = measure(
                         client, loop, server.url, args.bucket, args.count, args.pairs
                     )
                     print(
-                        f"{loop} run {run + 1} {client}: {rate:,.0f}/s, put+get {pair:.0f} µs",
+                        f"{loop} run {run + 1} {client}: {rate:,.0f}/s, CPU {cpu:.2f} µs/update, "
+                        f"put+get {pair:.0f} µs",
                         file=sys.stderr,
                     )
                     rates[client].append(rate)
+                    cpus[client].append(cpu)
                     latencies[client].append(pair)
             ours, theirs = (statistics.median(rates[c]) for c in CLIENTS)
+            ours_c, theirs_c = (statistics.median(cpus[c]) for c in CLIENTS)
             ours_p, theirs_p = (statistics.median(latencies[c]) for c in CLIENTS)
             print(
                 f"| {loop} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.1f}x "
+                f"| {ours_c:.2f} | {theirs_c:.2f} "
                 f"| {ours_p:.0f} | {theirs_p:.0f} | {ours_p / theirs_p:.2f}x |"
             )
     return 0

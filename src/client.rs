@@ -12,7 +12,6 @@ use pyo3::types::PyDict;
 use crate::args::{
     extract_count, extract_duration, extract_server_list, parse_servers, Payload, PayloadArg,
 };
-use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::events::PyEventStream;
 use crate::header::PyHeaderMap;
@@ -28,9 +27,6 @@ use crate::subscriber::PySubscriber;
 
 /// `flush()`'s default limit, nats-py's.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long `close()`/`drain()` wait for the engine's handler to flush and exit.
-const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 #[pyclass(name = "Client", module = "natsrs", frozen)]
 pub(crate) struct PyClient {
@@ -125,41 +121,7 @@ impl PyClient {
             .get(py)?
             .call_method0("get")?
             .is_truthy()?;
-        let fut = async move {
-            let engine = inner.engine.current();
-            if engine.ending() != Ending::Running || engine.task_exited() {
-                // The engine's task died and none took over: nothing is left to stop.
-                inner.life.finish();
-                if wait_for_callback {
-                    inner.life.events.wait_callback_done(CLOSE_WAIT).await;
-                }
-                return Ok(());
-            }
-            // The client counts as closed already; the engine's own state says whether
-            // there is a connection to flush and close.
-            let connected =
-                engine.client.connection_state() == async_nats::connection::State::Connected;
-            if connected {
-                // Publishes still in the outbox go out first, as nats-py flushes its
-                // buffer on close; a dead connection would only hold the close up.
-                let _ =
-                    tokio::time::timeout(CLOSE_WAIT, outbox::publishes_sent(&inner.outbox)).await;
-            }
-            // Fails only if the handler is already gone, which is what we want.
-            let _ = engine.client.drain().await;
-            if connected {
-                inner.life.wait_terminated(CLOSE_WAIT).await;
-            }
-            if wait_for_callback && inner.life.is_terminated() {
-                inner.life.events.wait_callback_done(CLOSE_WAIT).await;
-            }
-            // A disconnected handler never reads the drain command; the reconnect-delay
-            // callback stops it before its next attempt (Lifecycle::stop_handler_if_closed).
-            // After a drain the lifeline stays: subscribers still yield what was
-            // delivered to them before the connection closed, then end.
-            Ok(())
-        };
-        runtime::spawn(py, fut)
+        runtime::spawn(py, inner.shut_down(wait_for_callback))
     }
 }
 

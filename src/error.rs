@@ -39,6 +39,8 @@ pub(crate) enum Kind {
     ServerPool,
     /// The reconnect-to-server callback chose a server the pool does not have.
     ServerNotInPool,
+    /// A message from the server that does not parse was dropped (`ProtocolError`).
+    Protocol,
     BadSubscription,
     FlushTimeout,
     SlowConsumer,
@@ -83,6 +85,7 @@ impl Kind {
             Kind::InvalidCredentials => &pynames::INVALID_CREDENTIALS_ERROR,
             Kind::ServerPool => &pynames::SERVER_POOL_ERROR,
             Kind::ServerNotInPool => &pynames::SERVER_NOT_IN_POOL_ERROR,
+            Kind::Protocol => &pynames::PROTOCOL_ERROR,
             Kind::BadSubscription => &pynames::BAD_SUBSCRIPTION_ERROR,
             Kind::FlushTimeout => &pynames::FLUSH_TIMEOUT_ERROR,
             Kind::SlowConsumer => &pynames::SLOW_CONSUMER_ERROR,
@@ -104,7 +107,8 @@ impl Kind {
 pub(crate) struct Error {
     pub(crate) kind: Kind,
     pub(crate) message: String,
-    /// The subscription of a slow-consumer error (`SlowConsumerError.sid`).
+    /// The subscription of a slow-consumer error (`SlowConsumerError.sid`) or of a
+    /// dropped malformed message (`ProtocolError.sid`).
     pub(crate) sid: Option<u64>,
     /// A Python exception behind this one (raised in a user callback): `__cause__`.
     pub(crate) cause: Option<std::sync::Arc<PyErr>>,
@@ -210,6 +214,10 @@ impl Error {
             Event::ClientError(err @ ClientError::ServerNotInPool) => {
                 Error::new(Kind::ServerNotInPool, err.to_string())
             }
+            Event::ClientError(err @ ClientError::MalformedMessage { sid, .. }) => Error {
+                sid: Some(*sid),
+                ..Error::new(Kind::Protocol, err.to_string())
+            },
             Event::ClientError(err @ ClientError::Other(text)) => {
                 Error::new(connect_failure_kind(text), err.to_string())
             }

@@ -122,7 +122,7 @@ impl PyEvent {
         self.data.kind
     }
 
-    /// The subscription of a slow-consumer event.
+    /// The subscription of a slow-consumer event, or of a dropped malformed message.
     #[getter]
     fn sid(&self) -> Option<u64> {
         self.data.error.as_ref().and_then(|e| e.sid)

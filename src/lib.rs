@@ -90,5 +90,6 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<header::PyHeaderMap>()?;
     m.add_class::<jetstream::pub_ack::PyPubAck>()?;
     m.add_class::<jetstream::publish::PyJetStream>()?;
+    m.add_class::<jetstream::kv_watch::PyKvWatchReader>()?;
     Ok(())
 }

@@ -308,6 +308,76 @@ fn refuse(msg: &Bound<'_, PyMessage>, err: Error) -> PyResult<Py<PyAny>> {
     runtime::failed(py, PyErr::from_value(exception))
 }
 
+/// Makes one Python value of a batch of messages taken from a subscription. It takes
+/// messages from the front of `msgs` as it goes; the subscription gets back what it
+/// leaves, first in line.
+pub(crate) trait Convert: Send + 'static {
+    fn convert(
+        self: Box<Self>,
+        py: Python<'_>,
+        msgs: &mut std::vec::IntoIter<async_nats::Message>,
+        client: &Arc<ClientInner>,
+    ) -> PyResult<Py<PyAny>>;
+}
+
+/// A batch as a list of `Message`s (`Subscriber.next_batch`).
+pub(crate) struct MessageList;
+
+impl Convert for MessageList {
+    fn convert(
+        self: Box<Self>,
+        py: Python<'_>,
+        msgs: &mut std::vec::IntoIter<async_nats::Message>,
+        client: &Arc<ClientInner>,
+    ) -> PyResult<Py<PyAny>> {
+        let list = pyo3::types::PyList::empty(py);
+        for msg in msgs {
+            list.append(Py::new(py, PyMessage::new(msg, Some(client.clone())))?)?;
+        }
+        Ok(list.into_any().unbind())
+    }
+}
+
+/// A batch appended to a `cb=` subscription's queue (`natsrs._compat._Pending`) under
+/// nats-py's pending limits, checked as each message arrives (`max_msgs` against the
+/// queue's length, `max_bytes` against its payload bytes; 0 means no limit), on the
+/// event loop thread, where the callback's worker also takes from it. Makes how many
+/// were dropped, or `None` once the subscription has ended (no messages).
+pub(crate) struct Held(pub(crate) Py<PyAny>);
+
+impl Convert for Held {
+    fn convert(
+        self: Box<Self>,
+        py: Python<'_>,
+        msgs: &mut std::vec::IntoIter<async_nats::Message>,
+        client: &Arc<ClientInner>,
+    ) -> PyResult<Py<PyAny>> {
+        if msgs.len() == 0 {
+            return Ok(py.None());
+        }
+        let held = self.0.bind(py);
+        let queue = held.getattr(pyo3::intern!(py, "queue"))?;
+        let max_msgs: usize = held.getattr(pyo3::intern!(py, "max_msgs"))?.extract()?;
+        let max_bytes: usize = held.getattr(pyo3::intern!(py, "max_bytes"))?.extract()?;
+        let mut queued: usize = queue.len()?;
+        let mut bytes: usize = held.getattr(pyo3::intern!(py, "bytes"))?.extract()?;
+        let append = queue.getattr(pyo3::intern!(py, "append"))?;
+        let mut dropped = 0usize;
+        for msg in msgs {
+            let size = msg.payload.len();
+            if (max_msgs > 0 && queued >= max_msgs) || (max_bytes > 0 && bytes + size > max_bytes) {
+                dropped += 1;
+                continue;
+            }
+            append.call1((Py::new(py, PyMessage::new(msg, Some(client.clone())))?,))?;
+            queued += 1;
+            bytes += size;
+        }
+        held.setattr(pyo3::intern!(py, "bytes"), bytes)?;
+        Ok(dropped.into_pyobject(py)?.into_any().unbind())
+    }
+}
+
 /// A reply on its way to becoming a `Message`.
 pub(crate) struct Reply {
     pub(crate) msg: async_nats::Message,

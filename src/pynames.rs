@@ -66,6 +66,7 @@ names! {
     INVALID_CREDENTIALS_ERROR = "natsrs.errors", "InvalidCredentialsError";
     SERVER_POOL_ERROR = "natsrs.errors", "ServerPoolError";
     SERVER_NOT_IN_POOL_ERROR = "natsrs.errors", "ServerNotInPoolError";
+    PROTOCOL_ERROR = "natsrs.errors", "ProtocolError";
     BAD_SUBSCRIPTION_ERROR = "natsrs.errors", "BadSubscriptionError";
     FLUSH_TIMEOUT_ERROR = "natsrs.errors", "FlushTimeoutError";
     SLOW_CONSUMER_ERROR = "natsrs.errors", "SlowConsumerError";

@@ -340,6 +340,9 @@ pub(crate) trait Subscription: Send + Sync {
     fn wake(&self);
 }
 
+/// How long `close()`/`drain()` wait for the engine's handler to flush and exit.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
 /// State shared by a client, its subscribers, messages and in-flight operations.
 pub(crate) struct ClientInner {
     /// The engine connection in use (replaced if its task dies).
@@ -502,6 +505,44 @@ impl ClientInner {
             .lock()
             .expect("client lock")
             .plus(&self.client().statistics())
+    }
+
+    /// The rest of `close()` and `drain()`, once the client is marked closed: flush what
+    /// the outbox holds, end the engine's handler with its drain (its only way to end a
+    /// connected handler: flush, unsubscribe all, close the socket), and wait for it to
+    /// exit and for the event callback to see CLOSED (unless called from inside it).
+    pub(crate) async fn shut_down(self: Arc<Self>, wait_for_callback: bool) -> Result<(), Error> {
+        let engine = self.engine.current();
+        if engine.ending() != Ending::Running || engine.task_exited() {
+            // The engine's task died and none took over: nothing is left to stop.
+            self.life.finish();
+            if wait_for_callback {
+                self.life.events.wait_callback_done(CLOSE_WAIT).await;
+            }
+            return Ok(());
+        }
+        // The client counts as closed already; the engine's own state says whether
+        // there is a connection to flush and close.
+        let connected =
+            engine.client.connection_state() == async_nats::connection::State::Connected;
+        if connected {
+            // Publishes still in the outbox go out first, as nats-py flushes its
+            // buffer on close; a dead connection would only hold the close up.
+            let _ = tokio::time::timeout(CLOSE_WAIT, outbox::publishes_sent(&self.outbox)).await;
+        }
+        // Fails only if the handler is already gone, which is what we want.
+        let _ = engine.client.drain().await;
+        if connected {
+            self.life.wait_terminated(CLOSE_WAIT).await;
+        }
+        if wait_for_callback && self.life.is_terminated() {
+            self.life.events.wait_callback_done(CLOSE_WAIT).await;
+        }
+        // A disconnected handler never reads the drain command; the reconnect-delay
+        // callback stops it before its next attempt (Lifecycle::stop_handler_if_closed).
+        // After a drain the lifeline stays: subscribers still yield what was
+        // delivered to them before the connection closed, then end.
+        Ok(())
     }
 
     pub(crate) fn payload_sent(&self, bytes: usize) {

@@ -25,7 +25,7 @@ use pyo3::prelude::*;
 use crate::args::{extract_count, extract_duration};
 use crate::engine::Ending;
 use crate::error::{Error, Kind};
-use crate::message::{PyMessage, Reply};
+use crate::message::{Convert, Held, MessageList, Reply};
 use crate::pynames;
 use crate::runtime::{self, ToPy};
 use crate::state::{ClientInner, Subscription};
@@ -265,28 +265,27 @@ fn poll_queued<T>(poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
     std::pin::pin!(poll_fn(poll)).poll(&mut Context::from_waker(std::task::Waker::noop()))
 }
 
-/// Several messages at once, for `next_batch` (a list) or, with `held`, for a `cb=`
-/// subscription's queue (see `_next_held_batch`).
+/// Several messages at once, made into one Python value by `convert`: a list for
+/// `next_batch`, a `cb=` subscription's queue, a Key-Value watcher's entries. What
+/// `convert` leaves goes back to the subscription, first in line.
 struct Batch {
     msgs: Vec<async_nats::Message>,
     shared: Arc<Shared>,
-    held: Option<Py<PyAny>>,
+    convert: Box<dyn Convert>,
 }
 
 impl ToPy for Batch {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.shared
-            .delivered
-            .fetch_add(self.msgs.len() as u64, Ordering::Relaxed);
-        if let Some(held) = self.held {
-            return hold(py, self.msgs, &self.shared.client, held.bind(py));
+        let shared = self.shared;
+        let mut msgs = self.msgs.into_iter();
+        let total = msgs.len();
+        let value = self.convert.convert(py, &mut msgs, &shared.client);
+        let taken = total - msgs.len();
+        shared.delivered.fetch_add(taken as u64, Ordering::Relaxed);
+        for msg in msgs.rev() {
+            shared.give_back(msg);
         }
-        let client = &self.shared.client;
-        let list = pyo3::types::PyList::empty(py);
-        for msg in self.msgs {
-            list.append(Py::new(py, PyMessage::new(msg, Some(client.clone())))?)?;
-        }
-        Ok(list.into_any().unbind())
+        value
     }
 
     fn abandon(self) {
@@ -294,41 +293,6 @@ impl ToPy for Batch {
             self.shared.give_back(msg);
         }
     }
-}
-
-/// Appends `msgs` to a `cb=` subscription's queue (`natsrs._compat._Pending`) under
-/// nats-py's pending limits, checked as each message arrives (`max_msgs` against the
-/// queue's length, `max_bytes` against its payload bytes; 0 means no limit), on the
-/// event loop thread, where the callback's worker also takes from it. Returns how many
-/// were dropped, or `None` once the subscription has ended (no messages).
-fn hold(
-    py: Python<'_>,
-    msgs: Vec<async_nats::Message>,
-    client: &Arc<ClientInner>,
-    held: &Bound<'_, PyAny>,
-) -> PyResult<Py<PyAny>> {
-    if msgs.is_empty() {
-        return Ok(py.None());
-    }
-    let queue = held.getattr(pyo3::intern!(py, "queue"))?;
-    let max_msgs: usize = held.getattr(pyo3::intern!(py, "max_msgs"))?.extract()?;
-    let max_bytes: usize = held.getattr(pyo3::intern!(py, "max_bytes"))?.extract()?;
-    let mut queued: usize = queue.len()?;
-    let mut bytes: usize = held.getattr(pyo3::intern!(py, "bytes"))?.extract()?;
-    let append = queue.getattr(pyo3::intern!(py, "append"))?;
-    let mut dropped = 0usize;
-    for msg in msgs {
-        let size = msg.payload.len();
-        if (max_msgs > 0 && queued >= max_msgs) || (max_bytes > 0 && bytes + size > max_bytes) {
-            dropped += 1;
-            continue;
-        }
-        append.call1((Py::new(py, PyMessage::new(msg, Some(client.clone())))?,))?;
-        queued += 1;
-        bytes += size;
-    }
-    held.setattr(pyo3::intern!(py, "bytes"), bytes)?;
-    Ok(dropped.into_pyobject(py)?.into_any().unbind())
 }
 
 /// A delivery on its way to Python: a message, or the end of the subscription, which
@@ -448,7 +412,7 @@ impl PySubscriber {
         &self,
         py: Python<'_>,
         max: usize,
-        held: Option<Py<PyAny>>,
+        convert: Box<dyn Convert>,
         timeout: Option<Duration>,
     ) -> PyResult<Py<PyAny>> {
         runtime::check_not_forked()?;
@@ -461,7 +425,7 @@ impl PySubscriber {
                 let batch = Batch {
                     msgs,
                     shared: shared.clone(),
-                    held,
+                    convert,
                 };
                 return runtime::ready_later(py, batch);
             }
@@ -491,9 +455,29 @@ impl PySubscriber {
             Ok(Batch {
                 msgs,
                 shared: shared.clone(),
-                held,
+                convert,
             })
         })
+    }
+
+    /// Up to `max` queued messages (waiting for the first one only, at most `timeout`)
+    /// made into one Python value by `convert`: for readers that make their own objects
+    /// of the messages, as the Key-Value watcher does (`jetstream::kv_watch`).
+    pub(crate) fn converted(
+        &self,
+        py: Python<'_>,
+        max: usize,
+        convert: Box<dyn Convert>,
+        timeout: Option<Duration>,
+    ) -> PyResult<Py<PyAny>> {
+        if self.held(py).is_some() {
+            let err = Error::new(
+                Kind::BadSubscription,
+                "a subscription with a callback or pending limits is read through its queue",
+            );
+            return runtime::fail(py, err);
+        }
+        self.batch(py, max, convert, timeout)
     }
 
     /// The Python queue of a subscription with pending limits and no callback (see
@@ -667,7 +651,7 @@ impl PySubscriber {
             );
             return Ok(batch.call1((held, max, timeout))?.unbind());
         }
-        self.batch(py, max, None, timeout)
+        self.batch(py, max, Box::new(MessageList), timeout)
     }
 
     /// `natsrs._compat`'s reader for `cb=` subscriptions: up to `max` queued messages
@@ -680,7 +664,7 @@ impl PySubscriber {
                 "_next_held_batch needs _held set first",
             ));
         };
-        self.batch(py, max, Some(held), None)
+        self.batch(py, max, Box::new(Held(held)), None)
     }
 
     /// Messages received for this subscription and not yet handed to Python (or, with

@@ -24,7 +24,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, ClassVar, Final, Protocol, TypeVar, final
+from typing import Any, ClassVar, Final, Literal, Protocol, TypeVar, final
 
 from typing_extensions import Self, TypeAlias
 
@@ -62,6 +62,7 @@ __all__ = [
     "EventKind",
     "EventStream",
     "HeaderMap",
+    "KvWatchReader",
     "Message",
     "PubAck",
     "ReconnectToServer",
@@ -347,7 +348,8 @@ class Event:
     def kind(self) -> EventKind: ...
     @property
     def sid(self) -> int | None:
-        """The subscription of a ``SLOW_CONSUMER`` event."""
+        """The subscription of a ``SLOW_CONSUMER`` event, or of a ``CLIENT_ERROR`` for a
+        malformed message that was dropped (``ProtocolError``)."""
     @property
     def message(self) -> str | None:
         """Detail of error events."""
@@ -715,6 +717,28 @@ class Subscriber:
         """End the subscription after ``count`` more messages."""
     def drain(self) -> _Op[None]:
         """Unsubscribe, deliver what is already in flight, then end iteration."""
+
+@final
+class KvWatchReader:
+    """Makes a Key-Value watcher's entries (``natsrs.js.kv``) from the messages of its
+    ordered push consumer, a batch at a time, without a ``Message`` per delivery."""
+
+    def __new__(
+        cls, bucket: str, prefix: str, entry_class: type[Any], ignore_deletes: bool
+    ) -> Self: ...
+    def take(
+        self,
+        sub: Subscriber,
+        consumer_seq: int,
+        marker_sent: bool,
+        max: int = 1024,
+        timeout: _Duration | None = None,
+    ) -> _Op[tuple[list[Any], int, int, int, bool, Message | Literal[True] | None] | None]:
+        """The next batch of ``sub`` (waiting for the first message only, at most
+        ``timeout``, then ``TimeoutError``) as ``(entries, taken, consumer_seq,
+        stream_seq, marker_sent, stop)``, or ``None`` once the subscription has ended.
+        The batch stops at a control message (``stop``, the rest kept for the next call)
+        or a gap in the consumer sequences (``stop`` is ``True``, the rest dropped)."""
 
 @final
 class Client:

@@ -220,8 +220,14 @@ class ConnectionReconnectingError(Error):
 
 
 class ProtocolError(Error):
-    """nats-py's protocol parse error. Never raised by natsrs (the engine parses the
-    protocol and reconnects on a broken stream)."""
+    """A message from the server did not parse (a peer published a header block or a
+    subject the client cannot read) and was dropped; the connection stays up. Never
+    raised by a call: it reaches ``error_cb`` and the ``CLIENT_ERROR`` event, with the
+    subscription's ``sid``. A stream that cannot be parsed at all costs a reconnect."""
+
+    def __init__(self, message: str = "protocol error", *, sid: int | None = None) -> None:
+        super().__init__(message)
+        self.sid = sid
 
 
 class JsonParseError(Error):

@@ -10,8 +10,9 @@ reads are stream message gets (direct gets when the bucket allows them).
 A watcher reads an ordered push consumer (``natsrs.js.push``): one consumer sequence
 checked per message, the consumer replaced from the next revision after a gap or when
 heartbeats stop (a server restart), so a watcher sees every revision once. It takes
-what has arrived in batches and turns each batch into entries in one pass: no task, no
-queue and no ``await`` per entry.
+what has arrived in batches, made into entries by the extension (``KvWatchReader``: key,
+revision, delta, timestamp and operation read from each message's subject, ack subject
+and headers in Rust): no task, no queue, no ``Message`` and no ``await`` per entry.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from natsrs import errors as core_errors
+from natsrs._natsrs import KvWatchReader
 from natsrs.js import api
 from natsrs.js.errors import (
     APIError,
@@ -39,7 +41,6 @@ from natsrs.js.errors import (
 from natsrs.js.push import PushSubscription
 
 if TYPE_CHECKING:
-    from natsrs._natsrs import Message
     from natsrs.js.client import JetStreamContext
 
 __all__ = [
@@ -484,8 +485,8 @@ class KeyValue:
         def __init__(self, kv: KeyValue, *, ignore_deletes: bool, marker: bool) -> None:
             self._kv = kv
             self._bucket = kv._name
-            self._pre_len = len(kv._pre)
-            self._ignore_deletes = ignore_deletes
+            # Makes the entries from the consumer's messages, a batch at a time.
+            self._reader = KvWatchReader(kv._name, kv._pre, _WatchedEntry, ignore_deletes)
             self._sub: PushSubscription | None = None
             self._pending: int | None = None
             # Entries converted and not handed over yet (and the None marker).
@@ -541,59 +542,15 @@ class KeyValue:
             sub = self._sub
             if self._stopped or sub is None:
                 raise core_errors.BadSubscriptionError("nats: watcher stopped")
-            replies: list[list[str]] = []
             try:
-                msgs = await sub._take(deadline, replies)
+                entries, self._init_done = await sub._take_entries(
+                    self._reader, deadline, self._init_done
+                )
             except core_errors.BadSubscriptionError:
                 self._stopped = True
                 raise
-            if msgs:
-                self._convert(msgs, replies)
-
-        def _convert(self, msgs: list[Message], replies: list[list[str]]) -> None:
-            """Entries from a batch of messages (and their split reply subjects), in
-            one pass."""
-            ready = self._ready
-            append = ready.append
-            new = object.__new__
-            entry_class = _WatchedEntry
-            bucket = self._bucket
-            pre_len = self._pre_len
-            ignore_deletes = self._ignore_deletes
-            for msg, tokens in zip(msgs, replies):
-                if len(tokens) == 9:
-                    seq, stamp, pending = tokens[5], tokens[7], tokens[8]
-                elif len(tokens) >= 11:
-                    seq, stamp, pending = tokens[7], tokens[9], tokens[10]
-                else:
-                    continue  # not a stream message: nothing a bucket holds
-                delta = int(pending)
-                op = None
-                skip = False
-                headers = msg.headers
-                if headers:
-                    op = headers.get(KV_OP)
-                    if op is None:
-                        reason = headers.get(KV_MARKER_REASON)
-                        if reason is not None:
-                            op = _MARKER_OPS.get(reason)
-                            # A reason from a later server: not mistaken for a value.
-                            skip = op is None
-                    if ignore_deletes and op in (KV_DEL, KV_PURGE):
-                        skip = True
-                if not skip:
-                    entry = new(entry_class)
-                    entry.bucket = bucket
-                    entry.key = msg.subject[pre_len:]
-                    entry.value = msg.data
-                    entry.revision = int(seq)
-                    entry.delta = delta
-                    entry._stamp = stamp
-                    entry.operation = op
-                    append(entry)
-                if delta == 0 and not self._init_done:
-                    append(None)
-                    self._init_done = True
+            if entries and not self._stopped:  # stop() while it waited: nothing to keep
+                self._ready.extend(entries)
 
     async def watch(
         self,
@@ -721,7 +678,7 @@ def _get_created(entry: _WatchedEntry) -> datetime.datetime | None:
     try:
         created: datetime.datetime | None = _CREATED_SLOT.__get__(entry, None)
     except AttributeError:
-        created = datetime.datetime.fromtimestamp(int(entry._stamp) / 1e9, _UTC)
+        created = datetime.datetime.fromtimestamp(entry._stamp / 1e9, _UTC)
         _CREATED_SLOT.__set__(entry, created)
     return created
 
@@ -735,8 +692,9 @@ class _WatchedEntry(KeyValue.Entry):
     delivery's timestamp when first read (a watch makes entries by the hundred
     thousand, and most are never asked when they were stored)."""
 
+    # When it was stored, in nanoseconds since the epoch (the ack subject's timestamp).
     __slots__ = ("_stamp",)
-    _stamp: str
+    _stamp: int
 
     created = property(_get_created, _set_created)
 

@@ -10,7 +10,9 @@ heartbeats, replaces its consumer with one starting after the last stream sequen
 delivered; a failed replacement goes to the client's error callback and is tried again
 at the next heartbeat check, until ``unsubscribe()``.
 
-Messages arrive in batches (``next_batch``): one ``await`` per batch, not per message.
+Messages arrive in batches (``next_batch``): one ``await`` per batch, not per message. A
+Key-Value watcher reads its consumer through the extension's ``KvWatchReader``, which
+makes the batch into entries itself (``_take_entries``).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import contextlib
 import inspect
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from natsrs import errors as core_errors
 from natsrs._natsrs import Client as NativeClient
-from natsrs._natsrs import Message, Subscriber
+from natsrs._natsrs import KvWatchReader, Message, Subscriber
 from natsrs.js import api
 from natsrs.js.errors import ConsumerSequenceMismatchError, MsgAlreadyAckdError
 
@@ -212,78 +214,55 @@ class PushSubscription:
         self._delivered += 1
         return msg
 
-    async def _take(
-        self, deadline: float | None, replies: list[list[str]] | None = None
-    ) -> list[Message]:
-        """The data messages of one batch, in order: what ``_next`` gives one by one,
-        for readers that convert many at a time (the Key-Value watcher). Empty when
-        only control messages or a replaced consumer's leftovers were consumed.
+    async def _take_entries(
+        self, reader: KvWatchReader, deadline: float | None, marker_sent: bool
+    ) -> tuple[list[Any], bool]:
+        """One batch as a Key-Value watcher's entries, made by the extension straight
+        from the messages (``reader``, for this ordered consumer): what ``_next`` would
+        give one by one, with no ``Message`` per delivery. Returns the entries (the
+        ``None`` that ends the initial values among them, unless ``marker_sent``) and
+        whether that marker has gone out. Empty when only a control message or a
+        replaced consumer's leftovers were consumed.
 
-        Control messages are handled as they are met: a flow-control request is
-        answered once the data before it is in the caller's hands, which keeps the
-        server sending while the caller works through the batch (at most one batch is
-        held that way). ``replies``, when given, gets each message's reply subject
-        split on ``.`` (its ack tokens), so a caller does not split it again.
+        The batch stops at a control message, handled here once the data before it is
+        in the caller's hands (a flow-control answer then keeps the server sending while
+        the caller works through the batch), and at a gap in the consumer sequences,
+        which replaces the consumer.
         """
-        ready = self._ready
-        if not ready:
-            await self._fill(deadline)
-        batch = list(ready)
-        ready.clear()
-        taken: list[Message] = []
-        tracking = self._tracking
-        ordered = self._ordered
-        # The sequences are kept in locals and written back before anything reads them
-        # (a control message, a reset, the end of the batch).
-        expected = self._dseq
-        last_sseq = ""
         sub = self._sub
-        for msg in batch:
-            status = msg.status
-            if status is not None:
-                if last_sseq:
-                    self._dseq, self._sseq, last_sseq = expected, int(last_sseq), ""
-                await self._control(msg, status)
-                if self._sub is not sub:
-                    break  # replaced: the rest of the batch is the old consumer's
-                expected = self._dseq
-                continue
-            tokens = msg.reply.split(".")
-            if tracking and len(tokens) >= 9:
-                if len(tokens) == 9:
-                    sseq, dseq = tokens[5], int(tokens[6])
-                else:
-                    sseq, dseq = tokens[7], int(tokens[8])
-                if ordered and dseq != expected:
-                    if last_sseq:
-                        self._dseq, self._sseq = expected, int(last_sseq)
-                    # The rest of the batch is the replaced consumer's.
-                    await self._reset()
-                    last_sseq = ""
-                    expected = self._dseq
-                    break
-                expected = dseq + 1
-                last_sseq = sseq
-            taken.append(msg)
-            if replies is not None:
-                replies.append(tokens)
-        if last_sseq:
-            self._dseq, self._sseq = expected, int(last_sseq)
+        result = await reader.take(sub, self._dseq, marker_sent, _BATCH, self._timeout(deadline))
+        if sub is not self._sub:
+            return [], marker_sent  # replaced meanwhile: the old consumer's
+        if result is None:
+            self._closed = True
+            raise core_errors.BadSubscriptionError("nats: subscription closed")
+        entries, taken, dseq, sseq, marker_sent, stop = result
+        if sseq:
+            self._dseq, self._sseq = dseq, sseq
         if taken:
             self._active = True
-            self._delivered += len(taken)
-        return taken
+            self._delivered += taken
+        if stop is True:
+            await self._reset()
+        elif stop is not None:
+            await self._control(stop, stop.status or 0)
+        return entries, marker_sent
+
+    def _timeout(self, deadline: float | None) -> float | None:
+        """Seconds left until ``deadline`` (``None``: no limit); ``TimeoutError`` when
+        none are."""
+        if deadline is None:
+            return None
+        timeout = deadline - asyncio.get_running_loop().time()
+        if timeout <= 0:
+            raise core_errors.TimeoutError("nats: timeout")
+        return timeout
 
     async def _fill(self, deadline: float | None) -> None:
         """Takes what the core subscription has, waiting for the first message. Returns
         with nothing when the subscription was replaced meanwhile (ordered reset)."""
         sub = self._sub
-        timeout = None
-        if deadline is not None:
-            timeout = deadline - asyncio.get_running_loop().time()
-            if timeout <= 0:
-                raise core_errors.TimeoutError("nats: timeout")
-        batch = await sub.next_batch(_BATCH, timeout=timeout)
+        batch = await sub.next_batch(_BATCH, timeout=self._timeout(deadline))
         if sub is not self._sub:
             return
         if not batch:

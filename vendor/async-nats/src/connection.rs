@@ -48,6 +48,16 @@ const SOFT_WRITE_BUF_LIMIT: usize = 65535;
 const WRITE_FLATTEN_THRESHOLD: usize = 4096;
 /// How many buffers to write in a single vectored write call.
 const WRITE_VECTORED_CHUNKS: usize = 64;
+/// natsrs patch: the longest control line (every operation but INFO) the client buffers
+/// while it waits for its `\r\n`. Without a bound a server that never ends a line makes
+/// the client buffer without limit. A server's `MSG`/`HMSG` line repeats the subject and
+/// reply of a `PUB` that server accepted, so it is at most about the server's
+/// `max_control_line` (4 KiB by default, configurable): 64 KiB leaves room for servers
+/// configured far above the default.
+const MAX_CONTROL_LINE: usize = 64 * 1024;
+/// natsrs patch: the longest INFO line. INFO carries the cluster's `connect_urls`, a few
+/// KiB for a real cluster; 4 MiB is far above that and still a small, bounded buffer.
+const MAX_INFO_LINE: usize = 4 * 1024 * 1024;
 
 /// Supertrait enabling trait object for containing both TLS and non TLS `TcpStream` connection.
 pub(crate) trait AsyncReadWrite: AsyncWrite + AsyncRead + Send + Unpin {}
@@ -92,6 +102,13 @@ pub(crate) struct Connection {
     flattened_writes: BytesMut,
     can_flush: bool,
     statistics: Arc<Statistics>,
+    // natsrs patch: how far `try_read_op` has already searched `read_buf` for the end of
+    // the current control line, so a line arriving in many reads is scanned once (not
+    // once per read: quadratic for a long line).
+    line_scanned: usize,
+    // natsrs patch: the largest message size this server announced (`max_payload` of its
+    // INFO); a `MSG`/`HMSG` announcing more is refused before its payload is buffered.
+    max_payload: usize,
 }
 
 /// Internal representation of the connection.
@@ -110,7 +127,104 @@ impl Connection {
             flattened_writes: BytesMut::new(),
             can_flush: false,
             statistics,
+            line_scanned: 0,
+            max_payload: usize::MAX,
         }
+    }
+
+    /// natsrs patch: the server's announced `max_payload` (0, not announced, keeps the
+    /// limit off).
+    pub(crate) fn set_max_payload(&mut self, max_payload: usize) {
+        if max_payload > 0 {
+            self.max_payload = max_payload;
+        }
+    }
+
+    /// natsrs patch: no `\r\n` in `read_buf` yet, so all of it is the start of one
+    /// control line: refuse it once it is longer than any line a server sends, and
+    /// remember how far it was searched (a `\r` at the end may be half of a `\r\n`).
+    #[cold]
+    fn incomplete_line(&mut self) -> Result<Option<ServerOp>, io::Error> {
+        let limit = if self.read_buf.starts_with(b"INFO") {
+            MAX_INFO_LINE
+        } else {
+            MAX_CONTROL_LINE
+        };
+        if self.read_buf.len() > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("server sent a control line of more than {limit} bytes"),
+            ));
+        }
+        self.line_scanned = self.read_buf.len().saturating_sub(1);
+        Ok(None)
+    }
+
+    /// natsrs patch: the end of a message's frame (`len` is its control line's length)
+    /// if all of it is buffered. A size above the server's own `max_payload` is refused
+    /// at once, before its payload is buffered, and the sum cannot wrap.
+    fn message_end(&self, len: usize, size: usize) -> Result<Option<usize>, io::Error> {
+        if size > self.max_payload {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "server sent a message of {size} bytes, over its max_payload of {}",
+                    self.max_payload
+                ),
+            ));
+        }
+        let end = len
+            .checked_add(size)
+            .and_then(|end| end.checked_add(4))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "message size overflows"))?;
+        Ok((end <= self.read_buf.len()).then_some(end))
+    }
+
+    /// natsrs patch: a `MSG`/`HMSG` line that is not UTF-8 (a peer published to a subject
+    /// or with a reply that is not). Its sizes are ASCII, so the frame can still be
+    /// skipped whole: the message is dropped, reported as [`ServerOp::Malformed`], and
+    /// the connection stays up. Arguments that do not give the sizes stay a protocol
+    /// error.
+    #[cold]
+    fn skip_non_utf8_message(
+        &mut self,
+        len: usize,
+        with_headers: bool,
+    ) -> Result<Option<ServerOp>, io::Error> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidInput, "invalid message line");
+        let verb = if with_headers { 5 } else { 4 };
+        let args: Vec<&[u8]> = self.read_buf[verb..len]
+            .split(|b| *b == b' ' || *b == b'\t')
+            .filter(|arg| !arg.is_empty())
+            .collect();
+        let sizes = if with_headers { 2 } else { 1 };
+        if args.len() != 2 + sizes && args.len() != 3 + sizes {
+            return Err(invalid());
+        }
+        let number = |arg: &[u8]| {
+            str::from_utf8(arg)
+                .ok()
+                .and_then(|arg| arg.parse::<u64>().ok())
+                .ok_or_else(invalid)
+        };
+        let sid = number(args[1])?;
+        let size = usize::try_from(number(args[args.len() - 1])?).map_err(|_| invalid())?;
+        if with_headers {
+            let header_len = number(args[args.len() - 2])?;
+            if header_len > size as u64 {
+                return Err(invalid());
+            }
+        }
+        let Some(end) = self.message_end(len, size)? else {
+            return Ok(None);
+        };
+        let subject = String::from_utf8_lossy(args[0]).into_owned();
+        self.read_buf.advance(end);
+        Ok(Some(ServerOp::Malformed {
+            sid,
+            subject,
+            reason: "its subject or reply is not UTF-8",
+        }))
     }
 
     /// Returns `true` if no more calls to [`Self::enqueue_write_op`] _should_ be made.
@@ -133,9 +247,15 @@ impl Connection {
     /// Attempts to read a server operation from the read buffer.
     /// Returns `None` if there is not enough data to parse an entire operation.
     pub(crate) fn try_read_op(&mut self) -> Result<Option<ServerOp>, io::Error> {
-        let len = match memchr::memmem::find(&self.read_buf, b"\r\n") {
-            Some(len) => len,
-            None => return Ok(None),
+        // natsrs patch: the search starts where the previous one ended and an endless
+        // line is refused (`incomplete_line`).
+        let len = match memchr::memmem::find(&self.read_buf[self.line_scanned..], b"\r\n") {
+            Some(len) => {
+                let len = self.line_scanned + len;
+                self.line_scanned = 0;
+                len
+            }
+            None => return self.incomplete_line(),
         };
 
         if self.read_buf.starts_with(b"+OK") {
@@ -177,8 +297,9 @@ impl Connection {
         }
 
         if self.read_buf.starts_with(b"MSG ") {
-            let line = str::from_utf8(&self.read_buf[4..len])
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+            let Ok(line) = str::from_utf8(&self.read_buf[4..len]) else {
+                return self.skip_non_utf8_message(len, false);
+            };
             let mut args = line.split(' ').filter(|s| !s.is_empty());
 
             // Parse the operation syntax: MSG <subject> <sid> [reply-to] <#bytes>
@@ -214,7 +335,8 @@ impl Connection {
 
             // Return early without advancing if there is not enough data read the entire
             // message
-            if len + payload_len + 4 > self.read_buf.remaining() {
+            // natsrs patch: bounded by max_payload, without wrapping (`message_end`).
+            if self.message_end(len, payload_len)?.is_none() {
                 return Ok(None);
             }
 
@@ -251,8 +373,9 @@ impl Connection {
 
         if self.read_buf.starts_with(b"HMSG ") {
             // Extract whitespace-delimited arguments that come after "HMSG".
-            let line = std::str::from_utf8(&self.read_buf[5..len])
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+            let Ok(line) = std::str::from_utf8(&self.read_buf[5..len]) else {
+                return self.skip_non_utf8_message(len, true);
+            };
             let mut args = line.split_whitespace().filter(|s| !s.is_empty());
 
             // <subject> <sid> [reply-to] <# header bytes><# total bytes>
@@ -322,7 +445,8 @@ impl Connection {
                 ));
             }
 
-            if len + total_len + 4 > self.read_buf.remaining() {
+            // natsrs patch: bounded by max_payload, without wrapping (`message_end`).
+            if self.message_end(len, total_len)?.is_none() {
                 return Ok(None);
             }
 
@@ -331,68 +455,18 @@ impl Connection {
             let payload = self.read_buf.split_to(total_len - header_len).freeze();
             self.read_buf.advance(2);
 
-            let mut lines = std::str::from_utf8(&header)
-                .map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "header isn't valid utf-8")
-                })?
-                .lines()
-                .peekable();
-            let version_line = lines.next().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "no header version line found")
-            })?;
-
-            let version_line_suffix = version_line
-                .strip_prefix("NATS/1.0")
-                .map(str::trim)
-                .ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "header version line does not begin with `NATS/1.0`",
-                    )
-                })?;
-
-            let (status, description) = version_line_suffix
-                .split_once(' ')
-                .map(|(status, description)| (status.trim(), description.trim()))
-                .unwrap_or((version_line_suffix, ""));
-            let status = if !status.is_empty() {
-                Some(
-                    status
-                        .parse::<StatusCode>()
-                        .map_err(|_| std::io::Error::other("could not parse status parameter"))?,
-                )
-            } else {
-                None
-            };
-            let description = if !description.is_empty() {
-                Some(description.to_owned())
-            } else {
-                None
-            };
-
-            let mut headers = HeaderMap::new();
-            while let Some(line) = lines.next() {
-                if line.is_empty() {
-                    continue;
+            // natsrs patch: the frame is consumed; a header block that does not parse
+            // costs this message only (reported), not the connection.
+            let (status, description, headers) = match parse_header_block(&header) {
+                Ok(parsed) => parsed,
+                Err(reason) => {
+                    return Ok(Some(ServerOp::Malformed {
+                        sid,
+                        subject: subject.to_string(),
+                        reason,
+                    }))
                 }
-
-                let (name, value) = line.split_once(':').ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "no header version line found")
-                })?;
-
-                let name = HeaderName::from_str(name)
-                    .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
-
-                // Read the header value, which might have been split into multiple lines
-                // `trim_start` and `trim_end` do the same job as doing `value.trim().to_owned()` at the end, but without a reallocation
-                let mut value = value.trim_start().to_owned();
-                while let Some(v) = lines.next_if(|s| s.starts_with(char::is_whitespace)) {
-                    value.push_str(v);
-                }
-                value.truncate(value.trim_end().len());
-
-                headers.append(name, value.into_header_value());
-            }
+            };
 
             trace!(
                 subject = %subject,
@@ -760,6 +834,66 @@ impl Connection {
             Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
         }
     }
+}
+
+/// natsrs patch: the status, description and headers of an `HMSG` header block, or why
+/// it does not parse. The parsing is the engine's own; only its errors became content
+/// errors (a reason for [`ServerOp::Malformed`]) instead of I/O errors that ended the
+/// connection.
+fn parse_header_block(
+    header: &[u8],
+) -> Result<(Option<StatusCode>, Option<String>, HeaderMap), &'static str> {
+    let mut lines = std::str::from_utf8(header)
+        .map_err(|_| "its header isn't valid UTF-8")?
+        .lines()
+        .peekable();
+    let version_line = lines.next().ok_or("no header version line found")?;
+
+    let version_line_suffix = version_line
+        .strip_prefix("NATS/1.0")
+        .map(str::trim)
+        .ok_or("its header version line does not begin with `NATS/1.0`")?;
+
+    let (status, description) = version_line_suffix
+        .split_once(' ')
+        .map(|(status, description)| (status.trim(), description.trim()))
+        .unwrap_or((version_line_suffix, ""));
+    let status = if !status.is_empty() {
+        Some(
+            status
+                .parse::<StatusCode>()
+                .map_err(|_| "its status code does not parse")?,
+        )
+    } else {
+        None
+    };
+    let description = if !description.is_empty() {
+        Some(description.to_owned())
+    } else {
+        None
+    };
+
+    let mut headers = HeaderMap::new();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+
+        let (name, value) = line.split_once(':').ok_or("a header line has no `:`")?;
+
+        let name = HeaderName::from_str(name).map_err(|_| "a header name is invalid")?;
+
+        // Read the header value, which might have been split into multiple lines
+        // `trim_start` and `trim_end` do the same job as doing `value.trim().to_owned()` at the end, but without a reallocation
+        let mut value = value.trim_start().to_owned();
+        while let Some(v) = lines.next_if(|s| s.starts_with(char::is_whitespace)) {
+            value.push_str(v);
+        }
+        value.truncate(value.trim_end().len());
+
+        headers.append(name, value.into_header_value());
+    }
+    Ok((status, description, headers))
 }
 
 #[cfg(feature = "websockets")]

@@ -42,6 +42,7 @@ use base64::engine::Engine;
 use rand::rng;
 use rand::seq::SliceRandom;
 use std::cmp;
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -170,6 +171,11 @@ pub(crate) struct Connector {
     last_info: ServerInfo,
 }
 
+/// natsrs patch: the most servers the pool keeps from the cluster's announcements
+/// (`connect_urls`), far above any real cluster and small enough that a server announcing
+/// a huge list cannot grow the pool (and every reconnect's walk over it) without bound.
+pub(crate) const MAX_DISCOVERED_SERVERS: usize = 512;
+
 pub(crate) fn reconnect_delay_callback_default(attempts: usize) -> Duration {
     if attempts <= 1 {
         Duration::from_millis(0)
@@ -184,19 +190,34 @@ impl Connector {
     /// natsrs patch: adds the announced servers the pool does not have yet (unless
     /// discovered servers are ignored) and says how many; a URL that does not parse is
     /// skipped.
+    ///
+    /// The pool keeps at most [`MAX_DISCOVERED_SERVERS`] discovered servers, and the
+    /// check for known addresses is a hash lookup: a server announcing thousands of URLs
+    /// cannot grow the pool without bound, nor cost time quadratic in their number.
     pub(crate) fn add_discovered_servers(&mut self, urls: &[String]) -> usize {
-        if self.options.ignore_discovered_servers {
+        if self.options.ignore_discovered_servers || urls.is_empty() {
             return 0;
         }
+        let mut room = MAX_DISCOVERED_SERVERS
+            .saturating_sub(self.servers.iter().filter(|s| s.is_discovered).count());
+        let mut known: HashSet<ServerAddr> = self.servers.iter().map(|s| s.addr.clone()).collect();
         let mut added = 0;
         for url in urls {
+            if room == 0 {
+                tracing::debug!(
+                    max = MAX_DISCOVERED_SERVERS,
+                    "the pool is full of discovered servers; ignoring the rest"
+                );
+                break;
+            }
             let Ok(discovered_addr) = url.parse::<ServerAddr>() else {
                 continue;
             };
-            if !self.servers.iter().any(|s| s.addr == discovered_addr) {
+            if known.insert(discovered_addr.clone()) {
                 tracing::debug!(discovered_url = %url, "adding discovered server");
                 self.servers.push(Server::new_discovered(discovered_addr));
                 added += 1;
+                room -= 1;
             }
         }
         added
@@ -622,6 +643,9 @@ impl Connector {
         {
             connection = tls_connection(connection).await?;
         };
+
+        // natsrs patch: messages larger than this server's own limit are refused.
+        connection.set_max_payload(info.max_payload);
 
         // Discover servers from INFO.
         if !self.options.ignore_discovered_servers {

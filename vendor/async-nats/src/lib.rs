@@ -370,6 +370,13 @@ pub(crate) enum ServerOp {
         description: Option<String>,
         length: usize,
     },
+    /// natsrs patch: a message read whole (its frame is consumed) whose content does not
+    /// parse: a peer published it, so it costs that message, not the connection.
+    Malformed {
+        sid: u64,
+        subject: String,
+        reason: &'static str,
+    },
 }
 
 /// An alias. This is done to avoid breaking changes
@@ -478,6 +485,11 @@ pub(crate) struct ConnectionHandler {
     // back, oldest first (the server answers PINGs in order); `Some` when a caller of
     // `Client::ping` waits for it.
     pongs: VecDeque<Option<oneshot::Sender<()>>>,
+    // natsrs patch: a server PING arrived while the write buffer was full; one PONG is
+    // sent once it has room. A server that sends PINGs but never reads would otherwise
+    // have the client buffer a PONG per PING without bound; a server takes a PONG as
+    // "no PING outstanding", so one PONG for several PINGs is all it needs.
+    pong_owed: bool,
 }
 
 impl ConnectionHandler {
@@ -503,7 +515,19 @@ impl ConnectionHandler {
             is_draining: false,
             drain_pings: VecDeque::new(),
             pongs: VecDeque::new(),
+            pong_owed: false,
         }
+    }
+
+    /// natsrs patch: sends the PONG owed for PINGs that came while the write buffer was
+    /// full, if it now has room; says whether it did.
+    fn pay_owed_pong(&mut self) -> bool {
+        if self.pong_owed && !self.connection.is_write_buf_full() {
+            self.pong_owed = false;
+            self.connection.enqueue_write_op(&ClientOp::Pong);
+            return true;
+        }
+        false
     }
 
     pub(crate) async fn process<'a>(&'a mut self, receiver: &'a mut mpsc::Receiver<Command>) {
@@ -605,6 +629,7 @@ impl ConnectionHandler {
                 // cannot be called anymore. Runtime wakeups won't
                 // trigger a call to `poll_write`
 
+                self.handler.pay_owed_pong();
                 let mut made_progress = true;
                 loop {
                     while !self.handler.connection.is_write_buf_full() {
@@ -650,6 +675,11 @@ impl ConnectionHandler {
                         }
                         Poll::Ready(Ok(())) => {
                             // Write buffer is empty
+                            // natsrs patch: room for an owed PONG; it is written in
+                            // the next round of this loop.
+                            if self.handler.pay_owed_pong() {
+                                made_progress = true;
+                            }
                             continue;
                         }
                         Poll::Ready(Err(err)) => {
@@ -721,7 +751,12 @@ impl ConnectionHandler {
         match server_op {
             ServerOp::Ping => {
                 debug!("received PING");
-                self.connection.enqueue_write_op(&ClientOp::Pong);
+                // natsrs patch: a full write buffer owes one PONG instead of growing.
+                if self.connection.is_write_buf_full() {
+                    self.pong_owed = true;
+                } else {
+                    self.connection.enqueue_write_op(&ClientOp::Pong);
+                }
             }
             ServerOp::Pong => {
                 debug!("received PONG");
@@ -819,6 +854,27 @@ impl ConnectionHandler {
                         }
                     }
                 }
+            }
+            ServerOp::Malformed {
+                sid,
+                subject,
+                reason,
+            } => {
+                // natsrs patch: the message is dropped and reported; the connection and
+                // the messages around it are unaffected.
+                debug!(sid, subject = ?subject, reason, "dropped a malformed message");
+                self.connector
+                    .connect_stats
+                    .in_messages
+                    .add(1, Ordering::Relaxed);
+                self.connector
+                    .events_tx
+                    .try_send(Event::ClientError(ClientError::MalformedMessage {
+                        sid,
+                        subject,
+                        reason,
+                    }))
+                    .ok();
             }
             // TODO: we should probably update advertised server list here too.
             ServerOp::Info(info) => {
@@ -1012,6 +1068,8 @@ impl ConnectionHandler {
         self.pending_pings = 0;
         // No PONG comes for a PING sent on the lost connection: its waiters learn it.
         self.pongs.clear();
+        // natsrs patch: a PONG owed to the lost connection is not owed to the next one.
+        self.pong_owed = false;
         self.connector.events_tx.try_send(Event::Disconnected).ok();
         self.connector.state_tx.send(State::Disconnected).ok();
 
@@ -1545,6 +1603,13 @@ pub enum ClientError {
     /// The reconnect-to-server callback returned a server address that is not
     /// present in the current server pool.
     ServerNotInPool,
+    /// natsrs patch: a message that does not parse was dropped; the connection stays up.
+    /// `subject` is as received (not UTF-8 bytes replaced).
+    MalformedMessage {
+        sid: u64,
+        subject: String,
+        reason: &'static str,
+    },
 }
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1554,6 +1619,14 @@ impl std::fmt::Display for ClientError {
             Self::ServerNotInPool => {
                 write!(f, "nats: reconnect callback returned server not in pool")
             }
+            Self::MalformedMessage {
+                sid,
+                subject,
+                reason,
+            } => write!(
+                f,
+                "nats: dropped a malformed message on {subject:?} (sid {sid}): {reason}"
+            ),
         }
     }
 }
