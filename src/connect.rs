@@ -108,7 +108,10 @@ fn launch(py: Python<'_>, plan: Plan, target: Option<Py<PyClient>>) -> PyResult<
             let task = handle.spawn(connect(plan, options, life, fate, armed, target));
             runtime::spawn(py, async move {
                 task.await.unwrap_or_else(|e| {
-                    Err(Error::new(Kind::Other, format!("the connect task ended: {e}")))
+                    Err(Error::new(
+                        Kind::Other,
+                        format!("the connect task ended: {e}"),
+                    ))
                 })
             })
         }

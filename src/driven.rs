@@ -9,8 +9,20 @@
 //! tasks that poll woke. Timers are not visible to the loop, so a coarse tick turns the
 //! runtime too.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::io;
+
+thread_local! {
+    /// This thread is dropping a loop's engine runtime, and the tasks on it.
+    static ENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a task being dropped here goes with its loop's runtime: a client whose engine
+/// ends so is closed (`Lifecycle::handler_ended`), nothing will run it again.
+pub(crate) fn runtime_ending() -> bool {
+    ENDING.with(Cell::get)
+}
 
 /// The open file descriptors of this process that are epoll instances.
 fn epoll_fds() -> io::Result<HashSet<i32>> {
@@ -96,7 +108,9 @@ impl Drop for Driven {
         // A runtime must not be dropped inside another's context (the hub may go with
         // a loop dropped anywhere); shutdown_background never blocks.
         if let Some(rt) = self.rt.take() {
+            let was = ENDING.with(|e| e.replace(true));
             rt.shutdown_background();
+            ENDING.with(|e| e.set(was));
         }
     }
 }

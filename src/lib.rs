@@ -49,6 +49,7 @@ mod subject;
 mod subscriber;
 mod supervise;
 mod tls;
+mod wake;
 
 #[pymodule(gil_used = false)]
 fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {

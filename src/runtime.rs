@@ -26,6 +26,20 @@
 //!
 //! This avoids what makes a naive bridge slow: an asyncio Future, a done callback, two
 //! spawns and a `call_soon_threadsafe` with the GIL taken on a tokio thread per call.
+//!
+//! **Where the engine runs.** By default a client's engine (its socket and the
+//! connection handler of async-nats) is a task on natsrs's multi-thread runtime: it
+//! reads, parses and writes in parallel with Python, which is what publish bursts and
+//! many requests in flight want. The price is two hand-offs between threads per side of
+//! a round trip (the loop wakes a tokio worker to write a request; a tokio worker wakes
+//! the loop with the reply), each a futex or socket wake-up and a wait for a CPU. With
+//! `ConnectOptions.runtime("loop")` the engine runs instead on a current-thread runtime
+//! the loop's hub owns and the loop drives (`driven.rs`): the loop watches that
+//! runtime's epoll descriptor and runs a turn of it when it is readable (a socket of
+//! the engine is ready, or another thread woke one of its tasks), then resolves what
+//! the turn finished at once. A request is written and its reply read on the loop's own
+//! thread; the round trip costs the wake-ups nats-py's does. BENCHMARKS.md has the
+//! figures for both, and the choice per scenario.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -45,6 +59,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::awaitable::{check_send, stop_iteration, thrown};
 use crate::error::{Error, Kind};
+use crate::wake::{Batch, Completions, WakeSignal};
 
 pub(crate) use crate::process::{
     check_not_forked, register_with_pyo3_async_runtimes, runtime, with_python,
@@ -482,74 +497,6 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 // ---------------------------------------------------------------------------------------
 // Per-event-loop completion hub
-
-/// The thread-safe side of a loop's hub: operations to poll again, and the wake-up.
-struct Completions {
-    state: Mutex<Batch>,
-    wake: WakeSignal,
-}
-
-#[derive(Default)]
-struct Batch {
-    ready: Vec<u64>,
-    /// A wake-up is on its way; later operations ride along with it.
-    scheduled: bool,
-}
-
-impl Completions {
-    fn poll_again(&self, id: u64) {
-        let must_wake = {
-            let mut batch = self.state.lock().expect("hub lock");
-            batch.ready.push(id);
-            !std::mem::replace(&mut batch.scheduled, true)
-        };
-        if must_wake {
-            self.wake.wake();
-        }
-    }
-
-    fn take(&self) -> Vec<u64> {
-        let mut batch = self.state.lock().expect("hub lock");
-        batch.scheduled = false;
-        std::mem::take(&mut batch.ready)
-    }
-}
-
-#[cfg(unix)]
-struct WakeSignal {
-    writer: std::os::unix::net::UnixStream,
-}
-
-#[cfg(unix)]
-impl WakeSignal {
-    fn wake(&self) {
-        use std::io::Write;
-        // WouldBlock means bytes are already waiting to be read: the loop will wake.
-        let _ = (&self.writer).write(&[1]);
-    }
-}
-
-/// Without `add_reader` (Windows' proactor loop) the wake is a `call_soon_threadsafe`,
-/// still once per batch.
-#[cfg(not(unix))]
-struct WakeSignal {
-    call_soon_threadsafe: Py<PyAny>,
-    drain: OnceLock<Py<PyAny>>,
-}
-
-#[cfg(not(unix))]
-impl WakeSignal {
-    fn wake(&self) {
-        with_python(|py| {
-            if let Some(drain) = self.drain.get() {
-                if let Err(err) = self.call_soon_threadsafe.call1(py, (drain.clone_ref(py),)) {
-                    // The loop is closed; nobody is left to resolve.
-                    drop(err);
-                }
-            }
-        });
-    }
-}
 
 /// The Python side of a loop's hub; one per event loop that awaited a pending result.
 /// The loop keeps it alive (its wake-up reader's callback, `_drain`), and it keeps the

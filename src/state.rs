@@ -132,6 +132,10 @@ impl Lifecycle {
     /// Runs inside the engine task's drop (maybe during an unwind): records, wakes and
     /// spawns, nothing more.
     fn handler_ended(&self, ending: Ending) {
+        if ending == Ending::Ended && crate::driven::runtime_ending() && !self.is_closed() {
+            // The loop that ran this client's engine is gone (`runtime("loop")`).
+            self.give_up();
+        }
         if let Ending::Died(text) = ending {
             self.engine_down.store(true, Ordering::Release);
             if let Some(recover) = self.recovery.get() {

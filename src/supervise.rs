@@ -26,8 +26,8 @@ pub(crate) fn install_panic_hook() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let on_runtime = std::thread::current().name() == Some(RUNTIME_THREAD)
-                || DRIVING.with(Cell::get);
+            let on_runtime =
+                std::thread::current().name() == Some(RUNTIME_THREAD) || DRIVING.with(Cell::get);
             // A panic while logging one goes the default way, not round again.
             if !on_runtime || IN_HOOK.with(|busy| busy.replace(true)) {
                 previous(info);

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -23,6 +24,14 @@ SLOW_WAIT = 10.0
 """The bound on what spans a reconnect or moves megabytes (a restart, a websocket frame)."""
 PROCESS_WAIT = 30.0
 """The bound on a Python child process (the CLI, an example) that starts, works and exits."""
+
+LOOP_RUNTIME = os.environ.get("NATSRS_RUNTIME", "").strip() == "loop"
+"""The suite runs with every client's engine on its loop (``NATSRS_RUNTIME=loop``)."""
+
+threads_runtime_only = pytest.mark.skipif(
+    LOOP_RUNTIME,
+    reason="a client whose engine runs on its loop works only while that loop runs",
+)
 
 
 async def w(awaitable: Awaitable[T], timeout: float = WAIT) -> T:

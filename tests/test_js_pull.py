@@ -380,7 +380,9 @@ async def test_durable_pull_consumer_survives_a_server_restart(
         await w(msg.double_ack())
     unacked = await w(sub.fetch(2, timeout=2))
     assert [int(m.data) for m in unacked] == [5, 6]
-    server.restart()
+    # In a thread: a loop blocked meanwhile would keep a loop-driven engine from
+    # seeing the connection go, and the test would time the restart, not the client.
+    await asyncio.to_thread(server.restart)
     await wait_until(lambda: nc.is_connected, SLOW_WAIT)
     got: list[int] = []
     loop = asyncio.get_running_loop()

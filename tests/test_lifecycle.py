@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import natsrs
-from helpers import WAIT, assert_works, w, wait_until
+from helpers import WAIT, assert_works, threads_runtime_only, w, wait_until
 from natsrs._server import NatsServer
 
 if TYPE_CHECKING:
@@ -375,6 +375,7 @@ async def test_a_rust_panic_becomes_a_python_exception(client: natsrs.Client) ->
     await assert_works(client)
 
 
+@threads_runtime_only
 def test_one_client_used_from_a_second_loop(nats_server: NatsServer) -> None:
     """Supported: a client made on one loop works from another (each loop gets its own
     completion hub); callbacks stay bound to the loop that connected."""
@@ -396,6 +397,7 @@ def test_one_client_used_from_a_second_loop(nats_server: NatsServer) -> None:
     assert asyncio.run(use()) == b"second loop"
 
 
+@threads_runtime_only
 def test_callbacks_of_a_closed_loop_fail_quietly_and_the_client_keeps_working(
     nats_server: NatsServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -179,6 +179,20 @@ class ConnectOptions:
         """Do not add servers announced by the cluster to the pool."""
     def retain_servers_order(self, enabled: bool = True) -> Self:
         """Try servers in the given order instead of shuffling."""
+    def runtime(self, kind: Literal["threads", "loop"]) -> Self:
+        """Where the client's engine (its socket, its connection handler) runs.
+
+        ``"threads"`` (the default): natsrs's tokio threads, in parallel with Python; the
+        fastest for throughput (publish bursts, in-flight requests). ``"loop"``: the
+        connecting event loop's own thread, driven by the loop: no hand-off between
+        threads per round trip, the lowest latency for sequential request/reply. Such a
+        client works only while its loop runs: it is closed when the loop goes, and a
+        ``reconnect_delay_callback`` must be a plain function. ``NATSRS_RUNTIME=loop``
+        makes ``"loop"`` the default of the process.
+
+        Raises:
+            ValueError: another ``kind``.
+        """
     def skip_subject_validation(self, enabled: bool = True) -> Self:
         """Do not validate publish subjects beyond protocol framing (the length bound,
         2000 bytes, still applies)."""
