@@ -310,6 +310,19 @@ pub(crate) fn _server_list(servers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<S
     extract_servers(servers)
 }
 
+/// A batch call's `max` (`None`: 1024) and `timeout` (`None`: no limit).
+pub(crate) fn extract_batch_limits(
+    max: Option<&Bound<'_, PyAny>>,
+    timeout: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(usize, Option<Duration>)> {
+    let max = usize::try_from(extract_count(max, "max", 1024)?).unwrap_or(usize::MAX);
+    let timeout = match timeout.filter(|t| !t.is_none()) {
+        Some(t) => Some(extract_duration(t, "timeout", true)?),
+        None => None,
+    };
+    Ok((max, timeout))
+}
+
 /// A count (`None`: `default`): negative or huge is a `ValueError`, as for options.
 pub(crate) fn extract_count(
     value: Option<&Bound<'_, PyAny>>,

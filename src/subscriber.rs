@@ -22,7 +22,7 @@ use futures::StreamExt;
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 
-use crate::args::{extract_count, extract_duration};
+use crate::args::{extract_batch_limits, extract_count, extract_duration};
 use crate::engine::Ending;
 use crate::error::{Error, Kind};
 use crate::message::{Convert, Held, MessageList, Reply};
@@ -639,11 +639,7 @@ impl PySubscriber {
         max: Option<&Bound<'_, PyAny>>,
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let max = usize::try_from(extract_count(max, "max", 1024)?).unwrap_or(usize::MAX);
-        let timeout = match timeout.filter(|t| !t.is_none()) {
-            Some(t) => Some(extract_duration(t, "timeout", true)?),
-            None => None,
-        };
+        let (max, timeout) = extract_batch_limits(max, timeout)?;
         if let Some(held) = self.pulled_from_held(py)? {
             let (batch, timeout) = (
                 pynames::HELD_BATCH.get(py)?,

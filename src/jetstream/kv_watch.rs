@@ -9,7 +9,7 @@ use async_nats::header::{HeaderMap, HeaderName};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyType};
 
-use crate::args::{extract_count, extract_duration};
+use crate::args::extract_batch_limits;
 use crate::message::{Convert, Reply};
 use crate::runtime::ToPy;
 use crate::state::ClientInner;
@@ -158,11 +158,7 @@ impl PyKvWatchReader {
         max: Option<&Bound<'_, PyAny>>,
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let max = usize::try_from(extract_count(max, "max", 1024)?).unwrap_or(usize::MAX);
-        let timeout = match timeout.filter(|t| !t.is_none()) {
-            Some(t) => Some(extract_duration(t, "timeout", true)?),
-            None => None,
-        };
+        let (max, timeout) = extract_batch_limits(max, timeout)?;
         let reading = Reading {
             shape: self.shape.clone(),
             consumer_seq,
