@@ -512,13 +512,16 @@ impl PySubscriber {
     ) -> PyResult<Py<PyAny>> {
         runtime::check_not_forked()?;
         if let Some(held) = self.pulled_from_held(py)? {
-            // `_held_next`'s names for the three ends, in `End`'s order.
-            let end = ["stop", "none", "bad"][end as usize];
-            let (next, timeout) = (
-                pynames::HELD_NEXT.get(py)?,
-                timeout.map(|t| t.as_secs_f64()),
-            );
-            return Ok(next.call1((held, timeout, end))?.unbind());
+            let end = match end {
+                End::StopIteration => "stop",
+                End::Nothing => "none",
+                End::BadSubscription => "bad",
+            };
+            let timeout = timeout.map(|t| t.as_secs_f64());
+            return Ok(pynames::HELD_NEXT
+                .get(py)?
+                .call1((held, timeout, end))?
+                .unbind());
         }
         let shared = &self.shared;
         if timeout.is_none() || timeout == Some(std::time::Duration::ZERO) {
@@ -641,11 +644,11 @@ impl PySubscriber {
     ) -> PyResult<Py<PyAny>> {
         let (max, timeout) = extract_batch_limits(max, timeout)?;
         if let Some(held) = self.pulled_from_held(py)? {
-            let (batch, timeout) = (
-                pynames::HELD_BATCH.get(py)?,
-                timeout.map(|t| t.as_secs_f64()),
-            );
-            return Ok(batch.call1((held, max, timeout))?.unbind());
+            let timeout = timeout.map(|t| t.as_secs_f64());
+            return Ok(pynames::HELD_BATCH
+                .get(py)?
+                .call1((held, max, timeout))?
+                .unbind());
         }
         self.batch(py, max, Box::new(MessageList), timeout)
     }
