@@ -73,7 +73,40 @@ def _peak_growth(start: int) -> int:
     return _status_kib("VmHWM") * 1024 - start
 
 
-async def worker(client: str, url: str, path: str, storage: str, out_dir: str) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, all threads), seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _Phase:
+    """One timed phase: MB/s, RSS growth, and the CPU the client and the server used."""
+
+    def __init__(self, size: int, server_pid: int) -> None:
+        self.size = size
+        self.server_pid = server_pid
+
+    def __enter__(self) -> _Phase:
+        self.start = _reset_peak()
+        self.cpu = time.process_time()
+        self.server_cpu = _cpu_seconds(self.server_pid)
+        self.began = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        took = time.perf_counter() - self.began
+        self.result = {
+            "mb_s": self.size / MIB / took,
+            "growth": _peak_growth(self.start),
+            "cpu": time.process_time() - self.cpu,
+            "server_cpu": _cpu_seconds(self.server_pid) - self.server_cpu,
+        }
+
+
+async def worker(
+    client: str, url: str, path: str, storage: str, out_dir: str, server_pid: int
+) -> dict[str, Any]:
     if client == "natsrs":
         import natsrs as nats
     else:
@@ -85,30 +118,22 @@ async def worker(client: str, url: str, path: str, storage: str, out_dir: str) -
     obs = await js.create_object_store(bucket, storage=storage)
     result: dict[str, Any] = {}
 
-    start = _reset_peak()
-    began = time.perf_counter()
     # Blocking file objects are what the clients are given, as users do.
-    with open(path, "rb") as source:  # noqa: ASYNC230
+    with _Phase(size, server_pid) as phase, open(path, "rb") as source:  # noqa: ASYNC230
         info = await obs.put("object", source)
-    took = time.perf_counter() - began
-    result["put"] = {"mb_s": size / MIB / took, "growth": _peak_growth(start)}
+    result["put"] = phase.result
     assert info.size == size, (info.size, size)
 
     target = os.path.join(out_dir, f"{client}-{os.getpid()}.out")
-    start = _reset_peak()
-    began = time.perf_counter()
-    with open(target, "wb") as sink:  # noqa: ASYNC230
+    with _Phase(size, server_pid) as phase, open(target, "wb") as sink:  # noqa: ASYNC230
         await obs.get("object", writeinto=sink)
-    took = time.perf_counter() - began
-    result["get_file"] = {"mb_s": size / MIB / took, "growth": _peak_growth(start)}
+    result["get_file"] = phase.result
     assert _size(target) == size
     os.unlink(target)
 
-    start = _reset_peak()
-    began = time.perf_counter()
-    got = await obs.get("object")
-    took = time.perf_counter() - began
-    result["get_bytes"] = {"mb_s": size / MIB / took, "growth": _peak_growth(start)}
+    with _Phase(size, server_pid) as phase:
+        got = await obs.get("object")
+    result["get_bytes"] = phase.result
     assert len(got.data or b"") == size
     del got
 
@@ -120,7 +145,9 @@ async def worker(client: str, url: str, path: str, storage: str, out_dir: str) -
 # -- the driver ----------------------------------------------------------------------------
 
 
-def run_worker(args: argparse.Namespace, client: str, url: str, path: str, out: str) -> Any:
+def run_worker(
+    args: argparse.Namespace, client: str, url: str, server_pid: int, path: str, out: str
+) -> Any:
     command = [
         sys.executable,
         __file__,
@@ -136,6 +163,8 @@ def run_worker(args: argparse.Namespace, client: str, url: str, path: str, out: 
         args.loop,
         "--out-dir",
         out,
+        "--server-pid",
+        str(server_pid),
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -160,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--out-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
@@ -167,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             import uvloop
 
             uvloop.install()
-        result = asyncio.run(worker(args.worker, args.url, args.file, args.storage, args.out_dir))
+        result = asyncio.run(
+            worker(args.worker, args.url, args.file, args.storage, args.out_dir, args.server_pid)
+        )
         print(json.dumps(result))
         return 0
 
@@ -184,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             for run in range(args.runs):
                 for client in CLIENTS:
                     log(f"run {run + 1}/{args.runs}: {client}")
-                    results[client].append(run_worker(args, client, server.url, path, tmp))
+                    results[client].append(
+                        run_worker(args, client, server.url, server.pid, path, tmp)
+                    )
 
     bound = 2 * CHUNK * IN_FLIGHT
     print(
@@ -193,22 +227,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| phase | natsrs MB/s | nats-py MB/s | ratio | natsrs RSS growth MiB "
-        "| nats-py RSS growth MiB |"
+        "| nats-py RSS growth MiB | natsrs CPU s | nats-py CPU s | server CPU s "
+        "(natsrs / nats-py) |"
     )
-    print("|---|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for key, title in PHASES:
         ours = statistics.median(r[key]["mb_s"] for r in results["natsrs"])
         theirs = statistics.median(r[key]["mb_s"] for r in results["nats-py"])
         grow = max(r[key]["growth"] for r in results["natsrs"]) / MIB
         grow_py = max(r[key]["growth"] for r in results["nats-py"]) / MIB
+        cpu, cpu_py, server, server_py = (
+            statistics.median(r[key][field] for r in results[client])
+            for field, client in (
+                ("cpu", "natsrs"),
+                ("cpu", "nats-py"),
+                ("server_cpu", "natsrs"),
+                ("server_cpu", "nats-py"),
+            )
+        )
         print(
             f"| {title} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.1f}x "
-            f"| {grow:.1f} | {grow_py:.1f} |"
+            f"| {grow:.1f} | {grow_py:.1f} | {cpu:.2f} | {cpu_py:.2f} "
+            f"| {server:.2f} / {server_py:.2f} |"
         )
     print(
         f"\nTargets: MB/s >= 3x nats-py; RSS growth of put and get-into-file "
         f"< {bound / MIB:.0f} MiB (2 x {CHUNK // 1024} KiB x {IN_FLIGHT} in flight); "
-        "RSS growth is the largest of the runs."
+        "RSS growth is the largest of the runs; CPU is seconds used during the phase by "
+        "the client's process (all threads) and by nats-server."
     )
     return 0
 

@@ -37,7 +37,7 @@ from natsrs.js.errors import (
     ObjectNotFoundError,
 )
 from natsrs.js.object_store import ObjectStore
-from natsrs.js.object_store import _chunk_reader as chunk_reader
+from natsrs.js.object_store import _ChunkSource as ChunkSource
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -243,12 +243,45 @@ async def test_big_objects_from_every_source_into_every_target(js_nc: Any, tmp_p
     assert all(len(part) <= CHUNK for part in writer.parts)
 
 
-async def test_chunks_have_the_chunk_size_whatever_the_source_reads(js_nc: Any) -> None:
-    reader = chunk_reader(AsyncReader(b"x" * 25_000), 8_000)
-    sizes = []
-    while chunk := await w(reader()):
-        sizes.append(len(chunk))
-    assert sizes == [8_000, 8_000, 8_000, 1_000]
+class ShortReads(io.RawIOBase):
+    """A blocking source (read in a worker thread) whose reads give at most 10,000 bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        part = self._data.read(min(len(buffer), 10_000))
+        buffer[: len(part)] = part
+        return len(part)
+
+
+@pytest.mark.parametrize(
+    ("source", "size", "chunk"),
+    [
+        (AsyncReader, 25_000, 8_000),
+        (ShortReads, 25_000, 8_000),
+        # Chunks of 400,000: two per worker-thread read, so several reads.
+        (ShortReads, 2_000_000, 400_000),
+        (bytes, 2_000_000, 400_000),
+    ],
+)
+async def test_chunks_have_the_chunk_size_whatever_the_source_reads(
+    js_nc: Any, source: Any, size: int, chunk: int
+) -> None:
+    data = os.urandom(size)
+    reader = ChunkSource(source(data), chunk)
+    chunks = []
+    while part := await w(reader.next()):
+        chunks.append(part)
+    assert [len(part) for part in chunks] == [chunk] * (size // chunk) + (
+        [size % chunk] if size % chunk else []
+    )
+    assert b"".join(chunks) == data
+    assert reader.digest.digest() == hashlib.sha256(data).digest()
+    assert await w(reader.next()) == b""
 
 
 async def test_replacing_an_object_purges_the_old_chunks(js_nc: Any) -> None:
