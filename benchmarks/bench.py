@@ -48,6 +48,9 @@ RAW_DIR = HERE / "raw"
 RAW_BIN = RAW_DIR / "target" / "release" / "natsrs-raw-bench"
 
 PY_CLIENTS = ("natsrs", "nats-py")
+# natsrs with its engine on the event loop's thread (`runtime("loop")`, set for the whole
+# worker process through NATSRS_RUNTIME): measured beside the default with --runtime both.
+NATSRS_LOOP = "natsrs-loop"
 SMALL = 16
 MIB = 1 << 20
 JS_SIZE = 128
@@ -303,10 +306,10 @@ class Outcome:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-def measure_once(command: list[str], timeout: float) -> Outcome:
+def measure_once(command: list[str], timeout: float, env: dict[str, str] | None) -> Outcome:
     try:
         result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, check=False
+            command, capture_output=True, text=True, timeout=timeout, check=False, env=env
         )
     except subprocess.TimeoutExpired:
         return Outcome(error=f"timed out after {timeout:g} s")
@@ -334,10 +337,20 @@ def worker_command(
         assert raw is not None
         return [str(raw), case.worker, *tail]
     assert loop is not None
+    client = "natsrs" if client == NATSRS_LOOP else client
     return [
         sys.executable, str(WORKER),
         "--client", client, "--loop", loop, "--scenario", case.worker, *tail,
     ]  # fmt: skip
+
+
+def worker_env(client: str) -> dict[str, str] | None:
+    """The worker's environment: the driver's, with NATSRS_RUNTIME chosen for natsrs."""
+    if client not in ("natsrs", NATSRS_LOOP):
+        return None
+    env = dict(os.environ)
+    env["NATSRS_RUNTIME"] = "loop" if client == NATSRS_LOOP else "threads"
+    return env
 
 
 def describe(metrics: dict[str, float], case: Case) -> str:
@@ -382,7 +395,7 @@ def run_all(
                 best: tuple[float, dict[str, float]] | None = None
                 for attempt in range(busy_retries + 1):
                     meter.start()
-                    outcome = measure_once(command, timeout)
+                    outcome = measure_once(command, timeout, worker_env(client))
                     load = meter.stop()
                     measurement.notes.update(outcome.notes)
                     if outcome.unsupported:
@@ -471,9 +484,11 @@ def build_rows(
         for case in cases:
             raw = index.get((case.worker, "raw", None))
             mine = index.get((case.worker, "natsrs", loop))
+            on_loop = index.get((case.worker, NATSRS_LOOP, loop))
             py = index.get((case.worker, "nats-py", loop))
             for metric in case.metrics:
                 natsrs_value = mine.median(metric.key) if mine else None
+                loop_value = on_loop.median(metric.key) if on_loop else None
                 py_value = py.median(metric.key) if py else None
                 raw_value = raw.median(metric.key) if raw else None
                 vs_py = ratio(natsrs_value, py_value)
@@ -496,6 +511,10 @@ def build_rows(
                         "natsrs_notes": mine.notes if mine else {},
                         "natsrs_vs_nats_py": vs_py,
                         "natsrs_vs_raw": vs_raw,
+                        "natsrs_loop": loop_value,
+                        "natsrs_loop_vs_nats_py": ratio(loop_value, py_value),
+                        "natsrs_loop_vs_raw": ratio(loop_value, raw_value),
+                        "natsrs_loop_vs_natsrs": ratio(loop_value, natsrs_value),
                         "target": target.text if target else None,
                         "holds": (
                             verdict(target, natsrs_value, vs_py, vs_raw, metric).strip("*")
@@ -536,6 +555,9 @@ def render(
         "#", "scenario", "metric", "natsrs", "nats-py", "raw engine",
         "natsrs / nats-py", "natsrs / raw", "target", "holds",
     ]  # fmt: skip
+    with_loop = any(r["natsrs_loop"] is not None for r in rows)
+    if with_loop:
+        header += ["natsrs loop", "loop / natsrs", "loop / nats-py", "loop / raw", "holds (loop)"]
     out: list[str] = []
     for loop in loops:
         lines = [header]
@@ -549,6 +571,21 @@ def render(
             if row["nats_py_unsupported"]:
                 py_cell = f"n/a ({row['nats_py_unsupported']})"
             raw_cell = fmt(row["raw"], metric) if have_raw else "skipped"
+            loop_cells = [
+                fmt(row["natsrs_loop"], metric),
+                fmt_ratio(row["natsrs_loop_vs_natsrs"]),
+                fmt_ratio(row["natsrs_loop_vs_nats_py"]),
+                fmt_ratio(row["natsrs_loop_vs_raw"]),
+                verdict(
+                    target,
+                    row["natsrs_loop"],
+                    row["natsrs_loop_vs_nats_py"],
+                    row["natsrs_loop_vs_raw"],
+                    metric,
+                )
+                if target
+                else "",
+            ]
             lines.append(
                 [
                     str(case.number),
@@ -569,10 +606,12 @@ def render(
                     )
                     if target
                     else "",
+                    *(loop_cells if with_loop else []),
                 ]
             )
         out.append(f"### event loop: {loop}\n")
-        out.extend(pipe_table(lines, numeric={3, 4, 5, 6, 7}))
+        numeric = {3, 4, 5, 6, 7, *((10, 11, 12, 13) if with_loop else ())}
+        out.extend(pipe_table(lines, numeric=numeric))
         out.append("")
     callback_modes = sorted(
         {r["natsrs_notes"]["callback"] for r in rows if "callback" in r["natsrs_notes"]}
@@ -701,6 +740,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-raw", action="store_true", help="skip the raw engine (no cargo)")
     parser.add_argument("--no-nats-py", action="store_true", help="skip nats-py")
     parser.add_argument(
+        "--runtime",
+        choices=("threads", "loop", "both"),
+        default="threads",
+        help="where natsrs's engine runs (ConnectOptions.runtime): its tokio threads (the "
+        "default), the event loop's thread, or both side by side as two columns",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=None, help="seconds per measurement (300, quick: 60)"
     )
     parser.add_argument(
@@ -734,6 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_nats_py and not have_py:
         log("nats-py is not installed: measuring natsrs and the raw engine only")
     clients = [c for c in PY_CLIENTS if c != "nats-py" or have_py]
+    if args.runtime == "loop":
+        clients[0] = NATSRS_LOOP
+    elif args.runtime == "both":
+        clients.insert(1, NATSRS_LOOP)
     raw = None if args.no_raw else ensure_raw()
     timeout = args.timeout or (60.0 if args.quick else 300.0)
 
