@@ -371,7 +371,8 @@ impl PyClient {
             let msg = reply.await?;
             Ok(Reply { msg, client: inner })
         };
-        runtime::resolve_guarded(py, fut, &self.inner.load().life.lifeline)
+        let on_loop = self.inner.load().outbox.on_loop;
+        runtime::resolve_guarded_on(py, fut, &self.inner.load().life.lifeline, on_loop)
     }
 
     /// nats-py's parameters work too: `cb` (a coroutine function called for each

@@ -232,6 +232,7 @@ impl ToPy for Connected {
             settings.skip_subject_validation,
             settings.subscription_capacity,
             self.pool,
+            self.plan.on_loop.is_some(),
         );
         let weak = Arc::downgrade(&inner);
         let plan = self.plan.clone();

@@ -7,7 +7,11 @@
 //! another thread (tokio then signals its driver). Each readiness runs one non-blocking
 //! turn of the runtime (`turn`): ready tasks, a zero-timeout poll of the driver, the
 //! tasks that poll woke. Timers are not visible to the loop, so a coarse tick turns the
-//! runtime too.
+//! runtime too. A call that hands the engine work (a request, a lone publish such as a
+//! reply) makes its first poll inside a turn (`run`): the handler is woken on this
+//! thread's scheduler rather than through the driver, and writes before the call
+//! returns. What finishes during a turn is resolved right after it, with no wake-up
+//! byte (`Completions::begin_driving`).
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -16,6 +20,8 @@ use std::io;
 thread_local! {
     /// This thread is dropping a loop's engine runtime, and the tasks on it.
     static ENDING: Cell<bool> = const { Cell::new(false) };
+    /// This thread is inside a loop runtime's turn.
+    static TURNING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether a task being dropped here goes with its loop's runtime: a client whose engine
@@ -94,12 +100,37 @@ impl Driven {
     /// Runs what is ready, without blocking: tasks, a zero-timeout driver poll, the
     /// tasks it woke, and one more driver poll for what they started.
     pub(crate) fn turn(&self) {
+        self.run(|| ());
+    }
+
+    /// Runs `f` inside the runtime, then a [`turn`](Self::turn). An engine task that `f`
+    /// wakes (the connection handler, given a request or a reply) is then scheduled here
+    /// and runs at once, instead of being signalled through the runtime's driver: no
+    /// eventfd write, and no loop iteration before its bytes reach the socket. Nested in
+    /// a turn (a callback called in place), `f` just runs.
+    pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                TURNING.with(|t| t.set(false));
+            }
+        }
+        if TURNING.with(|t| t.replace(true)) {
+            return f();
+        }
+        let _reset = Reset;
         crate::supervise::as_runtime(|| {
             self.rt().block_on(async {
+                let out = f();
+                // Each yield runs the ready tasks, then polls the driver without
+                // waiting. One is not enough: a task woken by the last poll stays
+                // queued with nothing to tell the loop (it waits for the next
+                // readiness or the tick), and a reply often lands in the first.
                 tokio::task::yield_now().await;
                 tokio::task::yield_now().await;
+                out
             })
-        });
+        })
     }
 }
 

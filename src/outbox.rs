@@ -117,6 +117,8 @@ pub(crate) struct Outbox {
     engine: EngineSlot,
     /// The client's lifeline: `close()` ends every wait for room or for a direct send.
     lifeline: CancellationToken,
+    /// The engine runs on the event loop's runtime (`runtime("loop")`).
+    pub(crate) on_loop: bool,
 }
 
 /// What [`Outbox::push`] did with a message.
@@ -138,7 +140,7 @@ pub(crate) struct Direct {
 }
 
 impl Outbox {
-    pub(crate) fn new(engine: EngineSlot, lifeline: CancellationToken) -> Arc<Self> {
+    pub(crate) fn new(engine: EngineSlot, lifeline: CancellationToken, on_loop: bool) -> Arc<Self> {
         Arc::new(Outbox {
             state: Mutex::new(State::default()),
             sent: AtomicU64::new(0),
@@ -146,6 +148,7 @@ impl Outbox {
             progress: tokio::sync::Notify::new(),
             engine,
             lifeline,
+            on_loop,
         })
     }
 
@@ -350,7 +353,7 @@ pub(crate) fn publish_direct(
         result
     };
     let mut fut = Box::pin(fut);
-    match runtime::poll_here(fut.as_mut()) {
+    match runtime::poll_on_engine(py, outbox.on_loop, fut.as_mut()) {
         Poll::Ready(result) => match result {
             Ok(()) => runtime::ready_none(py),
             Err(err) => runtime::fail(py, err),

@@ -131,9 +131,24 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: ToPy,
 {
+    resolve_guarded_on(py, fut, lifeline, false)
+}
+
+/// [`resolve_guarded`] for a client whose engine may run on the loop's runtime
+/// (`on_loop`): its first poll is then [`poll_on_engine`]'s.
+pub(crate) fn resolve_guarded_on<F, T>(
+    py: Python<'_>,
+    fut: F,
+    lifeline: &CancellationToken,
+    on_loop: bool,
+) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: ToPy,
+{
     check_not_forked()?;
     let mut fut = Box::pin(fut);
-    match poll_here(fut.as_mut()) {
+    match poll_on_engine(py, on_loop, fut.as_mut()) {
         Poll::Ready(result) => finished(py, result),
         Poll::Pending => {
             let lifeline = lifeline.clone();
@@ -153,6 +168,26 @@ where
 pub(crate) fn poll_here<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     let _guard = runtime().enter();
     fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// [`poll_here`] for a client of engine `on_loop`: with the engine on the running loop's
+/// runtime, the poll runs inside a turn of it, so the engine task it wakes (the
+/// connection handler, given a request or a reply) writes to the socket before this
+/// returns, with no wake-up through the runtime's driver and no loop iteration first.
+pub(crate) fn poll_on_engine<F: Future + ?Sized>(
+    py: Python<'_>,
+    on_loop: bool,
+    fut: Pin<&mut F>,
+) -> Poll<F::Output> {
+    if on_loop {
+        // Outside a running loop (a sync caller) there is no turn to run in.
+        if let Ok(hub) = LoopHub::current(py) {
+            if let Some(driven) = hub.get().driven.get() {
+                return driven.run(|| poll_here(fut));
+            }
+        }
+    }
+    poll_here(fut)
 }
 
 /// A pending operation, polled on its loop's thread whenever its waker fires.
@@ -541,64 +576,18 @@ fn get_running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 impl LoopHub {
     /// Called by the event loop when the wake-up socket is readable.
     fn _drain(&self, py: Python<'_>) -> PyResult<()> {
-        #[cfg(unix)]
-        {
-            use std::io::Read;
-            // Read before taking the batch: a byte written after the take must stay
-            // for the next round, or its wake-up would be lost.
-            let mut sink = [0u8; 256];
-            while let Ok(n) = (&self.reader).read(&mut sink) {
-                if n < sink.len() {
-                    break;
-                }
-            }
-        }
-        for id in self.queue.take() {
-            let mut ops = self.ops.lock().expect("hub lock");
-            let Some(entry) = ops.get_mut(&id) else {
-                continue; // taken or given up already; a late wake
-            };
-            let Stage::Running(op, waker) = &mut entry.stage else {
-                continue; // finished already; a repeated wake
-            };
-            let Poll::Ready(done) = poll_op(op.as_mut(), waker) else {
-                continue;
-            };
-            let (future, old, unwanted) = if entry.detached {
-                let entry = ops.remove(&id).expect("the entry was just polled");
-                (entry.future, entry.stage, Some(done))
-            } else {
-                let old = std::mem::replace(&mut entry.stage, Stage::Finished(done));
-                (entry.future.as_ref().map(|f| f.clone_ref(py)), old, None)
-            };
-            drop(ops);
-            {
-                let _guard = runtime().enter();
-                drop(old);
-                if let Some(done) = unwanted {
-                    done.abandon();
-                }
-            }
-            // Wake whoever waits on the Future; the result stays here until taken.
-            if let Some(future) = future.map(|f| f.into_bound(py)) {
-                if !future
-                    .call_method0(pyo3::intern!(py, "done"))?
-                    .is_truthy()?
-                {
-                    future.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
-                }
-            }
-        }
-        Ok(())
+        self.drain(py, true)
     }
 
     /// The loop's engine runtime has something ready: run it, then resolve what it
-    /// finished.
+    /// finished. What finishes during the turn sends no wake-up byte (this thread takes
+    /// it right after), so the socket is read only if a byte was sent before.
     fn _drive(&self, py: Python<'_>) -> PyResult<()> {
+        let byte_waiting = self.queue.begin_driving();
         if let Some(driven) = self.driven.get() {
             driven.turn();
         }
-        self._drain(py)
+        self.drain(py, byte_waiting)
     }
 
     /// Timers of the engine runtime are invisible to the loop: turn it now and then.
@@ -668,6 +657,63 @@ pub(crate) fn driven_handle(py: Python<'_>) -> PyResult<tokio::runtime::Handle> 
 }
 
 impl LoopHub {
+    /// Resolves the operations whose wakers fired; `read_socket`: first empties the
+    /// wake-up socket (a byte left there only costs a spurious `_drain`, but a byte
+    /// read after the take would lose a later batch's wake-up).
+    fn drain(&self, py: Python<'_>, read_socket: bool) -> PyResult<()> {
+        #[cfg(not(unix))]
+        let _ = read_socket;
+        #[cfg(unix)]
+        if read_socket {
+            use std::io::Read;
+            // Read before taking the batch: a byte written after the take must stay
+            // for the next round, or its wake-up would be lost.
+            let mut sink = [0u8; 256];
+            while let Ok(n) = (&self.reader).read(&mut sink) {
+                if n < sink.len() {
+                    break;
+                }
+            }
+        }
+        for id in self.queue.take() {
+            let mut ops = self.ops.lock().expect("hub lock");
+            let Some(entry) = ops.get_mut(&id) else {
+                continue; // taken or given up already; a late wake
+            };
+            let Stage::Running(op, waker) = &mut entry.stage else {
+                continue; // finished already; a repeated wake
+            };
+            let Poll::Ready(done) = poll_op(op.as_mut(), waker) else {
+                continue;
+            };
+            let (future, old, unwanted) = if entry.detached {
+                let entry = ops.remove(&id).expect("the entry was just polled");
+                (entry.future, entry.stage, Some(done))
+            } else {
+                let old = std::mem::replace(&mut entry.stage, Stage::Finished(done));
+                (entry.future.as_ref().map(|f| f.clone_ref(py)), old, None)
+            };
+            drop(ops);
+            {
+                let _guard = runtime().enter();
+                drop(old);
+                if let Some(done) = unwanted {
+                    done.abandon();
+                }
+            }
+            // Wake whoever waits on the Future; the result stays here until taken.
+            if let Some(future) = future.map(|f| f.into_bound(py)) {
+                if !future
+                    .call_method0(pyo3::intern!(py, "done"))?
+                    .is_truthy()?
+                {
+                    future.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The hub of the running loop, made and registered with the loop on first use.
     fn current(py: Python<'_>) -> PyResult<Py<LoopHub>> {
         let event_loop = get_running_loop(py)?;

@@ -382,10 +382,11 @@ impl ClientInner {
         skip_subject_validation: bool,
         subscription_capacity: usize,
         pool: Vec<async_nats::Server>,
+        on_loop: bool,
     ) -> Arc<Self> {
         let engine = EngineSlot::new(Engine::new(client, fate));
         let inner = Arc::new(ClientInner {
-            outbox: Outbox::new(engine.clone(), life.lifeline.clone()),
+            outbox: Outbox::new(engine.clone(), life.lifeline.clone(), on_loop),
             engine,
             life,
             skip_subject_validation,

@@ -23,6 +23,9 @@ pub(crate) struct Batch {
     ready: Vec<u64>,
     /// A wake-up is on its way; later operations ride along with it.
     scheduled: bool,
+    /// The loop is turning its engine runtime and takes the batch right after: no
+    /// wake-up is needed until it has.
+    driving: bool,
 }
 
 impl Completions {
@@ -30,16 +33,26 @@ impl Completions {
         let must_wake = {
             let mut batch = self.state.lock().expect("hub lock");
             batch.ready.push(id);
-            !std::mem::replace(&mut batch.scheduled, true)
+            !batch.driving && !std::mem::replace(&mut batch.scheduled, true)
         };
         if must_wake {
             self.wake.wake();
         }
     }
 
+    /// Until the next [`take`](Self::take), operations finishing need no wake-up: the
+    /// loop's own thread takes them next. Returns whether a wake-up may be waiting to
+    /// be read (one was sent since the last take).
+    pub(crate) fn begin_driving(&self) -> bool {
+        let mut batch = self.state.lock().expect("hub lock");
+        batch.driving = true;
+        batch.scheduled
+    }
+
     pub(crate) fn take(&self) -> Vec<u64> {
         let mut batch = self.state.lock().expect("hub lock");
         batch.scheduled = false;
+        batch.driving = false;
         std::mem::take(&mut batch.ready)
     }
 }
