@@ -34,7 +34,7 @@ import pytest
 import natsrs
 from fake_server import FakeServer, Peer, info_line
 from helpers import next_msg, until_idle, w, wait_until
-from natsrs import EventKind
+from natsrs import EventKind, _natsrs
 
 if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
@@ -916,7 +916,51 @@ def test_fake_server_info_line_is_json() -> None:
     assert json.loads(line[5:])["connect_urls"] == ["nats://127.0.0.1:1"]
 
 
-async def test_a1_recovery_moves_callback_subscriptions_and_counters_too(
+# ---------------------------------------------------------------------------------------
+# Supervision: an engine connection task that dies is noticed and replaced
+#
+# No byte a server or a peer sends panics the engine's connection task any more (A.1,
+# A.2 and C are fixed in the engine), yet natsrs keeps its supervision of that task: a
+# panic no test has found must still cost a reconnect, not a client that says CONNECTED
+# while nothing works. These tests make the task panic with a test-only engine command
+# (``_natsrs._panic_engine_for_tests``, an engine patch nothing else sends) while it runs
+# connected, as A.1's bytes did. Without supervision the dead task would never deliver
+# again and both tests would fail.
+
+
+async def test_supervision_notices_a_dead_engine_task_and_recovers(
+    nats_server: NatsServer,
+    client_factory: ClientFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The death is reported (DISCONNECTED, then a CLIENT_ERROR whose ``ConnectError``
+    says the task panicked), a new engine connects, the subscription receives what is
+    published afterwards, and nothing is printed to stderr."""
+    nc = await client_factory(nats_server.url)
+    publisher = await client_factory(nats_server.url)
+    events = nc.events()
+    sub = await w(nc.subscribe("peer.>"))
+    await w(nc.flush())
+    capfd.readouterr()
+
+    died = time.monotonic()
+    assert _natsrs._panic_engine_for_tests(nc)
+    took = await recovery_time(
+        sub, lambda n: publisher.publish("peer.x", b"after-%d" % n), since=died
+    )
+    print(f"supervision: the subscriber received again {took:.3f}s after the panic")
+    assert nc.connection_state == natsrs.ConnectionState.CONNECTED
+    await w(nc.flush())
+    await w(nc.close())
+    seen = [event async for event in events]
+    kinds = [event.kind for event in seen]
+    assert kinds[:3] == [EventKind.DISCONNECTED, EventKind.CLIENT_ERROR, EventKind.CONNECTED]
+    assert isinstance(seen[1].error, natsrs.errors.ConnectError)
+    assert "natsrs test panic" in str(seen[1].error)
+    assert_no_panic_output(capfd)
+
+
+async def test_supervision_moves_callback_subscriptions_and_counters_too(
     nats_server: NatsServer, client_factory: ClientFactory
 ) -> None:
     """After the engine died and a new one took over, a ``cb=`` subscription receives
@@ -939,11 +983,10 @@ async def test_a1_recovery_moves_callback_subscriptions_and_counters_too(
     assert (await next_msg(limited)).payload == b"1"
     await w(nc.flush())
 
-    async with raw_peer(nats_server) as peer:
-        await peer.send(hpub(b"peer.cb", b"NATS/1.0\r\nX: a\rb\r\n\r\n", b"hi"))
-        kinds = []
-        while (event := await w(events.__anext__())).kind != EventKind.CONNECTED:
-            kinds.append(event.kind)
+    assert _natsrs._panic_engine_for_tests(nc)
+    kinds = []
+    while (event := await w(events.__anext__())).kind != EventKind.CONNECTED:
+        kinds.append(event.kind)
     assert kinds[:2] == [EventKind.DISCONNECTED, EventKind.CLIENT_ERROR], kinds
 
     async def keep_publishing() -> None:

@@ -906,6 +906,15 @@ impl Client {
         Ok(())
     }
 
+    /// natsrs patch: makes the connection task panic while it runs, as malformed input
+    /// from a server or a peer once could. Only for natsrs's tests of how it notices a
+    /// dead connection task and recovers: no byte a server or a peer sends panics the task
+    /// any more, and nothing but this call sends the command. Says whether it was sent.
+    #[doc(hidden)]
+    pub fn panic_connection_for_tests(&self) -> bool {
+        self.sender.try_send(Command::PanicForTests).is_ok()
+    }
+
     /// Drains all subscriptions, stops any new messages from being published, and flushes any remaining
     /// messages, then closes the connection. Once completed, any streams associated with the
     /// connection and its [Clients](crate::Client) will be closed, and further [crate::Client] commands will fail.
