@@ -35,7 +35,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{self, AsyncRead, AsyncReadExt, AsyncWrite};
 use tracing::trace;
 
-use crate::header::{HeaderMap, HeaderName, IntoHeaderValue};
+use crate::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::status::StatusCode;
 use crate::subject::Subject;
 use crate::{ClientOp, ServerError, ServerOp, Statistics};
@@ -891,7 +891,12 @@ fn parse_header_block(
         }
         value.truncate(value.trim_end().len());
 
-        headers.append(name, value.into_header_value());
+        // natsrs patch: `lines()` splits at `\n` only, so a bare `\r` stays in the value,
+        // and `into_header_value` (`From<String>`) panicked on it, killing the
+        // connection task. The fallible constructor runs the same check.
+        let value =
+            HeaderValue::from_str(&value).map_err(|_| "a header value contains a bare CR")?;
+        headers.append(name, value);
     }
     Ok((status, description, headers))
 }
@@ -1311,6 +1316,26 @@ mod read_op {
 
         let err = connection.read_op().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    // natsrs patch: a bare CR in a header value panicked in `From<String>`; the message
+    // is malformed (dropped and reported), and the next one is read.
+    #[tokio::test]
+    async fn hmsg_with_bare_cr_in_a_header_value_is_malformed() {
+        let (stream, mut server) = io::duplex(256);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+
+        server
+            .write_all(b"HMSG peer.x 7 20 22\r\nNATS/1.0\r\nX: a\rb\r\n\r\nhi\r\nPING\r\n")
+            .await
+            .unwrap();
+        let result = connection.read_op().await.unwrap();
+        assert!(
+            matches!(result, Some(ServerOp::Malformed { sid: 7, .. })),
+            "{result:?}"
+        );
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Ping));
     }
 
     #[tokio::test]
