@@ -227,18 +227,18 @@ async def test_c_malformed_message_from_a_peer_keeps_the_connection(
 
 
 # ---------------------------------------------------------------------------------------
-# A.2: bytes from the server that panic the engine's parser
+# A.2: bytes from the server that panicked the engine
 
 
 HOSTILE_SERVER_LINES = {
     "err-without-text": b"-ERR\r\n",
-    # The size wraps the bounds check; the split of the next bytes panics.
+    # The size wrapped the bounds check, and the split of the next bytes panicked.
     "msg-size-overflows": b"MSG f.x 1 18446744073709551615\r\nhi\r\n",
 }
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_SERVER_LINES))
-async def test_a2_server_line_that_panics_the_parser(
+async def test_a2_server_line_that_panicked_the_parser(
     case: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The client drops the connection, reconnects, and its subscription works again."""
@@ -277,8 +277,40 @@ async def test_a2_server_line_that_panics_the_parser(
         kinds = [event.kind async for event in events]
         assert EventKind.DISCONNECTED in kinds
         assert kinds[-1] == EventKind.CLOSED
+        if case == "err-without-text":
+            # An -ERR like any other, whose description is empty.
+            assert EventKind.SERVER_ERROR in kinds, kinds
         assert not server.errors, server.errors
     assert_no_panic_output(capfd)
+
+
+SERVER_VERSIONS = {
+    "major-only": ("2", True),
+    "major-and-minor": ("2.10", True),
+    "too-old": ("1.4", False),
+    "number-too-large": ("99999999999999999999.0.0", False),
+    "not-a-version": ("beta", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SERVER_VERSIONS))
+async def test_a2_server_version_is_read_without_a_panic(case: str) -> None:
+    """``is_server_compatible`` reads the version of the server's INFO: a missing minor
+    or patch is 0 (they panicked the call), one that does not parse is not compatible."""
+    version, compatible = SERVER_VERSIONS[case]
+
+    async def script(peer: Peer) -> None:
+        await peer.handshake(info_line(version=version))
+        await peer.serve()
+
+    async with FakeServer(script) as server:
+        nc = await w(natsrs.connect(server.url))
+        try:
+            assert nc.is_server_compatible(2, 0, 0) is compatible
+            assert nc.connection_state == natsrs.ConnectionState.CONNECTED
+        finally:
+            await w(nc.close())
+        assert not server.errors, server.errors
 
 
 # ---------------------------------------------------------------------------------------

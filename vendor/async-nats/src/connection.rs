@@ -277,8 +277,12 @@ impl Connection {
         }
 
         if self.read_buf.starts_with(b"-ERR") {
-            let description = str::from_utf8(&self.read_buf[5..len])
+            // natsrs patch: the text after `-ERR` is optional. A bare `-ERR\r\n` made
+            // `[5..len]` start past its end and panicked; it is an empty description.
+            let text = self.read_buf.get(4..len).unwrap_or_default();
+            let description = str::from_utf8(text)
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?
+                .trim_start_matches([' ', '\t'])
                 .trim_matches('\'')
                 .to_owned();
 
@@ -1316,6 +1320,19 @@ mod read_op {
 
         let err = connection.read_op().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    // natsrs patch: `-ERR` without text panicked on `[5..len]`; its description is empty.
+    #[tokio::test]
+    async fn error_without_text() {
+        let (stream, mut server) = io::duplex(128);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+
+        server.write_all(b"-ERR\r\n-ERR 'x'\r\n").await.unwrap();
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Error(ServerError::Other("".into()))));
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Error(ServerError::Other("x".into()))));
     }
 
     // natsrs patch: a bare CR in a header value panicked in `From<String>`; the message
