@@ -1310,16 +1310,21 @@ mod read_op {
     // so a publisher sending `balance.\xFF` reaches a `balance.*` subscriber.
     // The parser must surface an io::Error rather than panicking, otherwise the
     // ConnectionHandler task dies and the client never reconnects.
+    // natsrs patch: not an io::Error either (that cost the connection): the frame is
+    // skipped and the message reported as malformed (`skip_non_utf8_message`).
     #[tokio::test]
-    async fn msg_with_non_utf8_subject_returns_error() {
+    async fn msg_with_non_utf8_subject_is_malformed() {
         let (stream, mut server) = io::duplex(128);
         let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
 
         server.write_all(b"MSG balance.\xFF 1 2\r\n").await.unwrap();
         server.write_all(b"hi\r\n").await.unwrap();
 
-        let err = connection.read_op().await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let result = connection.read_op().await.unwrap();
+        assert!(
+            matches!(result, Some(ServerOp::Malformed { sid: 1, .. })),
+            "{result:?}"
+        );
     }
 
     // natsrs patch: `-ERR` without text panicked on `[5..len]`; its description is empty.
@@ -1332,7 +1337,10 @@ mod read_op {
         let result = connection.read_op().await.unwrap();
         assert_eq!(result, Some(ServerOp::Error(ServerError::Other("".into()))));
         let result = connection.read_op().await.unwrap();
-        assert_eq!(result, Some(ServerOp::Error(ServerError::Other("x".into()))));
+        assert_eq!(
+            result,
+            Some(ServerOp::Error(ServerError::Other("x".into())))
+        );
     }
 
     // natsrs patch: a bare CR in a header value panicked in `From<String>`; the message
@@ -1356,7 +1364,7 @@ mod read_op {
     }
 
     #[tokio::test]
-    async fn hmsg_with_non_utf8_subject_returns_error() {
+    async fn hmsg_with_non_utf8_subject_is_malformed() {
         let (stream, mut server) = io::duplex(128);
         let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
 
@@ -1366,8 +1374,11 @@ mod read_op {
             .unwrap();
         server.write_all(b"NATS/1.0\r\n\r\nhi\r\n").await.unwrap();
 
-        let err = connection.read_op().await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let result = connection.read_op().await.unwrap();
+        assert!(
+            matches!(result, Some(ServerOp::Malformed { sid: 1, .. })),
+            "{result:?}"
+        );
     }
 }
 
