@@ -133,6 +133,14 @@ impl ToPy for Seconds {
     }
 }
 
+/// Makes the engine's connection task of `client` panic (an engine patch), for tests of
+/// how natsrs notices that task's death and recovers: nothing a server or a peer sends can
+/// panic it (SECURITY.md, "Supervision"). Says whether the engine took the command.
+#[pyfunction]
+pub(crate) fn _panic_engine_for_tests(client: &PyClient) -> bool {
+    client.inner.load().client().panic_connection_for_tests()
+}
+
 /// URLs as nats-py shows them: `urllib.parse.ParseResult`s with the default port.
 fn parse_urls(py: Python<'_>, urls: impl IntoIterator<Item = String>) -> PyResult<Vec<Py<PyAny>>> {
     let parse = pynames::PARSE_URL.get(py)?;

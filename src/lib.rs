@@ -63,6 +63,7 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(process::_runtime_alive_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(client::_panic_engine_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(process::_python_exiting, m)?)?;
     let exiting = m.getattr("_python_exiting")?;
     m.py()

@@ -2,7 +2,8 @@
 //! and remembered per thread so that the guard of an engine connection task that died of
 //! one (`state::HandlerGuard`) can say why.
 //!
-//! The engine's connection task panics on some malformed input (see SECURITY.md); tokio
+//! The published engine's connection task panicked on some malformed input; natsrs's
+//! engine patches fix every case known (SECURITY.md), and this stays for any other. tokio
 //! catches the unwind at the task boundary, so the process lives on, but the default hook
 //! would print a backtrace to stderr that the user cannot silence or route.
 

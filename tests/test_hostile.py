@@ -34,7 +34,7 @@ import pytest
 import natsrs
 from fake_server import FakeServer, Peer, info_line
 from helpers import next_msg, until_idle, w, wait_until
-from natsrs import EventKind
+from natsrs import EventKind, _natsrs
 
 if TYPE_CHECKING:
     from conftest import ClientFactory, ServerFactory
@@ -141,33 +141,7 @@ async def recovery_time(
 
 
 # ---------------------------------------------------------------------------------------
-# A.1 and C: one hostile message from a peer
-
-
-async def test_a1_bare_cr_in_a_header_value_from_a_peer(
-    nats_server: NatsServer,
-    client_factory: ClientFactory,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    """The subscriber's client recovers (whatever it does with the bad message) and
-    receives what is published afterwards; nothing is printed to stderr."""
-    nc = await client_factory(nats_server.url)
-    publisher = await client_factory(nats_server.url)
-    sub = await w(nc.subscribe("peer.>"))
-    await w(nc.flush())
-    capfd.readouterr()
-
-    async with raw_peer(nats_server) as peer:
-        sent = time.monotonic()
-        await peer.send(hpub(b"peer.x", b"NATS/1.0\r\nX: a\rb\r\n\r\n", b"hi"))
-        took = await recovery_time(
-            sub, lambda n: publisher.publish("peer.x", b"after-%d" % n), since=sent
-        )
-    print(f"A.1: the subscriber received again {took:.3f}s after the hostile message")
-    assert nc.connection_state == natsrs.ConnectionState.CONNECTED
-    await w(nc.flush())
-    await w(nc.close())
-    assert_no_panic_output(capfd)
+# A.1 and C: one malformed message from a peer
 
 
 MALFORMED_FROM_PEERS = {
@@ -180,23 +154,29 @@ MALFORMED_FROM_PEERS = {
     "non-utf8-subject": pub(b"peer.\xff", b"bad"),
 }
 
+BARE_CR_FROM_PEERS = {
+    "in-a-value": hpub(b"peer.x", b"NATS/1.0\r\nX: a\rb\r\n\r\n", b"hi"),
+    # A value continued on a folded line: the pieces are joined before the check.
+    "in-a-folded-value": hpub(b"peer.x", b"NATS/1.0\r\nX: a\r\n b\rc\r\n\r\n", b"hi"),
+}
 
-@pytest.mark.parametrize("case", sorted(MALFORMED_FROM_PEERS))
-async def test_c_malformed_message_from_a_peer_keeps_the_connection(
-    case: str,
+
+async def assert_dropped_and_reported(
+    bad: bytes,
     nats_server: NatsServer,
     client_factory: ClientFactory,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """The malformed message is dropped and reported (a ``CLIENT_ERROR`` event whose error
-    is a ``ProtocolError`` naming the subscription); the connection stays up and none of
-    the good messages around it is lost."""
+    """A peer publishes ``bad`` between 21 good messages: the subscriber receives every
+    good one, reports the bad one once (a ``CLIENT_ERROR`` event whose error is a
+    ``ProtocolError`` naming the subscription), never disconnects, prints nothing."""
     nc = await client_factory(nats_server.url)
     events = nc.events()
     sub = await w(nc.subscribe("peer.>"))
     await w(nc.flush())
+    capfd.readouterr()
 
-    burst = pub(b"peer.x", b"good-0") + MALFORMED_FROM_PEERS[case]
+    burst = pub(b"peer.x", b"good-0") + bad
     burst += b"".join(pub(b"peer.x", b"good-%d" % n) for n in range(1, 21))
     async with raw_peer(nats_server) as peer:
         await peer.send(burst)
@@ -204,6 +184,7 @@ async def test_c_malformed_message_from_a_peer_keeps_the_connection(
 
     good = [p for p in received if p.startswith(b"good-")]
     assert good == [b"good-%d" % n for n in range(21)], received
+    assert len(received) == 21, "the malformed message was delivered"
     assert nc.connection_state == natsrs.ConnectionState.CONNECTED
     assert nc.statistics().connects == 1, "the client reconnected"
     await w(nc.close())
@@ -219,19 +200,45 @@ async def test_c_malformed_message_from_a_peer_keeps_the_connection(
     assert_no_panic_output(capfd)
 
 
+@pytest.mark.parametrize("case", sorted(BARE_CR_FROM_PEERS))
+async def test_a1_bare_cr_in_a_header_value_from_a_peer(
+    case: str,
+    nats_server: NatsServer,
+    client_factory: ClientFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A bare CR in a header value (it panicked the engine's connection task) is a
+    malformed message like those of C: dropped and reported, the connection stays up."""
+    await assert_dropped_and_reported(BARE_CR_FROM_PEERS[case], nats_server, client_factory, capfd)
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_FROM_PEERS))
+async def test_c_malformed_message_from_a_peer_keeps_the_connection(
+    case: str,
+    nats_server: NatsServer,
+    client_factory: ClientFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The malformed message is dropped and reported; the connection stays up and none of
+    the good messages around it is lost."""
+    await assert_dropped_and_reported(
+        MALFORMED_FROM_PEERS[case], nats_server, client_factory, capfd
+    )
+
+
 # ---------------------------------------------------------------------------------------
-# A.2: bytes from the server that panic the engine's parser
+# A.2: bytes from the server that panicked the engine
 
 
 HOSTILE_SERVER_LINES = {
     "err-without-text": b"-ERR\r\n",
-    # The size wraps the bounds check; the split of the next bytes panics.
+    # The size wrapped the bounds check, and the split of the next bytes panicked.
     "msg-size-overflows": b"MSG f.x 1 18446744073709551615\r\nhi\r\n",
 }
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_SERVER_LINES))
-async def test_a2_server_line_that_panics_the_parser(
+async def test_a2_server_line_that_panicked_the_parser(
     case: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The client drops the connection, reconnects, and its subscription works again."""
@@ -270,8 +277,40 @@ async def test_a2_server_line_that_panics_the_parser(
         kinds = [event.kind async for event in events]
         assert EventKind.DISCONNECTED in kinds
         assert kinds[-1] == EventKind.CLOSED
+        if case == "err-without-text":
+            # An -ERR like any other, whose description is empty.
+            assert EventKind.SERVER_ERROR in kinds, kinds
         assert not server.errors, server.errors
     assert_no_panic_output(capfd)
+
+
+SERVER_VERSIONS = {
+    "major-only": ("2", True),
+    "major-and-minor": ("2.10", True),
+    "too-old": ("1.4", False),
+    "number-too-large": ("99999999999999999999.0.0", False),
+    "not-a-version": ("beta", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SERVER_VERSIONS))
+async def test_a2_server_version_is_read_without_a_panic(case: str) -> None:
+    """``is_server_compatible`` reads the version of the server's INFO: a missing minor
+    or patch is 0 (they panicked the call), one that does not parse is not compatible."""
+    version, compatible = SERVER_VERSIONS[case]
+
+    async def script(peer: Peer) -> None:
+        await peer.handshake(info_line(version=version))
+        await peer.serve()
+
+    async with FakeServer(script) as server:
+        nc = await w(natsrs.connect(server.url))
+        try:
+            assert nc.is_server_compatible(2, 0, 0) is compatible
+            assert nc.connection_state == natsrs.ConnectionState.CONNECTED
+        finally:
+            await w(nc.close())
+        assert not server.errors, server.errors
 
 
 # ---------------------------------------------------------------------------------------
@@ -916,7 +955,51 @@ def test_fake_server_info_line_is_json() -> None:
     assert json.loads(line[5:])["connect_urls"] == ["nats://127.0.0.1:1"]
 
 
-async def test_a1_recovery_moves_callback_subscriptions_and_counters_too(
+# ---------------------------------------------------------------------------------------
+# Supervision: an engine connection task that dies is noticed and replaced
+#
+# No byte a server or a peer sends panics the engine's connection task any more (A.1,
+# A.2 and C are fixed in the engine), yet natsrs keeps its supervision of that task: a
+# panic no test has found must still cost a reconnect, not a client that says CONNECTED
+# while nothing works. These tests make the task panic with a test-only engine command
+# (``_natsrs._panic_engine_for_tests``, an engine patch nothing else sends) while it runs
+# connected, as A.1's bytes did. Without supervision the dead task would never deliver
+# again and both tests would fail.
+
+
+async def test_supervision_notices_a_dead_engine_task_and_recovers(
+    nats_server: NatsServer,
+    client_factory: ClientFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The death is reported (DISCONNECTED, then a CLIENT_ERROR whose ``ConnectError``
+    says the task panicked), a new engine connects, the subscription receives what is
+    published afterwards, and nothing is printed to stderr."""
+    nc = await client_factory(nats_server.url)
+    publisher = await client_factory(nats_server.url)
+    events = nc.events()
+    sub = await w(nc.subscribe("peer.>"))
+    await w(nc.flush())
+    capfd.readouterr()
+
+    died = time.monotonic()
+    assert _natsrs._panic_engine_for_tests(nc)
+    took = await recovery_time(
+        sub, lambda n: publisher.publish("peer.x", b"after-%d" % n), since=died
+    )
+    print(f"supervision: the subscriber received again {took:.3f}s after the panic")
+    assert nc.connection_state == natsrs.ConnectionState.CONNECTED
+    await w(nc.flush())
+    await w(nc.close())
+    seen = [event async for event in events]
+    kinds = [event.kind for event in seen]
+    assert kinds[:3] == [EventKind.DISCONNECTED, EventKind.CLIENT_ERROR, EventKind.CONNECTED]
+    assert isinstance(seen[1].error, natsrs.errors.ConnectError)
+    assert "natsrs test panic" in str(seen[1].error)
+    assert_no_panic_output(capfd)
+
+
+async def test_supervision_moves_callback_subscriptions_and_counters_too(
     nats_server: NatsServer, client_factory: ClientFactory
 ) -> None:
     """After the engine died and a new one took over, a ``cb=`` subscription receives
@@ -939,11 +1022,10 @@ async def test_a1_recovery_moves_callback_subscriptions_and_counters_too(
     assert (await next_msg(limited)).payload == b"1"
     await w(nc.flush())
 
-    async with raw_peer(nats_server) as peer:
-        await peer.send(hpub(b"peer.cb", b"NATS/1.0\r\nX: a\rb\r\n\r\n", b"hi"))
-        kinds = []
-        while (event := await w(events.__anext__())).kind != EventKind.CONNECTED:
-            kinds.append(event.kind)
+    assert _natsrs._panic_engine_for_tests(nc)
+    kinds = []
+    while (event := await w(events.__anext__())).kind != EventKind.CONNECTED:
+        kinds.append(event.kind)
     assert kinds[:2] == [EventKind.DISCONNECTED, EventKind.CLIENT_ERROR], kinds
 
     async def keep_publishing() -> None:

@@ -77,6 +77,7 @@ __all__ = [
     "_nkeys_create",
     "_nkeys_public_key",
     "_nkeys_sign",
+    "_panic_engine_for_tests",
     "_panic_for_tests",
     "_python_exiting",
     "_redact_url",
@@ -125,6 +126,10 @@ def _nkeys_public_key(seed: str) -> str: ...
 def _nkeys_sign(seed: str, data: bytes) -> bytes: ...
 def _runtime_alive_tasks() -> int:
     """Tasks alive on natsrs's runtime (0 before it starts); for leak tests."""
+
+def _panic_engine_for_tests(client: Client) -> bool:
+    """Panics the engine's connection task of ``client`` on purpose, for tests of how
+    natsrs notices its death and recovers; whether the engine took the command."""
 
 def _panic_for_tests(where_: str) -> _Op[None]:
     """Panics on purpose (``"call"``: in the call; otherwise in a tokio task)."""

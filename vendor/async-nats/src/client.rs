@@ -39,6 +39,22 @@ use tokio_util::sync::PollSender;
 static VERSION_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\Av?([0-9]+)\.?([0-9]+)?\.?([0-9]+)?").unwrap());
 
+/// natsrs patch: the `(major, minor, patch)` of a server's announced version (its INFO),
+/// read without panicking: the engine unwrapped the optional minor and patch (a server
+/// announcing `"2"` panicked the caller) and the parse of each number (a number too large
+/// for an `i64` panicked too). A missing minor or patch is 0; a number that does not fit
+/// makes the version unknown, as one the pattern does not match.
+fn server_version(version: &str) -> Option<(i64, i64, i64)> {
+    let captures = VERSION_RE.captures(version)?;
+    let part = |n| {
+        captures
+            .get(n)
+            .map_or(Ok(0), |m| m.as_str().parse::<i64>())
+            .ok()
+    };
+    Some((part(1)?, part(2)?, part(3)?))
+}
+
 /// An error returned from the [`Client::publish`], [`Client::publish_with_headers`],
 /// [`Client::publish_with_reply`] or [`Client::publish_with_reply_and_headers`] functions.
 pub type PublishError = Error<PublishErrorKind>;
@@ -399,35 +415,11 @@ impl Client {
     /// # }
     /// ```
     pub fn is_server_compatible(&self, major: i64, minor: i64, patch: i64) -> bool {
-        let info = self.server_info();
-
-        let server_version_captures = match VERSION_RE.captures(&info.version) {
-            Some(captures) => captures,
-            None => return false,
-        };
-
-        let server_major = server_version_captures
-            .get(1)
-            .map(|m| m.as_str().parse::<i64>().unwrap())
-            .unwrap();
-
-        let server_minor = server_version_captures
-            .get(2)
-            .map(|m| m.as_str().parse::<i64>().unwrap())
-            .unwrap();
-
-        let server_patch = server_version_captures
-            .get(3)
-            .map(|m| m.as_str().parse::<i64>().unwrap())
-            .unwrap();
-
-        if server_major < major
-            || (server_major == major && server_minor < minor)
-            || (server_major == major && server_minor == minor && server_patch < patch)
-        {
-            return false;
+        // natsrs patch: the version is read without panicking (`server_version`).
+        match server_version(&self.server_info().version) {
+            Some(server) => server >= (major, minor, patch),
+            None => false,
         }
-        true
     }
 
     /// Publish a [Message] to a given subject.
@@ -906,6 +898,15 @@ impl Client {
         Ok(())
     }
 
+    /// natsrs patch: makes the connection task panic while it runs, as malformed input
+    /// from a server or a peer once could. Only for natsrs's tests of how it notices a
+    /// dead connection task and recovers: no byte a server or a peer sends panics the task
+    /// any more, and nothing but this call sends the command. Says whether it was sent.
+    #[doc(hidden)]
+    pub fn panic_connection_for_tests(&self) -> bool {
+        self.sender.try_send(Command::PanicForTests).is_ok()
+    }
+
     /// Drains all subscriptions, stops any new messages from being published, and flushes any remaining
     /// messages, then closes the connection. Once completed, any streams associated with the
     /// connection and its [Clients](crate::Client) will be closed, and further [crate::Client] commands will fail.
@@ -1361,4 +1362,22 @@ pub struct Statistics {
     /// Number of times connection was established.
     /// Initial connect will be counted as well, then all successful reconnects.
     pub connects: AtomicU64,
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::server_version;
+
+    // natsrs patch: a version a server announces never panics the reader.
+    #[test]
+    fn reads_what_a_server_may_announce() {
+        assert_eq!(server_version("2.10.4"), Some((2, 10, 4)));
+        assert_eq!(server_version("v2.11.0-beta"), Some((2, 11, 0)));
+        assert_eq!(server_version("2"), Some((2, 0, 0)));
+        assert_eq!(server_version("2.10"), Some((2, 10, 0)));
+        assert_eq!(server_version("99999999999999999999.1.2"), None);
+        assert_eq!(server_version("2.99999999999999999999"), None);
+        assert_eq!(server_version("beta"), None);
+        assert_eq!(server_version(""), None);
+    }
 }

@@ -35,7 +35,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{self, AsyncRead, AsyncReadExt, AsyncWrite};
 use tracing::trace;
 
-use crate::header::{HeaderMap, HeaderName, IntoHeaderValue};
+use crate::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::status::StatusCode;
 use crate::subject::Subject;
 use crate::{ClientOp, ServerError, ServerOp, Statistics};
@@ -277,8 +277,12 @@ impl Connection {
         }
 
         if self.read_buf.starts_with(b"-ERR") {
-            let description = str::from_utf8(&self.read_buf[5..len])
+            // natsrs patch: the text after `-ERR` is optional. A bare `-ERR\r\n` made
+            // `[5..len]` start past its end and panicked; it is an empty description.
+            let text = self.read_buf.get(4..len).unwrap_or_default();
+            let description = str::from_utf8(text)
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?
+                .trim_start_matches([' ', '\t'])
                 .trim_matches('\'')
                 .to_owned();
 
@@ -891,7 +895,12 @@ fn parse_header_block(
         }
         value.truncate(value.trim_end().len());
 
-        headers.append(name, value.into_header_value());
+        // natsrs patch: `lines()` splits at `\n` only, so a bare `\r` stays in the value,
+        // and `into_header_value` (`From<String>`) panicked on it, killing the
+        // connection task. The fallible constructor runs the same check.
+        let value =
+            HeaderValue::from_str(&value).map_err(|_| "a header value contains a bare CR")?;
+        headers.append(name, value);
     }
     Ok((status, description, headers))
 }
@@ -1301,20 +1310,61 @@ mod read_op {
     // so a publisher sending `balance.\xFF` reaches a `balance.*` subscriber.
     // The parser must surface an io::Error rather than panicking, otherwise the
     // ConnectionHandler task dies and the client never reconnects.
+    // natsrs patch: not an io::Error either (that cost the connection): the frame is
+    // skipped and the message reported as malformed (`skip_non_utf8_message`).
     #[tokio::test]
-    async fn msg_with_non_utf8_subject_returns_error() {
+    async fn msg_with_non_utf8_subject_is_malformed() {
         let (stream, mut server) = io::duplex(128);
         let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
 
         server.write_all(b"MSG balance.\xFF 1 2\r\n").await.unwrap();
         server.write_all(b"hi\r\n").await.unwrap();
 
-        let err = connection.read_op().await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let result = connection.read_op().await.unwrap();
+        assert!(
+            matches!(result, Some(ServerOp::Malformed { sid: 1, .. })),
+            "{result:?}"
+        );
+    }
+
+    // natsrs patch: `-ERR` without text panicked on `[5..len]`; its description is empty.
+    #[tokio::test]
+    async fn error_without_text() {
+        let (stream, mut server) = io::duplex(128);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+
+        server.write_all(b"-ERR\r\n-ERR 'x'\r\n").await.unwrap();
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Error(ServerError::Other("".into()))));
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(
+            result,
+            Some(ServerOp::Error(ServerError::Other("x".into())))
+        );
+    }
+
+    // natsrs patch: a bare CR in a header value panicked in `From<String>`; the message
+    // is malformed (dropped and reported), and the next one is read.
+    #[tokio::test]
+    async fn hmsg_with_bare_cr_in_a_header_value_is_malformed() {
+        let (stream, mut server) = io::duplex(256);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+
+        server
+            .write_all(b"HMSG peer.x 7 20 22\r\nNATS/1.0\r\nX: a\rb\r\n\r\nhi\r\nPING\r\n")
+            .await
+            .unwrap();
+        let result = connection.read_op().await.unwrap();
+        assert!(
+            matches!(result, Some(ServerOp::Malformed { sid: 7, .. })),
+            "{result:?}"
+        );
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Ping));
     }
 
     #[tokio::test]
-    async fn hmsg_with_non_utf8_subject_returns_error() {
+    async fn hmsg_with_non_utf8_subject_is_malformed() {
         let (stream, mut server) = io::duplex(128);
         let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
 
@@ -1324,8 +1374,11 @@ mod read_op {
             .unwrap();
         server.write_all(b"NATS/1.0\r\n\r\nhi\r\n").await.unwrap();
 
-        let err = connection.read_op().await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let result = connection.read_op().await.unwrap();
+        assert!(
+            matches!(result, Some(ServerOp::Malformed { sid: 1, .. })),
+            "{result:?}"
+        );
     }
 }
 

@@ -427,6 +427,8 @@ pub(crate) enum Command {
     ServerPool {
         result: oneshot::Sender<Vec<connector::Server>>,
     },
+    // natsrs patch: panics the connection task (`Client::panic_connection_for_tests`).
+    PanicForTests,
 }
 
 /// `ClientOp` represents all actions of `Client`.
@@ -903,6 +905,9 @@ impl ConnectionHandler {
 
     fn handle_command(&mut self, command: Command) {
         match command {
+            Command::PanicForTests => {
+                panic!("natsrs test panic in the engine's connection task")
+            }
             Command::Unsubscribe { sid, max } => {
                 if let Some(subscription) = self.subscriptions.get_mut(&sid) {
                     subscription.max = max;
