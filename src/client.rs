@@ -31,7 +31,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 #[pyclass(name = "Client", module = "natsrs", frozen)]
 pub(crate) struct PyClient {
     /// The connection: replaced when `connect()` connects a closed client again.
-    inner: ArcSwap<ClientInner>,
+    pub(crate) inner: ArcSwap<ClientInner>,
     again: ConnectAgain,
 }
 
@@ -131,14 +131,6 @@ impl ToPy for Seconds {
     fn to_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Ok(pyo3::types::PyFloat::new(py, self.0).into_any().unbind())
     }
-}
-
-/// Makes the engine's connection task of `client` panic (an engine patch), for tests of
-/// how natsrs notices that task's death and recovers: nothing a server or a peer sends can
-/// panic it (SECURITY.md, "Supervision"). Says whether the engine took the command.
-#[pyfunction]
-pub(crate) fn _panic_engine_for_tests(client: &PyClient) -> bool {
-    client.inner.load().client().panic_connection_for_tests()
 }
 
 /// URLs as nats-py shows them: `urllib.parse.ParseResult`s with the default port.

@@ -48,6 +48,7 @@ mod state;
 mod subject;
 mod subscriber;
 mod supervise;
+mod testing;
 mod tls;
 mod wake;
 
@@ -62,8 +63,8 @@ fn _natsrs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(process::runtime_started, m)?)?;
     m.add_function(wrap_pyfunction!(logging::refresh_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(process::_runtime_alive_tasks, m)?)?;
-    m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
-    m.add_function(wrap_pyfunction!(client::_panic_engine_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(testing::_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(testing::_panic_engine_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(process::_python_exiting, m)?)?;
     let exiting = m.getattr("_python_exiting")?;
     m.py()

@@ -65,21 +65,6 @@ pub(crate) use crate::process::{
     check_not_forked, register_with_pyo3_async_runtimes, runtime, with_python,
 };
 
-/// Panics on purpose, in the call (`where_ == "call"`) or in a tokio task (`"task"`), so
-/// tests can check that a Rust panic becomes a Python exception and nothing else breaks.
-#[pyfunction]
-pub(crate) fn _panic_for_tests(py: Python<'_>, where_: &str) -> PyResult<Py<PyAny>> {
-    match where_ {
-        "call" => panic!("natsrs test panic in a call"),
-        _ => spawn(py, async {
-            if true {
-                panic!("natsrs test panic in a task");
-            }
-            Ok(())
-        }),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Values that become Python objects on the Python thread
 
