@@ -7,15 +7,17 @@
 //! another thread (tokio then signals its driver). Each readiness runs one non-blocking
 //! turn of the runtime (`turn`): ready tasks, a zero-timeout poll of the driver, the
 //! tasks that poll woke. Timers are not visible to the loop, so a coarse tick turns the
-//! runtime too. A call that hands the engine work (a request, a lone publish such as a
-//! reply) makes its first poll inside a turn (`run`): the handler is woken on this
-//! thread's scheduler rather than through the driver, and writes before the call
-//! returns. What finishes during a turn is resolved right after it, with no wake-up
+//! runtime too. A lone call that hands the engine work (a request, a publish such as a
+//! reply) makes its first poll inside a turn (`hand_over`): the handler is woken on
+//! this thread's scheduler rather than through the driver, and writes before the call
+//! returns; a burst of them is left to the next turn, which writes them at once. What finishes during a turn is resolved right after it, with no wake-up
 //! byte (`Completions::begin_driving`).
 
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::io;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 thread_local! {
     /// This thread is dropping a loop's engine runtime, and the tasks on it.
@@ -51,7 +53,14 @@ pub(crate) struct Driven {
     /// Always `Some` until dropped.
     rt: Option<tokio::runtime::Runtime>,
     epfd: i32,
+    /// When [`Driven::hand_over`] last ran its call in a turn.
+    last_handover: Mutex<Option<Instant>>,
 }
+
+/// Calls handing the engine work closer together than this are a burst (many requests
+/// in flight): they are left to the loop's next turn, which gives the handler all of
+/// them at once (one write), instead of a turn and a write each.
+const BURST_GAP: Duration = Duration::from_micros(50);
 
 impl Driven {
     /// A new current-thread runtime and the epoll descriptor its driver waits on.
@@ -82,6 +91,7 @@ impl Driven {
         Ok(Driven {
             rt: Some(rt),
             epfd: new.remove(0),
+            last_handover: Mutex::new(None),
         })
     }
 
@@ -101,6 +111,24 @@ impl Driven {
     /// tasks it woke, and one more driver poll for what they started.
     pub(crate) fn turn(&self) {
         self.run(|| ());
+    }
+
+    /// `f`, a call that hands the engine work: alone, [`run`](Self::run) (the work is
+    /// on the socket when this returns); in a burst, just `f` (the handler, woken through
+    /// the driver, takes the whole burst in the loop's next turn).
+    pub(crate) fn hand_over<R>(&self, f: impl FnOnce() -> R) -> R {
+        let now = Instant::now();
+        let lone = {
+            let mut last = self.last_handover.lock().unwrap_or_else(|e| e.into_inner());
+            let lone = last.is_none_or(|at| now.duration_since(at) >= BURST_GAP);
+            *last = Some(now);
+            lone
+        };
+        if lone {
+            self.run(f)
+        } else {
+            f()
+        }
     }
 
     /// Runs `f` inside the runtime, then a [`turn`](Self::turn). An engine task that `f`

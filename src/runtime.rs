@@ -156,9 +156,10 @@ pub(crate) fn poll_here<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output>
 }
 
 /// [`poll_here`] for a client of engine `on_loop`: with the engine on the running loop's
-/// runtime, the poll runs inside a turn of it, so the engine task it wakes (the
-/// connection handler, given a request or a reply) writes to the socket before this
-/// returns, with no wake-up through the runtime's driver and no loop iteration first.
+/// runtime, a lone call's poll runs inside a turn of it, so the engine task it wakes
+/// (the connection handler, given a request or a reply) writes to the socket before
+/// this returns, with no wake-up through the runtime's driver and no loop iteration
+/// first (`Driven::hand_over`).
 pub(crate) fn poll_on_engine<F: Future + ?Sized>(
     py: Python<'_>,
     on_loop: bool,
@@ -168,7 +169,7 @@ pub(crate) fn poll_on_engine<F: Future + ?Sized>(
         // Outside a running loop (a sync caller) there is no turn to run in.
         if let Ok(hub) = LoopHub::current(py) {
             if let Some(driven) = hub.get().driven.get() {
-                return driven.run(|| poll_here(fut));
+                return driven.hand_over(|| poll_here(fut));
             }
         }
     }
