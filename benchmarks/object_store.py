@@ -11,7 +11,7 @@ mark over its RSS when the phase began), medians of ``--runs`` runs::
 
 The issue's targets: put and get ≥ 3x nats-py's MB/s; RSS growth of put and of a get into
 a file under 2 x chunk size x chunks in flight (natsrs's put keeps up to 32 chunks of
-128 KiB in flight, its get asks for 8 at a time: 8 MiB). A get into ``bytes`` holds the
+128 KiB in flight, its get asks for 6 at a time; bound: 8 MiB). A get into ``bytes`` holds the
 object itself, so its growth is reported and not held to that bound. Progress goes to
 stderr, the table to stdout.
 """
