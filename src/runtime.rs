@@ -37,9 +37,10 @@
 //! the loop's hub owns and the loop drives (`driven.rs`): the loop watches that
 //! runtime's epoll descriptor and runs a turn of it when it is readable (a socket of
 //! the engine is ready, or another thread woke one of its tasks), then resolves what
-//! the turn finished at once. A request is written and its reply read on the loop's own
-//! thread; the round trip costs the wake-ups nats-py's does. BENCHMARKS.md has the
-//! figures for both, and the choice per scenario.
+//! the turn finished at once, with no wake-up byte. A lone request or reply is polled
+//! first inside a turn ([`poll_on_engine`]): written before the call returns. A request
+//! is written and its reply read on the loop's own thread; the round trip costs the
+//! wake-ups nats-py's does. BENCHMARKS.md has the figures for both, and the choice.
 
 use std::collections::HashMap;
 use std::future::Future;
