@@ -65,6 +65,45 @@ async def test_the_engine_reads_on_the_loop_only_with_runtime_loop(
         await w(nc.close())
 
 
+def _wait_blocking(sub: natsrs.Subscriber, count: int) -> int:
+    """Blocks the loop up to 2 s for ``sub`` to have ``count`` messages pending."""
+    deadline = time.monotonic() + 2.0
+    while sub.pending_msgs < count and time.monotonic() < deadline:
+        time.sleep(0.01)  # a plain function: called from a coroutine to block its loop
+    return int(sub.pending_msgs)
+
+
+async def test_a_lone_publish_or_request_is_on_the_wire_when_the_call_returns(
+    nats_server: NatsServer,
+) -> None:
+    """With the engine on the loop, nothing turns its runtime while the loop is blocked,
+    so what a lone call hands over must be written during the call itself."""
+    nc = await w(natsrs.ConnectOptions().runtime("loop").connect(nats_server.url))
+    # Its engine reads on natsrs's threads, so it counts arrivals while the loop is blocked.
+    watcher = await w(natsrs.ConnectOptions().runtime("threads").connect(nats_server.url))
+    try:
+        sub = await w(watcher.subscribe("handover.>"))
+        await w(watcher.flush())
+        await w(nc.flush())
+        await asyncio.sleep(0.05)  # the calls below are lone, not part of a burst
+
+        published = nc.publish("handover.pub", b"one")
+        assert _wait_blocking(sub, 1) == 1, "the publish was not written during its call"
+        await w(published)
+
+        await asyncio.sleep(0.05)
+        reply = nc.request("handover.req", b"two", timeout=WAIT)
+        assert _wait_blocking(sub, 2) == 2, "the request was not written during its call"
+        assert (await next_msg(sub)).payload == b"one"
+        request = await next_msg(sub)
+        assert request.payload == b"two"
+        await w(request.respond(b"answer"))
+        assert (await w(reply)).payload == b"answer"
+    finally:
+        await w(watcher.close())
+        await w(nc.close())
+
+
 async def test_round_trips_timeouts_and_no_responders(nats_server: NatsServer) -> None:
     nc = await w(natsrs.ConnectOptions().runtime("loop").connect(nats_server.url))
     silent = await w(natsrs.ConnectOptions().runtime("loop").connect(nats_server.url))
