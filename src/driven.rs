@@ -10,8 +10,9 @@
 //! runtime too. A lone call that hands the engine work (a request, a publish such as a
 //! reply) makes its first poll inside a turn (`hand_over`): the handler is woken on
 //! this thread's scheduler rather than through the driver, and writes before the call
-//! returns; a burst of them is left to the next turn, which writes them at once. What finishes during a turn is resolved right after it, with no wake-up
-//! byte (`Completions::begin_driving`).
+//! returns; a burst of them is left to the next turn, which writes them at once. What
+//! finishes during a turn is resolved right after it, with no wake-up byte
+//! (`Completions::begin_driving`).
 
 use std::cell::Cell;
 use std::collections::HashSet;
