@@ -365,14 +365,15 @@ impl PyClient {
         if let Some(inbox) = inbox {
             request = request.inbox(inbox);
         }
+        // One connection for the whole call: the request, its reply's client, its lifeline.
         let inner = self.inner.load_full();
-        let reply = self.inner.load().send_request(subject, request, sent);
+        let reply = inner.send_request(subject, request, sent);
+        let (lifeline, on_loop) = (inner.life.lifeline.clone(), inner.outbox.on_loop);
         let fut = async move {
             let msg = reply.await?;
             Ok(Reply { msg, client: inner })
         };
-        let on_loop = self.inner.load().outbox.on_loop;
-        runtime::resolve_guarded_on(py, fut, &self.inner.load().life.lifeline, on_loop)
+        runtime::resolve_guarded_on(py, fut, &lifeline, on_loop)
     }
 
     /// nats-py's parameters work too: `cb` (a coroutine function called for each

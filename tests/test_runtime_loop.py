@@ -41,6 +41,14 @@ def _publish_from_another_thread(url: str, subject: str, count: int) -> None:
     assert not thread.is_alive()
 
 
+def _wait_blocking(sub: natsrs.Subscriber, count: int) -> int:
+    """Blocks the loop up to 2 s for ``sub`` to have ``count`` messages pending."""
+    deadline = time.monotonic() + 2.0
+    while sub.pending_msgs < count and time.monotonic() < deadline:
+        time.sleep(0.01)  # a plain function: called from a coroutine to block its loop
+    return int(sub.pending_msgs)
+
+
 @pytest.mark.parametrize("runtime", ["threads", "loop"])
 async def test_the_engine_reads_on_the_loop_only_with_runtime_loop(
     nats_server: NatsServer, runtime: str
@@ -51,26 +59,16 @@ async def test_the_engine_reads_on_the_loop_only_with_runtime_loop(
         await w(nc.flush())
         # The loop is blocked while another thread publishes and the server delivers.
         _publish_from_another_thread(nats_server.url, "where.x", 10)
-        deadline = time.monotonic() + 2.0
-        while sub.pending_msgs < 10 and time.monotonic() < deadline:
-            time.sleep(0.01)  # noqa: ASYNC251 - blocking the loop is the point
+        pending = _wait_blocking(sub, 10)
         if runtime == "threads":
-            assert sub.pending_msgs == 10, "the engine's threads read while the loop was busy"
+            assert pending == 10, "the engine's threads read while the loop was busy"
         else:
-            assert sub.pending_msgs == 0, "nothing reads the socket while the loop is busy"
+            assert pending == 0, "nothing reads the socket while the loop is busy"
         # Once the loop runs, everything arrives, in order.
         got = [int((await next_msg(sub)).payload) for _ in range(10)]
         assert got == list(range(10))
     finally:
         await w(nc.close())
-
-
-def _wait_blocking(sub: natsrs.Subscriber, count: int) -> int:
-    """Blocks the loop up to 2 s for ``sub`` to have ``count`` messages pending."""
-    deadline = time.monotonic() + 2.0
-    while sub.pending_msgs < count and time.monotonic() < deadline:
-        time.sleep(0.01)  # a plain function: called from a coroutine to block its loop
-    return int(sub.pending_msgs)
 
 
 async def test_a_lone_publish_or_request_is_on_the_wire_when_the_call_returns(
